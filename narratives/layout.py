@@ -1,0 +1,92 @@
+"""Geometry shared by the stories: placing shapes, finding a spot next to a shape, moving between spots.
+
+Coordinates are continuous pixels, x to the right and y down; pixel (row r, column c)
+covers [c, c+1) x [r, r+1), so its centre is (c + 0.5, r + 0.5).  A shape of bounding
+radius R is "inside the frame" when its centre is at least R + EDGE_PX from every border
+(the anti-aliased rim then stays inside too).
+"""
+import numpy as np
+
+#: Extra clearance in pixels between a shape's bounding circle and the frame border.
+EDGE_PX = 1.0
+
+#: Directions tried around a visited shape, in order of preference: the approach
+#: direction first, then 15 degrees to either side, 30, ... up to the far side.
+_TURNS = np.deg2rad(np.array([0.0] + [s * a for a in range(15, 181, 15) for s in (1, -1)][:-1]))
+
+
+class LayoutFailed(Exception):
+    """A random layout left no room for a move; the story draws a fresh layout."""
+
+
+def inside(point, radius, size):
+    """Return True if a shape of bounding `radius` centred at `point` (x, y) lies inside a `size` px frame."""
+    lo, hi = radius + EDGE_PX, size - radius - EDGE_PX
+    return bool(lo <= point[0] <= hi and lo <= point[1] <= hi)
+
+
+def place_shapes(rng, radii, size, clearance, tries=200):
+    """Return float64 [S, 2]: random centres for shapes of bounding `radii` [S] inside the frame,
+    any two at least `clearance` px apart edge to edge.  Raises LayoutFailed if a shape finds no room."""
+    centres = np.zeros((len(radii), 2))
+    for i, r in enumerate(radii):
+        for _ in range(tries):
+            p = rng.uniform(r + EDGE_PX, size - r - EDGE_PX, size=2)
+            if all(np.hypot(*(p - centres[j])) >= r + radii[j] + clearance for j in range(i)):
+                centres[i] = p
+                break
+        else:
+            raise LayoutFailed
+    return centres
+
+
+def spot_next_to(target, start, centres, radii, actor, size, gap):
+    """Return float64 [2]: where the actor (index `actor`, coming from `start`) stops next to shape `target`.
+
+    The spot is `gap` px from the target edge to edge, on the side facing `start` if that side is
+    free; otherwise the nearest free direction around the target.  Free means inside the frame and
+    at least 2 * `gap` px from every other shape, so the visited shape is unambiguously the closest.
+    Raises LayoutFailed if no direction is free.
+    """
+    ra = radii[actor]
+    reach = ra + radii[target] + gap
+    away = np.asarray(start, dtype=np.float64) - centres[target]
+    base = np.arctan2(away[1], away[0])
+    others = [j for j in range(len(radii)) if j not in (actor, target)]
+    for turn in _TURNS:
+        spot = centres[target] + reach * np.array([np.cos(base + turn), np.sin(base + turn)])
+        if inside(spot, ra, size) and all(
+                np.hypot(*(spot - centres[j])) >= ra + radii[j] + 2 * gap for j in others):
+            return spot
+    raise LayoutFailed
+
+
+def arrival_frames(frames, legs):
+    """Return int list [legs]: the frame index at which each of `legs` equal-time moves ends,
+    spreading the moves evenly over frames 0..frames-1 with the last one ending on the last frame.
+    Needs frames >= legs + 1 (every move then takes at least one frame)."""
+    return [((k + 1) * (frames - 1) + legs // 2) // legs for k in range(legs)]
+
+
+def smoothstep(u):
+    """Return the ease-in/ease-out fraction 3u^2 - 2u^3 of `u` in [0, 1] (zero speed at both ends)."""
+    return u * u * (3.0 - 2.0 * u)
+
+
+def travel(start, stops, arrivals, frames):
+    """Return float64 [frames, 2]: the actor's centre per frame, going from `start` through `stops` [K, 2].
+
+    Move k runs in a straight line from the previous stop and arrives exactly at frame `arrivals[k]`,
+    easing in and out; before the first move the actor is at `start`, after the last it stays put.
+    """
+    path = np.empty((frames, 2))
+    points = [np.asarray(start, dtype=np.float64)] + [np.asarray(s, dtype=np.float64) for s in stops]
+    begin = 0
+    path[: 1] = points[0]
+    for k, end in enumerate(arrivals):
+        t = np.arange(begin + 1, end + 1)
+        u = smoothstep((t - begin) / (end - begin))[:, None]
+        path[begin + 1: end + 1] = points[k] + u * (points[k + 1] - points[k])
+        begin = end
+    path[begin + 1:] = points[-1]
+    return path

@@ -1,0 +1,129 @@
+"""The story registry and the stories.
+
+A story is one function `story(rng, frames, size) -> Storyboard`, registered with the
+`@story(...)` decorator, which also records its default and minimum video length and its
+number of shapes.  A storyboard is plain data -- per-frame positions and colours -- that
+`narratives.raster` turns into pixels and that is stored as the scene's labels.
+"""
+from dataclasses import dataclass
+from typing import Callable
+
+import numpy as np
+
+from . import vocabulary as vocab
+from .layout import LayoutFailed, arrival_frames, place_shapes, spot_next_to, travel
+
+#: Fresh layouts a story may draw before giving up (a layout fails well under 1% of the time).
+_LAYOUT_TRIES = 100
+
+
+@dataclass
+class Storyboard:
+    """One scene as plain data: S shapes, V frames, shape 0 is the actor.
+
+    kinds int8 [S] (index into vocabulary.KINDS), sizes int8 [S] (index into SIZE_FRACTIONS),
+    positions float32 [V, S, 2] (centre in pixels, x then y), colors int8 [V, S] (index into
+    PALETTE, per frame), order int8 [S-1] (the story's event labels, see each story).
+    """
+
+    kinds: np.ndarray
+    sizes: np.ndarray
+    positions: np.ndarray
+    colors: np.ndarray
+    order: np.ndarray
+
+    def labels(self):
+        """Return the storyboard as the scene's label dict {name: array} (DESIGN.md's narrative labels)."""
+        return {"kinds": self.kinds, "sizes": self.sizes, "positions": self.positions,
+                "colors": self.colors, "order": self.order}
+
+
+@dataclass(frozen=True)
+class Story:
+    """A registered story: its function, video length (default and minimum), shape count and summary."""
+
+    name: str
+    draw: Callable
+    default_frames: int
+    min_frames: int
+    shapes: int
+    summary: str
+
+
+#: name -> Story, filled by the @story decorator below.
+STORIES = {}
+
+
+def story(name, default_frames, min_frames, shapes):
+    """Return a decorator registering `fn(rng, frames, size) -> Storyboard` as story `name` in STORIES."""
+    def register(fn):
+        STORIES[name] = Story(name, fn, default_frames, min_frames, shapes, fn.__doc__.strip().splitlines()[0])
+        return fn
+    return register
+
+
+def _attributes(rng, shapes):
+    """Return (kinds, sizes, colors), each int8 [shapes], drawn uniformly from the vocabulary."""
+    return (rng.integers(0, len(vocab.KINDS), shapes).astype(np.int8),
+            rng.integers(0, len(vocab.SIZE_FRACTIONS), shapes).astype(np.int8),
+            rng.integers(0, len(vocab.COLORS), shapes).astype(np.int8))
+
+
+def _visit(rng, sizes, targets_of, frames, size):
+    """Lay the shapes out and move the actor (shape 0) next to each target in turn.
+
+    `targets_of(rng)` returns the shape indices to visit, in order.  Returns (positions float32
+    [frames, S, 2], targets list, arrival frame list); the other shapes never move.
+    """
+    radii = vocab.radii_px(size)[sizes]
+    gap = vocab.gap_px(size)
+    targets = targets_of(rng)
+    arrivals = arrival_frames(frames, len(targets))
+    for _ in range(_LAYOUT_TRIES):
+        try:
+            # 4 gaps of clearance leave room for the actor's stop (2 gaps from any bystander).
+            centres = place_shapes(rng, radii, size, clearance=4 * gap)
+            stops, here = [], centres[0]
+            for t in targets:
+                here = spot_next_to(t, here, centres, radii, 0, size, gap)
+                stops.append(here)
+            break
+        except LayoutFailed:
+            continue
+    else:
+        raise RuntimeError("no layout found for the story; the vocabulary sizes are too large for the frame")
+    positions = np.repeat(centres[None], frames, axis=0)
+    positions[:, 0] = travel(centres[0], stops, arrivals, frames)
+    return positions.astype(np.float32), targets, arrivals
+
+
+@story("salesman", default_frames=21, min_frames=5, shapes=5)
+def salesman(rng, frames, size):
+    """Shape 0 visits the other four shapes one after another in a random order; they stay put.
+
+    The four moves take equal time and end at frames layout.arrival_frames(frames, 4)
+    (5, 10, 15, 20 for 21 frames), the actor stopping next to the visited shape.
+    Labels: order int8 [4] = the visited shape indices (1..4) in visiting order.
+    """
+    kinds, sizes, colors = _attributes(rng, 5)
+    positions, targets, _ = _visit(rng, sizes, lambda r: list(1 + r.permutation(4)), frames, size)
+    return Storyboard(kinds, sizes, positions, np.repeat(colors[None], frames, axis=0),
+                      np.array(targets, dtype=np.int8))
+
+
+@story("color_reaction", default_frames=12, min_frames=3, shapes=4)
+def color_reaction(rng, frames, size):
+    """Shape 0 moves next to shape 1 over the first half; shape 1 then turns a new random colour.
+
+    The move ends at frame A = ceil(frames / 2) - 1 (5 for 12 frames); shape 1 shows its new
+    colour from frame A + 1 to the end.  Shapes 2 and 3 are bystanders that stay put.
+    Labels: order int8 [3] = [target shape (always 1), new colour index, first frame of the new colour].
+    """
+    kinds, sizes, colors = _attributes(rng, 4)
+    change = (frames + 1) // 2
+    positions, _, _ = _visit(rng, sizes, lambda r: [1], change, size)
+    positions = np.concatenate([positions, np.repeat(positions[-1:], frames - change, axis=0)])
+    new = (colors[1] + rng.integers(1, len(vocab.COLORS))) % len(vocab.COLORS)
+    per_frame = np.repeat(colors[None], frames, axis=0)
+    per_frame[change:, 1] = new
+    return Storyboard(kinds, sizes, positions, per_frame, np.array([1, new, change], dtype=np.int8))

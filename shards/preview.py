@@ -1,0 +1,82 @@
+"""Pictures of scenes: a PNG grid (a row per scene, a column per view) or a GIF that plays the views."""
+
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+from .errors import UserError
+
+GAP = 2          # pixels between cells, after magnification
+GAP_COLOR = 255  # white gaps
+GIF_MS = 150     # milliseconds per GIF frame
+
+
+def parse_indices(text: str, length: int) -> list:
+    """Parse "0-7", "3" or "0,2,9-12" into a list of ints, each checked to lie in 0..length-1."""
+    out = []
+    try:
+        for part in text.split(","):
+            lo, _, hi = part.strip().partition("-")
+            lo = int(lo)
+            hi = int(hi) if hi else lo
+            if hi < lo:
+                raise ValueError
+            out.extend(range(lo, hi + 1))
+    except ValueError:
+        raise UserError(f"cannot read '{text}' as indices (write e.g. 0-7, 3 or 0,2,9-12)") from None
+    bad = [i for i in out if not 0 <= i < length]
+    if bad:
+        raise UserError(f"index {bad[0]} is out of range: there are {length} (0..{length - 1})")
+    return out
+
+
+def grid(rows: list, scale: int = 1, gap: int = GAP) -> np.ndarray:
+    """Tile rows of images into one picture.
+
+    `rows` is a list of uint8 arrays [C, H, W, 3] (rows may differ in C);
+    returns uint8 [R*(H*scale+gap)-gap, Cmax*(W*scale+gap)-gap, 3] with white gaps.
+    """
+    h, w = rows[0].shape[1] * scale, rows[0].shape[2] * scale
+    cols = max(len(r) for r in rows)
+    out = np.full((len(rows) * (h + gap) - gap, cols * (w + gap) - gap, 3), GAP_COLOR, np.uint8)
+    for r, images in enumerate(rows):
+        for c, image in enumerate(images):
+            big = image.repeat(scale, 0).repeat(scale, 1)
+            out[r * (h + gap):r * (h + gap) + h, c * (w + gap):c * (w + gap) + w] = big
+    return out
+
+
+def save_picture(rows: list, out, scale: int = 2) -> None:
+    """Write `rows` (list of uint8 [C,H,W,3]) as a PNG grid, or, for a .gif, an animation over the columns.
+
+    In the GIF each frame shows column t of every row, the rows stacked in a
+    near-square grid. Written to a temporary name and renamed.
+    Raises UserError for an unknown extension or an `out` that is a folder.
+    """
+    out = Path(out)
+    suffix = out.suffix.lower()
+    if suffix not in (".png", ".gif"):
+        raise UserError(f"--out {out}: write a .png (grid) or a .gif (animation)")
+    if out.is_dir():
+        raise UserError(f"--out {out} is a folder; give a file name ending in .png or .gif")
+    if not out.parent.is_dir():
+        raise UserError(f"--out {out}: folder {out.parent} does not exist")
+    tmp = out.with_name(f".{out.name}.tmp")
+    if suffix == ".png":
+        Image.fromarray(grid(rows, scale)).save(tmp, format="PNG")
+    else:
+        per_row = int(np.ceil(np.sqrt(len(rows))))
+        steps = max(len(r) for r in rows)
+        pictures = []
+        for t in range(steps):
+            cells = [r[min(t, len(r) - 1)] for r in rows]
+            tiled = [np.stack(cells[i:i + per_row]) for i in range(0, len(cells), per_row)]
+            pictures.append(Image.fromarray(grid(tiled, scale)))
+        pictures[0].save(tmp, format="GIF", save_all=True, append_images=pictures[1:], duration=GIF_MS, loop=0)
+    tmp.replace(out)
+
+
+def save_preview(ds, scenes: list, out, scale: int = 2) -> None:
+    """Write a picture of the listed scenes of a ShardDataset: every view of each scene, a row per scene."""
+    save_picture([ds.frames(i) for i in scenes], out, scale)

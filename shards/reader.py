@@ -1,0 +1,120 @@
+"""Reading a dataset: one split of a shard folder as a random-access collection of scenes.
+
+HDF5 files are opened lazily, on first access in the process that reads, and
+the object pickles without its open handles, so it can be handed to torch
+DataLoader workers or a process pool.
+"""
+
+import bisect
+from pathlib import Path
+
+import h5py
+import numpy as np
+
+from .errors import UserError
+from .manifest import SPLITS, load_manifest, manifest_path, resolve_dataset
+
+
+class ShardDataset:
+    """One split of one dataset. `scene(i)` returns scene `i` (global index within the split)."""
+
+    def __init__(self, folder, manifest: dict, split: str):
+        if split not in SPLITS:
+            raise UserError(f"unknown split '{split}' (choose {', '.join(SPLITS)})")
+        self.folder = Path(folder)
+        self.manifest = manifest
+        self.split = split
+        info = manifest["splits"][split]
+        shards = info["shards"]
+        if len(shards) != info["shard_count"] or sum(s["scenes"] for s in shards) != info["scenes"]:
+            raise UserError(f"dataset '{manifest['dataset']}' in {folder} is incomplete: {len(shards)} of "
+                            f"{info['shard_count']} {split} shards; re-run the command that made it to finish")
+        self.files = [self.folder / s["file"] for s in shards]
+        self.starts = [s["first_scene"] for s in shards]
+        self.length = info["scenes"]
+        self._handles = {}
+
+    @property
+    def name(self) -> str:
+        """The dataset name."""
+        return self.manifest["dataset"]
+
+    @property
+    def frame_shape(self) -> tuple:
+        """(H, W, 3) of every frame."""
+        return tuple(self.manifest["frame_shape"])
+
+    @property
+    def views_per_scene(self) -> int:
+        """V, the number of (viewpoint, frame) pairs per scene."""
+        return self.manifest["views_per_scene"]
+
+    @property
+    def viewpoint_kind(self) -> str:
+        """"time" (narrative videos) or "camera" (3D scenes)."""
+        return self.manifest["viewpoint_kind"]
+
+    def __len__(self) -> int:
+        return self.length
+
+    def __getstate__(self):
+        state = self.__dict__.copy()
+        state["_handles"] = {}
+        return state
+
+    def _locate(self, i: int):
+        if not 0 <= i < self.length:
+            raise IndexError(f"scene {i} out of range 0..{self.length - 1}")
+        k = bisect.bisect_right(self.starts, i) - 1
+        h5 = self._handles.get(k)
+        if h5 is None:
+            try:
+                h5 = h5py.File(self.files[k], "r")
+            except OSError as e:
+                raise UserError(f"cannot read shard {self.files[k]} ({e}); run `jumpdata info` to check") from None
+            self._handles[k] = h5
+        return h5, i - self.starts[k]
+
+    def frames(self, i: int, views=None) -> np.ndarray:
+        """Return the frames of scene `i`: uint8 [V, H, W, 3], or only the listed `views` (in that order)."""
+        h5, row = self._locate(i)
+        frames = h5["frames"][row]
+        return frames if views is None else frames[np.asarray(views)]
+
+    def viewpoints(self, i: int) -> np.ndarray:
+        """Return the viewpoints of scene `i`: float32 [V, D] (see the manifest's viewpoint_names)."""
+        h5, row = self._locate(i)
+        return h5["viewpoints"][row]
+
+    def labels(self, i: int) -> dict:
+        """Return the labels of scene `i`: {name: array} with the per-scene shapes listed in the manifest."""
+        h5, row = self._locate(i)
+        return {name: h5["labels"][name][row] for name in h5["labels"]}
+
+    def scene(self, i: int) -> dict:
+        """Return scene `i`: {"frames": uint8 [V,H,W,3], "viewpoints": float32 [V,D], "labels": {...}}."""
+        return {"frames": self.frames(i), "viewpoints": self.viewpoints(i), "labels": self.labels(i)}
+
+    def extra(self, name: str) -> np.ndarray:
+        """Return a dataset stored once per shard (e.g. "digit_bank/images"), read from the first shard."""
+        h5, _ = self._locate(0)
+        if name not in h5:
+            raise KeyError(name)
+        return h5[name][()]
+
+    def close(self) -> None:
+        """Close any open HDF5 files (reading again reopens them)."""
+        for h5 in self._handles.values():
+            h5.close()
+        self._handles = {}
+
+
+def open_dataset(folder, dataset=None, split: str = "train") -> ShardDataset:
+    """Open one split of a dataset in `folder`; `dataset` may be omitted when the folder holds only one.
+
+    Returns a ShardDataset. Raises UserError when the folder holds no dataset,
+    several without a name, or an incomplete one.
+    """
+    name = resolve_dataset(folder, dataset)
+    return ShardDataset(folder, load_manifest(manifest_path(folder, name)), split)
+

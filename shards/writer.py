@@ -1,0 +1,101 @@
+"""Writing one shard: an HDF5 file of N scenes, written to a temporary name and renamed when complete.
+
+Frames are stored one scene per chunk with the standard HDF5 deflate (gzip)
+filter at level 1, so any HDF5 reader can decode them. The chunks are
+compressed by the generation workers (`encode_scene`) and written as raw
+chunks here, which keeps the writing process light.
+"""
+
+import json
+import os
+import zlib
+from pathlib import Path
+
+import h5py
+import numpy as np
+
+from .files import sha256_of, temporary_name
+from .manifest import FORMAT, FORMAT_VERSION
+
+GZIP_LEVEL = 1
+
+
+def encode_scene(scene: dict, spec) -> dict:
+    """Check a generated scene against `spec` and compress its frames.
+
+    Returns {"frames": bytes (zlib level 1 of uint8 [V,H,W,3]), "viewpoints":
+    float32 [V,D], "labels": {name: array of the spec's dtype and shape}}.
+    Raises ValueError when the generator produced arrays of the wrong shape or dtype.
+    """
+    frames = scene["frames"]
+    expected = (spec.views_per_scene, *spec.frame_shape)
+    if frames.dtype != np.uint8 or frames.shape != expected:
+        raise ValueError(f"scene frames are {frames.dtype}{frames.shape}, expected uint8{expected}")
+    viewpoints = np.asarray(scene["viewpoints"], dtype=np.float32)
+    if viewpoints.shape != (spec.views_per_scene, len(spec.viewpoint_names)):
+        raise ValueError(f"scene viewpoints have shape {viewpoints.shape}")
+    labels = {}
+    for name, (dtype, shape) in spec.labels.items():
+        value = np.asarray(scene["labels"][name])
+        if value.shape != tuple(shape):
+            raise ValueError(f"label {name} has shape {value.shape}, expected {tuple(shape)}")
+        labels[name] = value.astype(dtype, copy=False)
+    data = np.ascontiguousarray(frames).tobytes()
+    return {"frames": zlib.compress(data, GZIP_LEVEL), "viewpoints": viewpoints, "labels": labels}
+
+
+class ShardWriter:
+    """Writes one shard file; `finish()` renames it into place and returns its manifest entry."""
+
+    def __init__(self, folder, file_name: str, spec, split: str, shard_index: int, shard_count: int,
+                 first_scene: int, scenes: int):
+        self.path = Path(folder) / file_name
+        self.split = split
+        self.tmp = temporary_name(self.path)
+        self.scenes = scenes
+        self.first_scene = first_scene
+        self.spec = spec
+        self.viewpoints = np.zeros((scenes, spec.views_per_scene, len(spec.viewpoint_names)), np.float32)
+        self.labels = {name: np.zeros((scenes, *shape), dtype) for name, (dtype, shape) in spec.labels.items()}
+        self.written = 0
+        self.h5 = h5py.File(self.tmp, "w", libver="earliest", track_order=False)
+        attrs = {"format": FORMAT, "format_version": FORMAT_VERSION, "dataset": spec.dataset, "split": split,
+                 "shard_index": shard_index, "shard_count": shard_count, "first_scene": first_scene,
+                 "viewpoint_kind": spec.viewpoint_kind,
+                 "viewpoint_names": json.dumps(list(spec.viewpoint_names))}
+        for key, value in attrs.items():
+            self.h5.attrs[key] = value
+        v = spec.views_per_scene
+        self.frames = self.h5.create_dataset(
+            "frames", shape=(scenes, v, *spec.frame_shape), dtype=np.uint8,
+            chunks=(1, v, *spec.frame_shape), compression="gzip", compression_opts=GZIP_LEVEL, track_times=False)
+
+    def add(self, encoded: dict) -> None:
+        """Append one scene made by `encode_scene` (scenes must arrive in order)."""
+        i = self.written
+        self.frames.id.write_direct_chunk((i, 0, 0, 0, 0), encoded["frames"], filter_mask=0)
+        self.viewpoints[i] = encoded["viewpoints"]
+        for name, value in encoded["labels"].items():
+            self.labels[name][i] = value
+        self.written += 1
+
+    def finish(self) -> dict:
+        """Write the small arrays, close, rename into place; return {"file", "scenes", "first_scene", "sha256"}."""
+        if self.written != self.scenes:
+            raise RuntimeError(f"shard {self.path.name} got {self.written} of {self.scenes} scenes")
+        self.h5.create_dataset("viewpoints", data=self.viewpoints, track_times=False)
+        for name, value in self.labels.items():
+            self.h5.create_dataset(f"labels/{name}", data=value, track_times=False)
+        for name, value in (self.spec.extra_datasets or {}).items():
+            self.h5.create_dataset(name, data=np.asarray(value), track_times=False)
+        self.h5.close()
+        digest = sha256_of(self.tmp)
+        os.replace(self.tmp, self.path)
+        return {"file": self.path.name, "scenes": self.scenes, "first_scene": self.first_scene, "sha256": digest}
+
+    def abandon(self) -> None:
+        """Close and delete the temporary file of an unfinished shard."""
+        try:
+            self.h5.close()
+        finally:
+            self.tmp.unlink(missing_ok=True)

@@ -1,0 +1,26 @@
+"""A tiny generator for testing the shard machinery without the real generators."""
+
+import numpy as np
+
+from shards import GeneratorSpec
+
+
+def make_toy_maker(config):
+    """Return make(rng) -> a scene of `views` noisy 8x8 frames with a bright square at a random place."""
+    views, size = config["views"], config["size"]
+
+    def make(rng):
+        frames = rng.integers(0, 40, size=(views, size, size, 3), dtype=np.uint8)
+        x, y = rng.integers(0, size - 2, size=2)
+        frames[:, y:y + 2, x:x + 2] = 255
+        return {"frames": frames, "viewpoints": np.arange(views, dtype=np.float32)[:, None],
+                "labels": {"corner": np.array([x, y], np.int16)}}
+
+    return make
+
+
+def toy_spec(views=3, size=8, name="toy"):
+    """Return a GeneratorSpec of the toy generator."""
+    return GeneratorSpec(dataset=name, generator="toy", config={"views": views, "size": size},
+                         frame_shape=(size, size, 3), views_per_scene=views, viewpoint_kind="time",
+                         viewpoint_names=["t"], labels={"corner": ("int16", (2,))}, scene_maker=make_toy_maker)
