@@ -56,10 +56,10 @@ def save_picture(rows: list, out, scale: int = 2) -> None:
     """
     out = Path(out)
     suffix = out.suffix.lower()
-    if suffix not in (".png", ".gif"):
-        raise UserError(f"--out {out}: write a .png (grid) or a .gif (animation)")
     if out.is_dir():
         raise UserError(f"--out {out} is a folder; give a file name ending in .png or .gif")
+    if suffix not in (".png", ".gif"):
+        raise UserError(f"--out {out}: write a .png (grid) or a .gif (animation)")
     if not out.parent.is_dir():
         raise UserError(f"--out {out}: folder {out.parent} does not exist")
     tmp = out.with_name(f".{out.name}.tmp")

@@ -1,0 +1,248 @@
+"""JUMP (Kumar et al., "Consistent Jumpy Predictions for Videos and Scenes"), read top to bottom.
+
+    r   = sum_j Tower(f_j, v_j)                 context representation, [B, 32, H/4, W/4]
+    z   ~ DRAW prior P(z | r), nt steps          latents at the LSTM resolution S = H/4/stride_to_hidden
+    f_i = Renderer(z, v_i)                       one deterministic ConvLSTM roll-out per query view
+    loss = KL(q(z | r, targets) || p(z | r)) - sum_i log N(f_i; f_hat_i, pixel_variance)
+
+Frames enter as uint8 [B, N, H, W, 3] and are scaled to [0, 1]; viewpoints enter raw
+(time: frame index; camera: x, y, z, yaw, pitch) and are encoded here, so a
+checkpoint needs no data statistics beyond its config. A batch may mix scenes
+with 1..K context views: `context_mask` [B, K] marks the real ones.
+"""
+
+import math
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from .config import JumpConfig
+
+TOWER_CHANNELS = 32   # output channels of the appendix-B representation tower
+
+
+def encoded_viewpoint_dim(kind: str) -> int:
+    """Return the number of features encode_viewpoints makes for a viewpoint kind ("time": 1, "camera": 7)."""
+    return {"time": 1, "camera": 7}[kind]
+
+
+def encode_viewpoints(v: torch.Tensor, cfg: JumpConfig) -> torch.Tensor:
+    """Encode raw viewpoints [..., D] as model features float32 [..., 1 or 7].
+
+    time: the normalised frame index t / (V - 1) in [0, 1].
+    camera: GQN's 7-vector (x, y, z, cos yaw, sin yaw, cos pitch, sin pitch), positions / position_scale.
+    """
+    v = v.float()
+    if cfg.viewpoint_kind == "time":
+        return v[..., :1] / max(cfg.views_per_scene - 1, 1)
+    pos, yaw, pitch = v[..., :3] / cfg.position_scale, v[..., 3:4], v[..., 4:5]
+    return torch.cat([pos, yaw.cos(), yaw.sin(), pitch.cos(), pitch.sin()], dim=-1)
+
+
+def frames_to_images(frames: torch.Tensor) -> torch.Tensor:
+    """uint8 [..., H, W, 3] -> float32 [..., 3, H, W] in [0, 1]."""
+    return frames.movedim(-1, -3).float() / 255.0
+
+
+def broadcast(v: torch.Tensor, size: int) -> torch.Tensor:
+    """Tile feature vectors [N, D] over a square grid: [N, D, size, size]."""
+    return v[:, :, None, None].expand(-1, -1, size, size)
+
+
+class ConvLSTMCell(nn.Module):
+    """A convolutional LSTM cell with its four gates fused into one convolution over [input, h]."""
+
+    def __init__(self, in_channels: int, hidden: int, kernel: int):
+        super().__init__()
+        self.gates = nn.Conv2d(in_channels + hidden, 4 * hidden, kernel, padding=kernel // 2)
+        with torch.no_grad():
+            self.gates.bias.zero_()
+            self.gates.bias[hidden:2 * hidden].fill_(1.0)   # forget gate starts open
+
+    def forward(self, x, h, c):
+        """Return the new (h, c), each [N, hidden, S, S]."""
+        i, f, o, g = self.gates(torch.cat([x, h], dim=1)).chunk(4, dim=1)
+        c = torch.sigmoid(f) * c + torch.sigmoid(i) * torch.tanh(g)
+        return torch.sigmoid(o) * torch.tanh(c), c
+
+
+class Tower(nn.Module):
+    """Appendix B's representation net: 8ch k2s2, 16ch k2s2, 32ch k3s1, 32ch k3s1, ReLU between.
+
+    The encoded viewpoint is broadcast over the image and concatenated to its channels.
+    """
+
+    def __init__(self, vdim: int):
+        super().__init__()
+        self.net = nn.Sequential(
+            nn.Conv2d(3 + vdim, 8, 2, stride=2), nn.ReLU(),
+            nn.Conv2d(8, 16, 2, stride=2), nn.ReLU(),
+            nn.Conv2d(16, 32, 3, padding=1), nn.ReLU(),
+            nn.Conv2d(32, TOWER_CHANNELS, 3, padding=1))
+
+    def forward(self, images, v):
+        """images float [N, 3, H, W], v [N, vdim] -> features [N, 32, H/4, W/4]."""
+        return self.net(torch.cat([images, broadcast(v, images.shape[-1])], dim=1))
+
+    def pooled(self, images, v, scene_of, scenes: int):
+        """Sum the features of views [N, ...] into their scenes (scene_of: long [N]) -> [scenes, 32, H/4, W/4]."""
+        feats = self(images, v)
+        return feats.new_zeros((scenes,) + feats.shape[1:]).index_add_(0, scene_of, feats)
+
+
+class Draw(nn.Module):
+    """One convolutional-DRAW latent chain (prior or posterior): nt ConvLSTM steps, each emitting N(mu, sigma)."""
+
+    def __init__(self, cfg: JumpConfig, in_channels: int):
+        super().__init__()
+        k = cfg.lstm_kernel
+        self.to_hidden = nn.Conv2d(in_channels, cfg.nf_enc, cfg.stride_to_hidden, stride=cfg.stride_to_hidden)
+        self.cell = ConvLSTMCell(cfg.nf_enc + cfg.ni_z, cfg.nf_to_hidden, k)
+        self.head = nn.Conv2d(cfg.nf_to_hidden, 2 * cfg.ni_z, k, padding=k // 2)
+
+    def start(self, features):
+        """Map the conditioning features [B, C, H/4, W/4] to the LSTM input and zero state.
+
+        Returns (input [B, nf_enc, S, S], h, c) with h, c zeros [B, nf_to_hidden, S, S].
+        """
+        x = self.to_hidden(features)
+        h = x.new_zeros((x.shape[0], self.cell.gates.out_channels // 4) + x.shape[2:])
+        return x, h, h.clone()
+
+    def step(self, x, z_prev, h, c):
+        """One DRAW step: returns (mean, std, h, c); mean and std are float32 [B, ni_z, S, S]."""
+        h, c = self.cell(torch.cat([x, z_prev], dim=1), h, c)
+        mean, log_std = self.head(h).float().chunk(2, dim=1)
+        return mean, F.softplus(log_std) + 1e-4, h, c
+
+
+class Renderer(nn.Module):
+    """M_gamma(z, v): a deterministic ConvLSTM fed all latents and the query viewpoint at every step.
+
+    Each step reads the canvas (conv k=s=stride_to_obs, nf_dec channels), updates the LSTM
+    and adds a transposed conv of h to the canvas (nf_to_obs channels at S*stride_to_obs).
+    The image is a transposed conv of the final canvas up to H, through a sigmoid.
+    """
+
+    def __init__(self, cfg: JumpConfig, vdim: int, state_size: int):
+        super().__init__()
+        so, k = cfg.stride_to_obs, cfg.lstm_kernel
+        up = cfg.image_size // (state_size * so)
+        if up < 1 or state_size * so * up != cfg.image_size:
+            raise ValueError(f"image size {cfg.image_size} is not state size {state_size} x stride_to_obs {so} "
+                             f"x an integer")
+        self.nt = cfg.nt
+        self.read = nn.Conv2d(cfg.nf_to_obs, cfg.nf_dec, so, stride=so)
+        self.cell = ConvLSTMCell(cfg.nt * cfg.ni_z + vdim + cfg.nf_dec, cfg.nf_to_hidden, k)
+        self.write = nn.ConvTranspose2d(cfg.nf_to_hidden, cfg.nf_to_obs, so, stride=so)
+        self.to_image = nn.ConvTranspose2d(cfg.nf_to_obs, 3, up, stride=up)
+
+    def forward(self, z, v):
+        """z [B, nt*ni_z, S, S] (one per scene), v encoded [B, Q, vdim] -> image means float [B, Q, 3, H, W]."""
+        b, q = v.shape[:2]
+        size = z.shape[-1]
+        fixed = torch.cat([z.repeat_interleave(q, dim=0), broadcast(v.flatten(0, 1), size)], dim=1)
+        h = fixed.new_zeros((b * q, self.cell.gates.out_channels // 4, size, size))
+        c = h.clone()
+        canvas = fixed.new_zeros((b * q, self.write.out_channels, size * self.write.stride[0],
+                                  size * self.write.stride[0]))
+        for _ in range(self.nt):
+            h, c = self.cell(torch.cat([fixed, self.read(canvas)], dim=1), h, c)
+            canvas = canvas + self.write(h)
+        images = torch.sigmoid(self.to_image(canvas).float())
+        return images.unflatten(0, (b, q))
+
+
+class JUMP(nn.Module):
+    """The whole model. `forward(batch, pixel_variance)` gives the training losses; `sample(...)` gives frames."""
+
+    def __init__(self, cfg: JumpConfig):
+        super().__init__()
+        self.cfg = cfg
+        vdim = encoded_viewpoint_dim(cfg.viewpoint_kind)
+        rep_size = cfg.image_size // 4
+        if rep_size * 4 != cfg.image_size or rep_size % cfg.stride_to_hidden:
+            raise ValueError(f"image size {cfg.image_size} must be a multiple of 4 x stride_to_hidden")
+        state_size = rep_size // cfg.stride_to_hidden
+        self.context_tower = Tower(vdim)
+        self.target_tower = Tower(vdim)
+        self.prior = Draw(cfg, TOWER_CHANNELS)
+        self.posterior = Draw(cfg, 2 * TOWER_CHANNELS)
+        self.renderer = Renderer(cfg, vdim, state_size)
+
+    def represent(self, frames, viewpoints, mask):
+        """Context representation r: float [B, 32, H/4, W/4] summed over the views where mask [B, K] is True."""
+        b = frames.shape[0]
+        scene_of = torch.arange(b, device=frames.device).repeat_interleave(mask.sum(1))
+        images = frames_to_images(frames[mask])
+        return self.context_tower.pooled(images, encode_viewpoints(viewpoints[mask], self.cfg), scene_of, b)
+
+    def encode_targets(self, frames, viewpoints):
+        """Target encoding for the posterior: float [B, 32, H/4, W/4] summed over the T targets."""
+        b, t = frames.shape[:2]
+        scene_of = torch.arange(b, device=frames.device).repeat_interleave(t)
+        images = frames_to_images(frames.flatten(0, 1))
+        return self.target_tower.pooled(images, encode_viewpoints(viewpoints.flatten(0, 1), self.cfg), scene_of, b)
+
+    def infer_latents(self, r, e):
+        """Posterior roll-out: returns (z [B, nt*ni_z, S, S], kl float32 [B]) with z ~ q(z | r, e) (reparameterised)."""
+        xp, hp, cp = self.prior.start(r)
+        xq, hq, cq = self.posterior.start(torch.cat([r, e], dim=1))
+        z = xp.new_zeros((r.shape[0], self.cfg.ni_z) + xp.shape[2:])
+        zs, kl = [], 0.0
+        for _ in range(self.cfg.nt):
+            pm, ps, hp, cp = self.prior.step(xp, z, hp, cp)
+            qm, qs, hq, cq = self.posterior.step(xq, z, hq, cq)
+            z = (qm + qs * torch.randn_like(qs)).to(xp.dtype)
+            kl = kl + gaussian_kl(qm, qs, pm, ps).flatten(1).sum(1)
+            zs.append(z)
+        return torch.cat(zs, dim=1), kl
+
+    def prior_latents(self, r):
+        """Prior roll-out: z [B, nt*ni_z, S, S] sampled from p(z | r) (one z per scene)."""
+        xp, hp, cp = self.prior.start(r)
+        z = xp.new_zeros((r.shape[0], self.cfg.ni_z) + xp.shape[2:])
+        zs = []
+        for _ in range(self.cfg.nt):
+            pm, ps, hp, cp = self.prior.step(xp, z, hp, cp)
+            z = (pm + ps * torch.randn_like(ps)).to(xp.dtype)
+            zs.append(z)
+        return torch.cat(zs, dim=1)
+
+    def render(self, z, query_viewpoints):
+        """Render raw query viewpoints [B, Q, D] from latents z -> image means float [B, Q, 3, H, W] in [0, 1]."""
+        return self.renderer(z, encode_viewpoints(query_viewpoints, self.cfg))
+
+    def forward(self, batch: dict, pixel_variance: float) -> dict:
+        """Training losses of a batch (see data.collate for its keys), each averaged over the B scenes.
+
+        Returns {"loss": negative ELBO per scene, "kl": KL per scene, "nll": -log-likelihood per scene
+        (summed over the targets' pixels and channels), "mse": mean squared error per pixel}; all scalars.
+        """
+        r = self.represent(batch["context_frames"], batch["context_viewpoints"], batch["context_mask"])
+        e = self.encode_targets(batch["target_frames"], batch["target_viewpoints"])
+        z, kl = self.infer_latents(r, e)
+        mean = self.render(z, batch["target_viewpoints"])
+        truth = frames_to_images(batch["target_frames"])
+        sq = (mean - truth).square()
+        nll = 0.5 * (sq.sum(dim=(1, 2, 3, 4)) / pixel_variance
+                     + sq[0].numel() * math.log(2 * math.pi * pixel_variance))
+        return {"loss": (kl + nll).mean(), "kl": kl.mean(), "nll": nll.mean(), "mse": sq.mean()}
+
+    @torch.no_grad()
+    def sample(self, context_frames, context_viewpoints, query_viewpoints, context_mask=None):
+        """Sample consistent frames: ONE z per scene from the prior, every query rendered from that z.
+
+        context_frames uint8 [B, K, H, W, 3], context_viewpoints [B, K, D], query_viewpoints [B, Q, D],
+        context_mask bool [B, K] (default all True). Returns float [B, Q, 3, H, W] in [0, 1].
+        """
+        if context_mask is None:
+            context_mask = torch.ones(context_frames.shape[:2], dtype=torch.bool, device=context_frames.device)
+        z = self.prior_latents(self.represent(context_frames, context_viewpoints, context_mask))
+        return self.render(z, query_viewpoints)
+
+
+def gaussian_kl(qm, qs, pm, ps):
+    """Elementwise KL(N(qm, qs^2) || N(pm, ps^2)) in nats, same shape as the inputs (>= 0)."""
+    return torch.log(ps / qs) + (qs.square() + (qm - pm).square()) / (2 * ps.square()) - 0.5

@@ -1,0 +1,58 @@
+"""The narratives generator as a shards.GeneratorSpec: validated options, manifest config, per-scene maker."""
+import numpy as np
+
+from shards import GeneratorSpec
+from shards.errors import UserError
+
+from . import vocabulary as vocab
+from .raster import render
+from .stories import STORIES
+
+#: Longest video: color_reaction stores the frame of its change in an int8 label.
+MAX_FRAMES = 250
+
+
+def _story(name):
+    """Return the registered Story called `name`; raise UserError listing the known ones otherwise."""
+    if name not in STORIES:
+        raise UserError(f"unknown story '{name}'; choose one of: {', '.join(sorted(STORIES))}")
+    return STORIES[name]
+
+
+def make_spec(story, frames=None, size=64, name=None):
+    """Return the shards.GeneratorSpec of `story` videos of `frames` frames (None: the story's default)
+    of `size` x `size` px, named `name` (None: the story's name).  Raises UserError on bad input."""
+    chosen = _story(story)
+    frames = chosen.default_frames if frames is None else frames
+    if not chosen.min_frames <= frames <= MAX_FRAMES:
+        raise UserError(f"--frames {frames} does not fit story '{story}': it needs between "
+                        f"{chosen.min_frames} and {MAX_FRAMES} frames (default {chosen.default_frames})")
+    vocab.check_size(size)
+    shapes = chosen.shapes
+    return GeneratorSpec(
+        dataset=name or story,
+        generator="narratives",
+        config={"story": story, "frames": frames, "size": size, "shapes": shapes,
+                "vocabulary": vocab.describe(size)},
+        frame_shape=(size, size, 3),
+        views_per_scene=frames,
+        viewpoint_kind="time",
+        viewpoint_names=["t"],
+        labels={"kinds": ("int8", (shapes,)), "sizes": ("int8", (shapes,)),
+                "positions": ("float32", (frames, shapes, 2)), "colors": ("int8", (frames, shapes)),
+                "order": ("int8", (shapes - 1,))},
+        scene_maker=scene_maker,
+    )
+
+
+def scene_maker(config):
+    """Return make(rng) -> scene for the manifest `config` of make_spec: scene = {"frames": uint8
+    [V, size, size, 3], "viewpoints": float32 [V, 1] (the frame index), "labels": the storyboard's labels}."""
+    story, frames, size = _story(config["story"]), config["frames"], config["size"]
+    viewpoints = np.arange(frames, dtype=np.float32)[:, None]
+
+    def make(rng):
+        board = story.draw(rng, frames, size)
+        return {"frames": render(board, size), "viewpoints": viewpoints.copy(), "labels": board.labels()}
+
+    return make
