@@ -48,10 +48,19 @@ def cube_orientation(up_face: int, yaw: float) -> np.ndarray:
     return quat_multiply(quat_from_axis_angle([0, 0, 1], yaw), _UP_FACE_TILT[up_face])
 
 
+def frame_quaternion(right, up) -> np.ndarray:
+    """Return the quaternion float64 [4] turning +x, +y, +z onto `right`, `up`, right x up (orthonormal inputs).
+
+    Applied to a plate in the xy plane (normal +z, texture upright along +y) it
+    shows the texture upright along `up`, facing right x up.
+    """
+    right, up = np.asarray(right, dtype=np.float64), np.asarray(up, dtype=np.float64)
+    return matrix_to_quat(np.stack([right, up, np.cross(right, up)], axis=1))
+
+
 def face_quaternion(face: int) -> np.ndarray:
     """Return the quaternion float64 [4] taking a plate in the xy plane (normal +z, texture up +y) onto `face`."""
-    m = np.stack([FACE_RIGHT[face], FACE_UP[face], FACE_NORMALS[face]], axis=1)
-    return matrix_to_quat(m)
+    return frame_quaternion(FACE_RIGHT[face], FACE_UP[face])
 
 
 def matrix_to_quat(m: np.ndarray) -> np.ndarray:

@@ -107,6 +107,21 @@ def test_sigkill_then_rerun_gives_identical_files(tmp_path):
     assert verify_dataset(out, "toy") == []
 
 
+def test_ctrl_c_leaves_only_complete_shards(tmp_path):
+    out = tmp_path / "interrupted"
+    script = KILL_SCRIPT.format(tests=str(Path(__file__).parent), out=str(out))
+    proc = subprocess.Popen([sys.executable, "-c", script], stderr=subprocess.PIPE, text=True)
+    deadline = time.time() + 60
+    while time.time() < deadline and len(list(out.glob("toy-train-*.h5"))) < 2:
+        time.sleep(0.02)
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode != 0 and "KeyboardInterrupt" in err
+    listed = {e["file"] for s in json.loads((out / "toy.json").read_text())["splits"].values() for e in s["shards"]}
+    on_disk = {p.name for p in out.iterdir()} - {"toy.json"}
+    assert on_disk == listed and listed and verify_dataset(out, "toy")[0].endswith("not generated yet")
+
+
 def test_rerun_keeps_complete_shards_and_remakes_damaged_ones(tmp_path):
     make(tmp_path)
     victim = tmp_path / "toy-train-00002-of-00006.h5"
