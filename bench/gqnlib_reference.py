@@ -3,7 +3,9 @@
 Used only when gqnlib itself is not installed. It keeps gqnlib's structure and
 costs: a 4-layer representation net (8, 16, 32, 32 channels, viewpoint
 concatenated to the image) shared by context and queries and summed; prior and
-posterior DRAW chains whose LSTM input is a k2s2 conv (e_channel 128) of r
+posterior DRAW chains (run, as gqnlib's published `inference` does, once per
+query: r_c and r_q are `repeat_interleave`d n times, so every query view has its
+own z) whose LSTM input is a k2s2 conv (e_channel 128) of r
 (posterior: of [r_c, r_q]) recomputed every step, 5x5 ConvLSTM cells with four
 separate gate convolutions plus a 5x5 `transform` of h; a renderer reading a
 128-channel canvas with a k2s2 conv, writing it with a k2s2 transposed conv,
@@ -76,19 +78,19 @@ class GqnlibConsistentGQN(nn.Module):
     def loss(self, x_c, v_c, x_q, v_q, var=1.0):
         """Negative ELBO per scene (mean over the batch), gqnlib's `loss_func`."""
         b, n = x_q.shape[:2]
-        r_c, r_q = self.represent(x_c, v_c), self.represent(x_q, v_q)
-        zeros = lambda bb, ch, s: x_q.new_zeros((bb, ch, s, s))
-        hp, cp, hq, cq = (zeros(b, 64, 8) for _ in range(4))
-        hr, cr = zeros(b * n, 64, 8), zeros(b * n, 64, 8)
-        u, z, kl = zeros(b * n, 128, 16), zeros(b, 3, 8), 0.0
+        r_c = self.represent(x_c, v_c).repeat_interleave(n, dim=0)
+        r_q = self.represent(x_q, v_q).repeat_interleave(n, dim=0)
+        zeros = lambda ch, s: x_q.new_zeros((b * n, ch, s, s))
+        hp, cp, hq, cq, hr, cr = (zeros(64, 8) for _ in range(6))
+        u, z, kl = zeros(128, 16), zeros(3, 8), 0.0
         vb = v_q.flatten(0, 1)[:, :, None, None].expand(-1, -1, 8, 8)
         for _ in range(self.n_layer):
             pm, plv, hp, cp = self.prior(r_c, z, hp, cp)
             qm, qlv, hq, cq = self.posterior(torch.cat([r_c, r_q], dim=1), z, hq, cq)
             z = qm + (0.5 * qlv).exp() * torch.randn_like(qlv)
-            hr, cr = self.render_cell(torch.cat([z.repeat_interleave(n, 0), vb, self.read(u)], dim=1), hr, cr)
+            hr, cr = self.render_cell(torch.cat([z, vb, self.read(u)], dim=1), hr, cr)
             u = u + self.write(hr)
             kl = kl + 0.5 * (plv - qlv + (qlv.exp() + (qm - pm) ** 2) / plv.exp() - 1).sum((1, 2, 3))
         canvas = self.translation(u).unflatten(0, (b, n))
-        nll = 0.5 * (((x_q - canvas) ** 2) / var + math.log(2 * math.pi * var)).sum((1, 2, 3, 4))
-        return (nll + kl).mean()
+        nll = 0.5 * (((x_q - canvas) ** 2) / var + math.log(2 * math.pi * var)).sum((2, 3, 4))
+        return (nll.flatten() + kl).mean()
