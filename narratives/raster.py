@@ -78,7 +78,7 @@ def paint(frames, kind, radius, centres, rgb):
     np.put(flat, index, under.astype(np.uint8))
 
 
-def stamp(image, shapes, size):
+def stamp(image, shapes):
     """Draw non-overlapping still shapes onto `image` uint8 [1, H, W, 3] (a plain background) in place.
 
     `shapes` is a list of (kind, radius, centre float [1, 2], rgb uint8 [1, 3]).  Their pixel boxes
@@ -93,7 +93,7 @@ def stamp(image, shapes, size):
         indices.append(index.reshape(-1))
         changes.append((alpha * (rgb.astype(np.float32)[:, None, None, :] - np.take(flat, index))).reshape(-1))
     total = np.bincount(np.concatenate(indices), np.concatenate(changes), minlength=flat.size)
-    flat += (total + 0.5).astype(np.uint8)  # wraps correctly for negative changes too
+    flat[:] = (flat + total + 0.5).astype(np.uint8)
 
 
 def render(board, size):
@@ -109,7 +109,7 @@ def render(board, size):
             still.append((board.kinds[s], radii[s], positions[:1, s], vocab.PALETTE[board.colors[:1, s]]))
         else:
             moving.append(s)
-    stamp(background, still, size)
+    stamp(background, still)
     frames = np.repeat(background, frames_n, axis=0)
     for s in moving:
         paint(frames, board.kinds[s], radii[s], positions[:, s], vocab.PALETTE[board.colors[:, s]])
