@@ -88,6 +88,22 @@ def narratives(story, frames, **opts):
     run_generator(make_spec(story=story, frames=frames, size=opts["size"], name=opts["name"]), opts)
 
 
+@main.command(context_settings=CONTEXT)
+@click.option("--digits", type=int, default=100, show_default=True,
+              help="Size of the MNIST digit bank (balanced over the ten classes).")
+@click.option("--views", type=int, default=10, show_default=True, help="Camera views per scene.")
+@click.option("--mnist", type=click.Path(), default=None,
+              help="Folder (or images file) of MNIST IDX files to take the digits from [default: shipped sample].")
+@click.option("--renderer", type=click.Choice(["tiny", "egl"]), default="tiny", show_default=True,
+              help="PyBullet renderer: tiny (CPU TinyRenderer) or egl (OpenGL plugin, for GPU machines).")
+@generator_options(default_n=20000)
+def dice(digits, views, mnist, renderer, **opts):
+    """The MNIST dice room: a cube with an MNIST digit on each face in a random room, seen from many cameras."""
+    from dice3d.spec import make_spec
+    run_generator(make_spec(digits=digits, views=views, size=opts["size"], mnist=mnist, name=opts["name"],
+                            renderer=renderer), opts)
+
+
 # --------------------------------------------------------------------------- looking at data
 
 @main.command(context_settings=CONTEXT)
@@ -128,6 +144,78 @@ def show(folder, dataset, split, scenes, out, scale):
     ds = open_dataset(folder, dataset, split)
     save_preview(ds, parse_indices(scenes, len(ds)), out, scale=scale)
     click.echo(f"wrote {out}")
+
+
+# --------------------------------------------------------------------------- JUMP model
+
+@main.command(context_settings=CONTEXT)
+@click.argument("folder", type=click.Path())
+@click.option("--dataset", default=None, help="Dataset name (needed when the folder holds several).")
+@click.option("--out", type=click.Path(), default=None, help="Run folder [default: runs/<dataset>-<time>].")
+@click.option("--preset", default="salesman", show_default=True, help="salesman, dice or tiny (docs/model.md).")
+@click.option("--steps", type=int, default=None, help="Training steps [default: the preset's].")
+@click.option("--batch-size", type=int, default=None, help="Scenes per step (per process) [default: the preset's].")
+@click.option("--context", type=int, default=None, help="Most context views per scene (each draws 1..this).")
+@click.option("--targets", type=int, default=None, help="Target views per scene.")
+@click.option("--lr", type=float, default=None, help="Adam learning rate [default: the preset's].")
+@click.option("--pixel-variance", default=None,
+              help="Schedule, e.g. 2.0:0.5@100000 or 2.0@100000,0.2@50000,0.9 [default: the preset's].")
+@click.option("--seed", type=int, default=None, help="Seed of the weights, data order and noise [default: 0].")
+@click.option("--device", default="auto", show_default=True, help="auto, cpu or cuda.")
+@click.option("--workers", type=int, default=None, help="DataLoader workers [default: 1 on CPU, up to 8 on GPU].")
+@click.option("--compile/--no-compile", default=None, help="torch.compile the model (CUDA only) [default: off].")
+@click.option("--log-every", type=int, default=None, help="Steps between metrics lines.")
+@click.option("--sample-every", type=int, default=None, help="Steps between sample pictures.")
+@click.option("--checkpoint-every", type=int, default=None, help="Steps between checkpoints.")
+@click.option("--eval-every", type=int, default=None, help="Steps between held-out NELBO evaluations.")
+@click.option("--resume", is_flag=True, help="Continue the run in --out from its checkpoint.")
+def train(folder, out, resume, **opts):
+    """Train JUMP on a shard folder (GPU when present; several GPUs under torchrun)."""
+    import contextlib
+    import time
+    from shards import UserError, resolve_dataset
+    from jump_model.config import preset_config
+    from jump_model.train import resume_config, train as run_training
+    if opts["steps"] is not None and opts["steps"] <= 0:
+        raise UserError(f"--steps must be positive, got {opts['steps']}")
+    if resume and out is None:
+        raise UserError("--resume needs --out RUN_FOLDER")
+    if resume:
+        cfg = resume_config(out, steps=opts["steps"], device=opts["device"], workers=opts["workers"])
+    else:
+        dataset = resolve_dataset(folder, opts.pop("dataset"))
+        out = out or f"runs/{dataset}-{time.strftime('%Y%m%d-%H%M%S')}"
+        cfg = preset_config(opts.pop("preset"), data_dir=str(folder), dataset=dataset, **opts)
+    with contextlib.ExitStack() as stack:
+        bars = []   # opened at the first step, so setup errors print as one clean line
+
+        def progress(step, total, metrics):
+            if not bars:
+                bars.append(stack.enter_context(click.progressbar(
+                    length=total, label="train", file=sys.stderr, show_eta=True, show_pos=True,
+                    item_show_func=lambda m: m)))
+                bars[0].update(step - 1)
+            bars[0].update(1, f"loss {metrics['loss']:.1f}  {metrics['scenes_per_s']:.1f} scenes/s" if metrics else None)
+        result = run_training(cfg, out, resume=resume, on_progress=progress)
+    if result.interrupted:
+        click.echo(f"interrupted at step {result.step}; checkpoint saved in {out} (continue with --resume)", err=True)
+        sys.exit(130)
+    click.echo(f"trained {result.step} steps; run folder {out}")
+
+
+@main.command(context_settings=CONTEXT)
+@click.argument("run", type=click.Path())
+@click.option("--out", type=click.Path(), default="samples.png", show_default=True,
+              help="Picture: .png (rows context | samples | truth) or .gif (one frame per query view).")
+@click.option("--context", default=None, help="Context view indices, e.g. 0,1 or 18-20 [default: the first ones].")
+@click.option("--query", default=None, help="Query view indices, e.g. 10,15,20 [default: later views].")
+@click.option("--samples", type=int, default=4, show_default=True, help="Independent consistent samples.")
+@click.option("--scene", type=int, default=0, show_default=True, help="Test scene index.")
+@click.option("--seed", type=int, default=0, show_default=True, help="Sampling seed.")
+def sample(run, out, context, query, samples, scene, seed):
+    """Jumpy predictions of a trained run on a test scene, as a picture."""
+    from jump_model.sample import sample_run
+    click.echo(f"wrote {sample_run(run, out, context, query, samples, scene, seed)}")
 
 
 # --------------------------------------------------------------------------- entry point

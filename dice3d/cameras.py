@@ -11,8 +11,8 @@ from .scene import ROOM_HALF, DiceScene
 
 FOV_DEG = 50.0  # vertical (= horizontal, square images) field of view
 WALL_MARGIN = 0.15  # cameras stay this far inside the walls
-DISTANCE = (1.3, 2.6)  # horizontal distance from the cube's centre
-HEIGHT = (0.25, 2.1)  # camera height above the floor
+DISTANCE = (1.7, 3.0)  # horizontal distance from the cube's centre
+HEIGHT = (0.3, 2.0)  # camera height above the floor
 AIM_JITTER = (0.2, 0.12)  # largest yaw and pitch offset (rad) from looking straight at the cube
 
 

@@ -4,37 +4,60 @@ Every surface is a textured quad (an OBJ mesh with explicit UVs): the floor,
 four walls, and six face plates per cube. Textures are loaded once (one
 engraved-digit texture per bank digit, a small pool of surface patterns) and
 only assigned per scene, with the scene's colours as tint, so memory stays
-flat however many scenes a worker renders. The cube is a multibody with one
-link per face, so the segmentation mask tells which face covers each pixel.
-Cubes come in the few sizes of `scene.CUBE_SIZES`; the ones a scene does not
+flat however many scenes a worker renders. Each cube face is its own body,
+so the segmentation mask tells which face covers each pixel. Cubes come in
+the few sizes of `scene.CUBE_SIZES`; the faces of the sizes a scene does not
 use are parked far outside the room.
 """
 
+import contextlib
+import functools
+import os
 import pkgutil
+import sys
 import tempfile
 from pathlib import Path
 
 import numpy as np
-import pybullet
 from PIL import Image
-from pybullet_utils.bullet_client import BulletClient
 
 from shards.errors import UserError
 
+
+@contextlib.contextmanager
+def _silenced(fd: int):
+    """Send what C code writes to file descriptor `fd` (1 or 2) to /dev/null for the duration."""
+    (sys.stdout if fd == 1 else sys.stderr).flush()
+    saved = os.dup(fd)
+    with open(os.devnull, "w") as null:
+        os.dup2(null.fileno(), fd)
+        try:
+            yield
+        finally:
+            os.dup2(saved, fd)
+            os.close(saved)
+
+
+with _silenced(2):  # pybullet prints its build time on import
+    import pybullet
+
 from .cameras import FOV_DEG, camera_target
-from .geometry import FACE_NORMALS, face_quaternion, frame_quaternion
+from .geometry import FACE_NORMALS, face_quaternion, frame_quaternion, quat_multiply, quat_to_matrix
 from .scene import CUBE_SIZES, ROOM_HALF, TEXTURE_POOL, WALL_HEIGHT, DiceScene
+from .shadows import in_cube_shadow, pixel_points
 from .textures import engraved_digit, surface_texture
 
 RENDERERS = ("tiny", "egl")
-TILE_METRES = 1.25  # one surface texture covers this many metres of wall or floor
+TILE_METRES = 1.5  # one surface texture covers this many metres of wall or floor
 PARKED = (1000.0, 1000.0, -1000.0)  # where the cubes of other sizes wait
-NEAR, FAR = 0.05, 12.0
-LIGHT = dict(lightColor=[1, 1, 1], lightAmbientCoeff=0.55, lightDiffuseCoeff=0.5, lightSpecularCoeff=0.05,
-             lightDistance=6.0)
-# Walls in the order +x, -x, +y, -y: centre and the quad's rightward direction (the quad faces into the room).
-_WALLS = [((ROOM_HALF, 0, WALL_HEIGHT / 2), (0, -1, 0)), ((-ROOM_HALF, 0, WALL_HEIGHT / 2), (0, 1, 0)),
-          ((0, ROOM_HALF, WALL_HEIGHT / 2), (1, 0, 0)), ((0, -ROOM_HALF, WALL_HEIGHT / 2), (-1, 0, 0))]
+NEAR, FAR = 0.1, 15.0
+AMBIENT, DIFFUSE = 0.45, 0.6  # TinyRenderer shading: colour = texture * tint * (AMBIENT + DIFFUSE * max(0, n.l))
+LIGHT = dict(lightColor=[1, 1, 1], lightAmbientCoeff=AMBIENT, lightDiffuseCoeff=DIFFUSE, lightSpecularCoeff=0.0)
+# Walls in the order +x, -x, +y, -y: centre, the quad's rightward direction, and its normal (into the room).
+_WALLS = [((ROOM_HALF, 0, WALL_HEIGHT / 2), (0, -1, 0), (-1, 0, 0)),
+          ((-ROOM_HALF, 0, WALL_HEIGHT / 2), (0, 1, 0), (1, 0, 0)),
+          ((0, ROOM_HALF, WALL_HEIGHT / 2), (1, 0, 0), (0, -1, 0)),
+          ((0, -ROOM_HALF, WALL_HEIGHT / 2), (-1, 0, 0), (0, 1, 0))]
 
 
 def quad_obj(repeat_u: float, repeat_v: float) -> str:
@@ -44,10 +67,31 @@ def quad_obj(repeat_u: float, repeat_v: float) -> str:
             "vn 0 0 1\nf 1/1/1 2/2/1 3/3/1\nf 1/1/1 3/3/1 4/4/1\n")
 
 
-def _load_plugin(client: BulletClient) -> None:
+class Client:
+    """One PyBullet DIRECT-mode world: `client.f(...)` calls `pybullet.f(..., physicsClientId=id)`.
+
+    (pybullet_utils' BulletClient first tries to attach to a shared-memory
+    server and prints while doing so; this one connects to a private world only.)
+    """
+
+    def __init__(self):
+        self.id = pybullet.connect(pybullet.DIRECT)
+
+    def __getattr__(self, name):
+        return functools.partial(getattr(pybullet, name), physicsClientId=self.id)
+
+
+def check_renderer(renderer: str) -> None:
+    """Raise UserError unless `renderer` is one of RENDERERS."""
+    if renderer not in RENDERERS:
+        raise UserError(f"--renderer must be one of {', '.join(RENDERERS)} (got {renderer})")
+
+
+def _load_plugin(client: Client) -> None:
     """Load PyBullet's EGL renderer plugin into `client`; raise UserError where it does not load."""
     egl = pkgutil.get_loader("eglRenderer")
-    plugin = client.loadPlugin(egl.get_filename(), "_eglRendererPlugin") if egl else -1
+    with _silenced(1):
+        plugin = client.loadPlugin(egl.get_filename(), "_eglRendererPlugin") if egl else -1
     if plugin < 0:
         raise UserError("--renderer egl: PyBullet's EGL plugin did not load on this machine (use --renderer tiny)")
 
@@ -60,10 +104,9 @@ class DiceRoom:
     """
 
     def __init__(self, bank_images: np.ndarray, size: int, fov_deg: float = FOV_DEG, renderer: str = "tiny"):
-        if renderer not in RENDERERS:
-            raise UserError(f"--renderer must be one of {', '.join(RENDERERS)} (got {renderer})")
+        check_renderer(renderer)
         self.size = size
-        self.client = BulletClient(connection_mode=pybullet.DIRECT)
+        self.client = Client()
         if renderer == "egl":
             _load_plugin(self.client)
         self.renderer = pybullet.ER_BULLET_HARDWARE_OPENGL if renderer == "egl" else pybullet.ER_TINY_RENDERER
@@ -76,53 +119,59 @@ class DiceRoom:
                                      for k in range(TEXTURE_POOL)]
             side = 2 * ROOM_HALF
             self.floor = self._plate(folder, "floor", (side / TILE_METRES, side / TILE_METRES), (side, side),
-                                     (0, 0, 0), (1, 0, 0), (0, 1, 0))
-            self.walls = [self._plate(folder, "wall", (side / TILE_METRES, WALL_HEIGHT / TILE_METRES),
-                                      (side, WALL_HEIGHT), centre, right, (0, 0, 1)) for centre, right in _WALLS]
-            (folder / "face.obj").write_text(quad_obj(1, 1))
-            self.cubes = [self._cube(folder / "face.obj", s) for s in CUBE_SIZES]
-        self.active = None
+                                     (0, 0, 0), frame_quaternion((1, 0, 0), (0, 1, 0)))
+            self.walls = [self._plate(folder, f"wall{k}", (side / TILE_METRES, WALL_HEIGHT / TILE_METRES),
+                                      (side, WALL_HEIGHT), centre, frame_quaternion(right, (0, 0, 1)))
+                          for k, (centre, right, _) in enumerate(_WALLS)]
+            # One body per face and cube size (the EGL renderer caches meshes by file, hence one file each).
+            self.cubes = [[self._plate(folder, f"face{s}-{k}", (1, 1), (s, s), PARKED, (0, 0, 0, 1))
+                           for k in range(6)] for s in CUBE_SIZES]
+        self.active = self.cubes[0]
+        self.fov_deg = fov_deg
+        bodies = max(max(c) for c in self.cubes) + 1
+        # Per body id: which cube face it is (-1: none), and the room surfaces' normals (zero for cube faces);
+        # one extra row at the end answers the segmentation mask's -1 (no body: the sky).
+        self.face_of = np.full(bodies + 1, -1)
+        for cube in self.cubes:
+            self.face_of[cube] = np.arange(6)
+        self.normals = np.zeros((bodies + 1, 3))
+        self.normals[self.floor] = (0, 0, 1)
+        for wall, (_, _, normal) in zip(self.walls, _WALLS):
+            self.normals[wall] = normal
 
     def _texture(self, folder: Path, name: str, grey: np.ndarray) -> int:
         path = folder / f"{name}.png"
         Image.fromarray(np.repeat(grey[:, :, None], 3, axis=2)).save(path)
         return self.client.loadTexture(str(path))
 
-    def _plate(self, folder: Path, name: str, repeat: tuple, extent: tuple, centre, right, up) -> int:
+    def _plate(self, folder: Path, name: str, repeat: tuple, extent: tuple, centre, orientation) -> int:
+        """Create a textured quad body of `extent` (metres) whose texture repeats `repeat` times; return its id."""
         path = folder / f"{name}.obj"
         path.write_text(quad_obj(*repeat))
         shape = self.client.createVisualShape(pybullet.GEOM_MESH, fileName=str(path),
                                               meshScale=[extent[0], extent[1], 1])
-        return self.client.createMultiBody(0, -1, shape, basePosition=centre,
-                                           baseOrientation=list(frame_quaternion(right, up)))
+        return self.client.createMultiBody(0, -1, shape, basePosition=centre, baseOrientation=list(orientation))
 
-    def _cube(self, face_obj: Path, edge: float) -> int:
-        shapes = [self.client.createVisualShape(pybullet.GEOM_MESH, fileName=str(face_obj), meshScale=[edge, edge, 1])
-                  for _ in range(6)]
-        return self.client.createMultiBody(
-            0, -1, -1, basePosition=PARKED, linkMasses=[0] * 6, linkCollisionShapeIndices=[-1] * 6,
-            linkVisualShapeIndices=shapes, linkPositions=list(FACE_NORMALS * edge / 2),
-            linkOrientations=[list(face_quaternion(k)) for k in range(6)],
-            linkInertialFramePositions=[[0, 0, 0]] * 6, linkInertialFrameOrientations=[[0, 0, 0, 1]] * 6,
-            linkParentIndices=[0] * 6, linkJointTypes=[pybullet.JOINT_FIXED] * 6, linkJointAxis=[[0, 0, 1]] * 6)
-
-    def dress(self, scene: DiceScene) -> int:
-        """Put the scene's cube in place and give every surface its texture and colour; return the cube's body id."""
+    def dress(self, scene: DiceScene) -> None:
+        """Put the scene's cube in place (the other sizes parked) and give every surface its texture and colour."""
         cube = self.cubes[CUBE_SIZES.index(scene.cube_size)]
-        if self.active is not None and self.active != cube:
-            self.client.resetBasePositionAndOrientation(self.active, PARKED, [0, 0, 0, 1])
+        if self.active != cube:
+            for face in self.active:
+                self.client.resetBasePositionAndOrientation(face, PARKED, [0, 0, 0, 1])
         self.active = cube
-        self.client.resetBasePositionAndOrientation(cube, list(scene.cube_position), list(scene.cube_orientation))
+        rotation = quat_to_matrix(scene.cube_orientation)
         tint = [*scene.cube_color, 1]
-        for face in range(6):
-            self.client.changeVisualShape(cube, face, textureUniqueId=self.digit_textures[scene.digits[face]],
+        for k, face in enumerate(cube):
+            self.client.resetBasePositionAndOrientation(
+                face, list(scene.cube_position + rotation @ FACE_NORMALS[k] * scene.cube_size / 2),
+                list(quat_multiply(scene.cube_orientation, face_quaternion(k))))
+            self.client.changeVisualShape(face, -1, textureUniqueId=self.digit_textures[scene.digits[k]],
                                           rgbaColor=tint)
         for wall, colour, texture in zip(self.walls, scene.wall_colors, scene.wall_textures):
             self.client.changeVisualShape(wall, -1, textureUniqueId=self.surface_textures[texture],
                                           rgbaColor=[*colour, 1])
         self.client.changeVisualShape(self.floor, -1, textureUniqueId=self.surface_textures[scene.floor_texture],
                                       rgbaColor=[*scene.floor_color, 1])
-        return cube
 
     def render(self, scene: DiceScene, poses: np.ndarray) -> tuple:
         """Render `scene` from each pose (x, y, z, yaw, pitch) of `poses` [V, 5].
@@ -131,22 +180,33 @@ class DiceRoom:
         the fraction of each frame's pixels showing each cube face, from the
         renderer's segmentation mask).
         """
-        cube = self.dress(scene)
-        light = np.asarray(scene.light_position) - np.asarray(scene.cube_position)
+        self.dress(scene)
+        towards_light = np.asarray(scene.light_position) - np.asarray(scene.cube_position)
+        towards_light /= np.linalg.norm(towards_light)
+        # Shadowed pixels keep only the ambient part of their shading.
+        darkening = AMBIENT / (AMBIENT + DIFFUSE * np.maximum(self.normals @ towards_light, 0))
         targets = camera_target(poses)
         frames = np.empty((len(poses), self.size, self.size, 3), dtype=np.uint8)
         visible = np.zeros((len(poses), 6), dtype=np.float32)
         for v, (pose, target) in enumerate(zip(np.asarray(poses, dtype=np.float64), targets)):
             view = self.client.computeViewMatrix(list(pose[:3]), list(target), [0, 0, 1])
-            _, _, rgba, _, seg = self.client.getCameraImage(
-                self.size, self.size, view, self.projection, lightDirection=list(light), shadow=1,
-                renderer=self.renderer, flags=pybullet.ER_SEGMENTATION_MASK_OBJECT_AND_LINKINDEX, **LIGHT)
-            frames[v] = np.asarray(rgba, dtype=np.uint8).reshape(self.size, self.size, 4)[:, :, :3]
-            seg = np.asarray(seg).reshape(-1)
-            link = np.where((seg >= 0) & ((seg & 0xFFFFFF) == cube), (seg >> 24) - 1, 6)
-            visible[v] = np.bincount(link, minlength=7)[:6] / seg.size
+            _, _, rgba, depth, seg = self.client.getCameraImage(
+                self.size, self.size, view, self.projection, lightDirection=list(towards_light), shadow=0,
+                renderer=self.renderer, **LIGHT)
+            body = np.asarray(seg).reshape(self.size, self.size)  # body id per pixel, -1 for the sky
+            face = self.face_of[body]
+            visible[v] = np.bincount(face.ravel() + 1, minlength=7)[1:] / face.size
+            room = (body >= 0) & (face < 0)
+            points = pixel_points(np.asarray(depth).reshape(self.size, self.size), pose, self.fov_deg, NEAR, FAR)
+            shadowed = in_cube_shadow(points[room], scene.light_position, scene.cube_position,
+                                      scene.cube_orientation, scene.cube_size)
+            shade = np.ones((self.size, self.size))
+            shade[room] = np.where(shadowed, darkening[body[room]], 1.0)
+            frame = np.asarray(rgba, dtype=np.uint8).reshape(self.size, self.size, 4)[:, :, :3]
+            frames[v] = np.round(frame * shade[:, :, None])
         return frames, visible
 
     def close(self) -> None:
         """Disconnect the PyBullet world."""
-        self.client.disconnect()
+        with _silenced(1):
+            self.client.disconnect()

@@ -11,9 +11,9 @@ import numpy as np
 
 from .geometry import cube_orientation
 
-ROOM_HALF = 2.5
+ROOM_HALF = 3.0
 WALL_HEIGHT = 2.4
-CUBE_SIZES = (0.7, 0.8, 0.9, 1.0, 1.1)  # edge lengths; a few fixed sizes so the renderer needs no rebuild
+CUBE_SIZES = (0.6, 0.7, 0.8, 0.9, 1.0)  # edge lengths; a few fixed sizes so the renderer needs no rebuild
 CUBE_AREA_HALF = 0.8  # the cube's centre stays in [-0.8, 0.8]^2, leaving room for cameras all around
 TEXTURE_POOL = 8  # procedural wall/floor textures, see textures.surface_texture
 

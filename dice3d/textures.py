@@ -42,7 +42,7 @@ def engraved_digit(digit: np.ndarray) -> np.ndarray:
 def surface_texture(kind: int) -> np.ndarray:
     """Return uint8 [SURFACE_TEXTURE, SURFACE_TEXTURE] grey pattern number `kind` (0..TEXTURE_POOL-1).
 
-    Patterns: 0 speckle, 1 vertical stripes, 2 horizontal stripes, 3 checker,
+    Patterns: 0 plaster, 1 vertical stripes, 2 horizontal stripes, 3 checker,
     4 bricks, 5 dots, 6 diagonal stripes, 7 tiles. Values stay in [0.55, 1] so
     the tint colour dominates. Each pattern tiles seamlessly.
     """
@@ -50,24 +50,24 @@ def surface_texture(kind: int) -> np.ndarray:
     y, x = np.mgrid[0:n, 0:n] / n
     noise = np.random.default_rng(1000 + kind).uniform(size=(n, n))
     if kind == 0:
-        pattern = 0.85 + 0.15 * noise
+        pattern = 0.8 + 0.1 * (np.sin(2 * np.pi * x) * np.sin(4 * np.pi * y) + 1) + 0.05 * noise
     elif kind == 1:
-        pattern = np.where((x * 8) % 1 < 0.5, 1.0, 0.78)
+        pattern = np.where((x * 4) % 1 < 0.5, 1.0, 0.78)
     elif kind == 2:
-        pattern = np.where((y * 6) % 1 < 0.5, 1.0, 0.8)
+        pattern = np.where((y * 3) % 1 < 0.5, 1.0, 0.8)
     elif kind == 3:
-        pattern = np.where(((x * 4).astype(int) + (y * 4).astype(int)) % 2 == 0, 1.0, 0.7)
+        pattern = np.where(((x * 2).astype(int) + (y * 2).astype(int)) % 2 == 0, 1.0, 0.7)
     elif kind == 4:
-        row = (y * 8).astype(int)
-        mortar = ((y * 8) % 1 < 0.12) | (((x * 4) + 0.5 * (row % 2)) % 1 < 0.06)
+        row = (y * 4).astype(int)
+        mortar = ((y * 4) % 1 < 0.1) | (((x * 2) + 0.5 * (row % 2)) % 1 < 0.05)
         pattern = np.where(mortar, 0.6, 0.92 + 0.08 * noise)
     elif kind == 5:
-        d = np.hypot((x * 6) % 1 - 0.5, (y * 6) % 1 - 0.5)
+        d = np.hypot((x * 3) % 1 - 0.5, (y * 3) % 1 - 0.5)
         pattern = np.where(d < 0.22, 0.65, 1.0)
     elif kind == 6:
-        pattern = np.where(((x + y) * 6) % 1 < 0.5, 1.0, 0.78)
+        pattern = np.where(((x + y) * 3) % 1 < 0.5, 1.0, 0.78)
     elif kind == 7:
-        grout = ((x * 5) % 1 < 0.06) | ((y * 5) % 1 < 0.06)
+        grout = ((x * 3) % 1 < 0.06) | ((y * 3) % 1 < 0.06)
         pattern = np.where(grout, 0.62, 0.95)
     else:
         raise ValueError(f"texture kind {kind} is not in 0..{TEXTURE_POOL - 1}")

@@ -214,8 +214,10 @@ class JUMP(nn.Module):
         """Render raw query viewpoints [B, Q, D] from latents z -> image means float [B, Q, 3, H, W] in [0, 1]."""
         return self.renderer(z, encode_viewpoints(query_viewpoints, self.cfg))
 
-    def forward(self, batch: dict, pixel_variance: float) -> dict:
-        """Training losses of a batch (see data.collate for its keys), each averaged over the B scenes.
+    def forward(self, batch: dict, pixel_variance) -> dict:
+        """Training losses of a batch (keys as data.SceneViews, batched), each averaged over the B scenes.
+
+        pixel_variance: float or 0-dim tensor (a tensor keeps torch.compile from recompiling as it changes).
 
         Returns {"loss": negative ELBO per scene, "kl": KL per scene, "nll": -log-likelihood per scene
         (summed over the targets' pixels and channels), "mse": mean squared error per pixel}; all scalars.
@@ -226,8 +228,8 @@ class JUMP(nn.Module):
         mean = self.render(z, batch["target_viewpoints"])
         truth = frames_to_images(batch["target_frames"])
         sq = (mean - truth).square()
-        nll = 0.5 * (sq.sum(dim=(1, 2, 3, 4)) / pixel_variance
-                     + sq[0].numel() * math.log(2 * math.pi * pixel_variance))
+        var = torch.as_tensor(pixel_variance, dtype=torch.float32, device=sq.device)
+        nll = 0.5 * (sq.sum(dim=(1, 2, 3, 4)) / var + sq[0].numel() * torch.log(2 * math.pi * var))
         return {"loss": (kl + nll).mean(), "kl": kl.mean(), "nll": nll.mean(), "mse": sq.mean()}
 
     @torch.no_grad()

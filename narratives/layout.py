@@ -5,6 +5,8 @@ covers [c, c+1) x [r, r+1), so its centre is (c + 0.5, r + 0.5).  A shape of bou
 radius R is "inside the frame" when its centre is at least R + EDGE_PX from every border
 (the anti-aliased rim then stays inside too).
 """
+import math
+
 import numpy as np
 
 #: Extra clearance in pixels between a shape's bounding circle and the frame border.
@@ -12,28 +14,29 @@ EDGE_PX = 1.0
 
 #: Directions tried around a visited shape, in order of preference: the approach
 #: direction first, then 15 degrees to either side, 30, ... up to the far side.
-_TURNS = np.deg2rad(np.array([0.0] + [s * a for a in range(15, 181, 15) for s in (1, -1)][:-1]))
+_TURNS = [math.radians(s * a) for a in range(0, 181, 15) for s in (1, -1)][1:-1]
 
 
 class LayoutFailed(Exception):
     """A random layout left no room for a move; the story draws a fresh layout."""
 
 
-def inside(point, radius, size):
-    """Return True if a shape of bounding `radius` centred at `point` (x, y) lies inside a `size` px frame."""
-    lo, hi = radius + EDGE_PX, size - radius - EDGE_PX
-    return bool(lo <= point[0] <= hi and lo <= point[1] <= hi)
-
-
-def place_shapes(rng, radii, size, clearance, tries=200):
+def place_shapes(rng, radii, size, clearance, candidates=32):
     """Return float64 [S, 2]: random centres for shapes of bounding `radii` [S] inside the frame,
-    any two at least `clearance` px apart edge to edge.  Raises LayoutFailed if a shape finds no room."""
+    any two at least `clearance` px apart edge to edge.  Shapes are placed largest first, each at
+    the first of `candidates` uniform draws that fits; raises LayoutFailed if none does."""
+    radii = [float(r) for r in radii]
+    draws = rng.random((len(radii), candidates, 2)).tolist()
     centres = np.zeros((len(radii), 2))
-    for i, r in enumerate(radii):
-        for _ in range(tries):
-            p = rng.uniform(r + EDGE_PX, size - r - EDGE_PX, size=2)
-            if all(np.hypot(*(p - centres[j])) >= r + radii[j] + clearance for j in range(i)):
-                centres[i] = p
+    placed = []
+    for i in sorted(range(len(radii)), key=lambda j: -radii[j]):
+        r = radii[i]
+        span = size - 2 * (r + EDGE_PX)
+        for u, v in draws[i]:
+            x, y = r + EDGE_PX + u * span, r + EDGE_PX + v * span
+            if all(math.hypot(x - cx, y - cy) >= r + rc + clearance for cx, cy, rc in placed):
+                placed.append((x, y, r))
+                centres[i] = x, y
                 break
         else:
             raise LayoutFailed
@@ -48,16 +51,17 @@ def spot_next_to(target, start, centres, radii, actor, size, gap):
     at least 2 * `gap` px from every other shape, so the visited shape is unambiguously the closest.
     Raises LayoutFailed if no direction is free.
     """
-    ra = radii[actor]
-    reach = ra + radii[target] + gap
-    away = np.asarray(start, dtype=np.float64) - centres[target]
-    base = np.arctan2(away[1], away[0])
-    others = [j for j in range(len(radii)) if j not in (actor, target)]
+    ra = float(radii[actor])
+    tx, ty = (float(c) for c in centres[target])
+    reach = ra + float(radii[target]) + gap
+    base = math.atan2(float(start[1]) - ty, float(start[0]) - tx)
+    lo, hi = ra + EDGE_PX, size - ra - EDGE_PX
+    others = [(float(centres[j][0]), float(centres[j][1]), ra + float(radii[j]) + 2 * gap)
+              for j in range(len(radii)) if j not in (actor, target)]
     for turn in _TURNS:
-        spot = centres[target] + reach * np.array([np.cos(base + turn), np.sin(base + turn)])
-        if inside(spot, ra, size) and all(
-                np.hypot(*(spot - centres[j])) >= ra + radii[j] + 2 * gap for j in others):
-            return spot
+        x, y = tx + reach * math.cos(base + turn), ty + reach * math.sin(base + turn)
+        if lo <= x <= hi and lo <= y <= hi and all(math.hypot(x - ox, y - oy) >= d for ox, oy, d in others):
+            return np.array([x, y])
     raise LayoutFailed
 
 

@@ -7,110 +7,130 @@ every frame are drawn once into a background that every frame starts from; the o
 for all frames at once.  Draw order: shapes 1..S-1 by index, then the actor (shape 0) on top.
 """
 import numpy as np
+from numpy.lib.stride_tricks import as_strided
 
 from . import vocabulary as vocab
 
 def _normals(count, first_deg):
-    """Return float64 [count, 2]: unit edge normals of a regular polygon, the first at `first_deg` (y down)."""
+    """Return (nx, ny), float32 [count, 1, 1, 1] each: the unit edge normals of a regular polygon, the
+    first at `first_deg` (y down), shaped to broadcast against [N, B, B] pixel boxes."""
     angles = np.deg2rad(first_deg + 360.0 / count * np.arange(count))
-    return np.stack([np.cos(angles), np.sin(angles)], axis=1)
+    return (np.cos(angles).astype(np.float32).reshape(-1, 1, 1, 1),
+            np.sin(angles).astype(np.float32).reshape(-1, 1, 1, 1))
 
 
-# Each kind inside its bounding circle of radius R: (scale of R, edge normals) -- a circle of radius
-# 0.9 R, or a convex polygon with unit edge normals and apothem scale * R.  Polygons point upwards.
+# Each kind inside its bounding circle of radius R: (scale, edge normals) -- a circle of radius
+# scale * R, or a regular polygon with apothem scale * R.  Polygons point upwards.
 _SHAPES = {
     "circle": (0.9, None),
-    "square": (0.7, _normals(4, 0.0)),                                    # half side 0.7 R
-    "triangle": (np.cos(np.pi / 3), _normals(3, 90.0)),                  # circumradius R, apex up
-    "pentagon": (np.cos(np.pi / 5), _normals(5, 90.0)),                  # circumradius R, apex up
+    "square": (0.7, _normals(4, 0.0)),                                  # half side 0.7 R
+    "triangle": (np.cos(np.pi / 3), _normals(3, 90.0)),                # circumradius R, apex up
+    "pentagon": (np.cos(np.pi / 5), _normals(5, 90.0)),                # circumradius R, apex up
 }
-_KIND_SHAPES = [_SHAPES[k] for k in vocab.KINDS]
+_SCALE = np.array([_SHAPES[k][0] for k in vocab.KINDS], dtype=np.float32)
+_NORMALS = [_SHAPES[k][1] for k in vocab.KINDS]
 
 
-def coverage(kind, radius, dx, dy):
-    """Return float32 array broadcast from `dx`, `dy` (float32, pixel centre minus shape centre, px):
-    the fraction in [0, 1] of each pixel covered by shape `kind` (index into KINDS) of bounding `radius`."""
-    scale, normals = _KIND_SHAPES[kind]
+def distance(kind, dx, dy):
+    """Return float32 [N, B, B]: the signed distance (px, negative inside) of each pixel centre to shape
+    `kind` (index into KINDS) drawn at unit scale of its apothem or radius, i.e. |p| for a circle and
+    max over edges of (normal . p) for a polygon; `dx` float32 [N, 1, B], `dy` float32 [N, B, 1] are
+    the pixel centres minus the shape's centre.  Subtract scale * radius for the true distance."""
+    normals = _NORMALS[kind]
     if normals is None:
-        sdf = np.sqrt(dx * dx + dy * dy)
+        return np.sqrt(dx * dx + dy * dy)
+    nx, ny = normals
+    return (dx * nx + dy * ny).max(axis=0)
+
+
+def coverage(kinds, radii, dx, dy):
+    """Return float32 [N, B, B]: the fraction in [0, 1] of each pixel covered by item n, a shape of kind
+    `kinds[n]` (index into KINDS) and bounding radius `radii[n]` px, where `dx` float32 [N, 1, B] and
+    `dy` float32 [N, B, 1] are the pixel centres minus the item's centre (px)."""
+    kinds = np.asarray(kinds)
+    present = np.unique(kinds)
+    if len(present) == 1:
+        sdf = distance(present[0], dx, dy)
     else:
-        sdf = dx * np.float32(normals[0, 0]) + dy * np.float32(normals[0, 1])
-        for nx, ny in normals[1:]:
-            np.maximum(sdf, dx * np.float32(nx) + dy * np.float32(ny), out=sdf)
+        sdf = np.empty((len(kinds), dy.shape[1], dx.shape[2]), np.float32)
+        for kind in present:
+            rows = kinds == kind
+            sdf[rows] = distance(kind, dx[rows], dy[rows])
     # coverage = clip(0.5 - (sdf - scale * radius), 0, 1), in place
-    np.subtract(np.float32(0.5 + scale * radius), sdf, out=sdf)
+    level = (0.5 + _SCALE[kinds] * np.asarray(radii, dtype=np.float32))[:, None, None]
+    np.subtract(level, sdf, out=sdf)
     np.minimum(sdf, 1.0, out=sdf)
     return np.maximum(sdf, 0.0, out=sdf)
 
 
-def footprint(kind, radius, centres, height, width):
-    """Return (index, alpha) of one shape drawn in each of V = len(centres) frames of height x width px:
-    index intp [V, B, B, 3], the flat positions in a uint8 [V, H, W, 3] frame stack of the B x B pixel box
-    around centre v (float [V, 2], x then y, px), channels last; alpha float32 [V, B, B, 1], the coverage."""
-    box = min(int(2 * radius) + 4, height, width)
+def box_side(radius, size):
+    """Return the side (int, px) of the square pixel box that holds a shape of bounding `radius` px."""
+    return min(int(2 * radius) + 4, size)
+
+
+def footprint(kinds, radii, centres, box, size):
+    """Return (origin, alpha) of N shapes in `box` x `box` pixel boxes of a `size` px frame, shape n having
+    kind `kinds[n]`, bounding radius `radii[n]` px and centre `centres[n]` (float [N, 2], x then y, px):
+    origin intp [N, 2], the (column, row) of each box's top-left pixel; alpha float32 [N, box, box, 1],
+    the coverage of each box pixel."""
     steps = np.arange(box)
-    origin = np.floor(centres - (radius + 0.5)).astype(np.intp)
-    np.minimum(origin, (width - box, height - box), out=origin)
-    np.maximum(origin, 0, out=origin)
-    cols = origin[:, 0:1] + steps                                      # [V, box]
-    rows = origin[:, 1:2] + steps
-    dx = (cols + 0.5 - centres[:, 0:1]).astype(np.float32)[:, None, :]   # [V, 1, box]
-    dy = (rows + 0.5 - centres[:, 1:2]).astype(np.float32)[:, :, None]   # [V, box, 1]
-    alpha = coverage(kind, radius, dx, dy)[..., None]
-    pixel = ((np.arange(len(centres)) * height)[:, None] + rows)[:, :, None] * width + cols[:, None, :]
-    return pixel[..., None] * 3 + _CHANNELS, alpha
+    origin = np.floor(centres - (np.asarray(radii)[:, None] + 0.5)).astype(np.intp)
+    np.clip(origin, 0, size - box, out=origin)
+    dx = (origin[:, 0:1] + steps + 0.5 - centres[:, 0:1]).astype(np.float32)[:, None, :]   # [N, 1, box]
+    dy = (origin[:, 1:2] + steps + 0.5 - centres[:, 1:2]).astype(np.float32)[:, :, None]   # [N, box, 1]
+    return origin, coverage(kinds, radii, dx, dy)[..., None]
 
 
-_CHANNELS = np.arange(3)
+def blend(under, alpha, rgb):
+    """Return uint8 array like `under` (uint8 [..., box, box, 3]): colour `rgb` (uint8 [..., 3]) laid over
+    it with coverage `alpha` (float32 [..., box, box, 1]), rounded to the nearest level."""
+    out = under.astype(np.float32)
+    change = rgb.astype(np.float32)[..., None, None, :] - out
+    change *= alpha
+    out += change
+    out += 0.5
+    return out.astype(np.uint8)
 
 
 def paint(frames, kind, radius, centres, rgb):
-    """Blend one shape over `frames` uint8 [V, H, W, 3] in place, in frame v at centre `centres[v]`
-    (float [V, 2], x then y, px) in colour `rgb[v]` (uint8 [V, 3]).  Returns None."""
-    count, height, width, _ = frames.shape
-    index, alpha = footprint(kind, radius, centres, height, width)
-    flat = frames.reshape(-1)
-    under = np.take(flat, index).astype(np.float32)
-    change = rgb.astype(np.float32)[:, None, None, :] - under
-    change *= alpha
-    under += change
-    under += 0.5
-    np.put(flat, index, under.astype(np.uint8))
+    """Blend one shape over every frame of `frames` uint8 [V, size, size, 3] in place: in frame v it is
+    centred at `centres[v]` (float [V, 2], x then y, px) in colour `rgb[v]` (uint8 [V, 3]).  Returns None."""
+    count, size = frames.shape[:2]
+    box = box_side(radius, size)
+    origin, alpha = footprint(np.full(count, kind), np.full(count, radius), centres, box, size)
+    # every box x box window of every frame, as a writeable view; one window per frame is read and written
+    f, r, c, ch = frames.strides
+    windows = as_strided(frames, (count, size - box + 1, size - box + 1, box, box, 3), (f, r, c, r, c, ch))
+    pick = (np.arange(count), origin[:, 1], origin[:, 0])
+    windows[pick] = blend(windows[pick], alpha, rgb)
 
 
-def stamp(image, shapes):
-    """Draw non-overlapping still shapes onto `image` uint8 [1, H, W, 3] (a plain background) in place.
-
-    `shapes` is a list of (kind, radius, centre float [1, 2], rgb uint8 [1, 3]).  Their pixel boxes
-    may overlap but their outlines may not, so their blends are summed in one pass.  Returns None."""
-    if not shapes:
-        return
-    _, height, width, _ = image.shape
-    flat = image.reshape(-1)
-    indices, changes = [], []
-    for kind, radius, centre, rgb in shapes:
-        index, alpha = footprint(kind, radius, centre, height, width)
-        indices.append(index.reshape(-1))
-        changes.append((alpha * (rgb.astype(np.float32)[:, None, None, :] - np.take(flat, index))).reshape(-1))
-    total = np.bincount(np.concatenate(indices), np.concatenate(changes), minlength=flat.size)
-    flat[:] = (flat + total + 0.5).astype(np.uint8)
+def still_image(size, kinds, radii, centres, rgb):
+    """Return uint8 [size, size, 3]: the plain background with N shapes that do not overlap (their pixel
+    boxes may): kinds int [N], bounding radii float [N] px, centres float [N, 2] (x, y, px), colours
+    uint8 [N, 3].  As no pixel is covered by two shapes, their blends over the background are summed."""
+    background = np.asarray(vocab.BACKGROUND, dtype=np.float32)
+    canvas = np.empty((size, size, 3), dtype=np.float32)
+    canvas[:] = background + 0.5                                        # + 0.5: round when cast to uint8
+    if len(kinds):
+        box = box_side(max(radii), size)
+        origin, alpha = footprint(kinds, radii, centres, box, size)
+        change = alpha * (rgb.astype(np.float32)[:, None, None, :] - background)
+        for (x, y), delta in zip(origin.tolist(), change):
+            canvas[y: y + box, x: x + box] += delta
+    return canvas.astype(np.uint8)
 
 
 def render(board, size):
     """Return uint8 [V, size, size, 3]: the RGB frames of storyboard `board` on the plain background."""
-    frames_n, shapes_n = board.colors.shape
+    frames_n = board.colors.shape[0]
     radii = vocab.radii_px(size)[board.sizes]
     positions = board.positions.astype(np.float64)
-    background = np.empty((1, size, size, 3), dtype=np.uint8)
-    background[:] = vocab.BACKGROUND
-    still, moving = [], []
-    for s in list(range(1, shapes_n)) + [0]:
-        if (positions[:, s] == positions[0, s]).all() and (board.colors[:, s] == board.colors[0, s]).all():
-            still.append((board.kinds[s], radii[s], positions[:1, s], vocab.PALETTE[board.colors[:1, s]]))
-        else:
-            moving.append(s)
-    stamp(background, still)
-    frames = np.repeat(background, frames_n, axis=0)
-    for s in moving:
+    still = ((positions == positions[:1]).all(axis=(0, 2)) & (board.colors == board.colors[:1]).all(axis=0))
+    still[0] = False  # the actor is drawn last, on top of everything
+    background = still_image(size, board.kinds[still], radii[still], positions[0, still],
+                             vocab.PALETTE[board.colors[0, still]])
+    frames = np.repeat(background[None], frames_n, axis=0)
+    for s in list(np.flatnonzero(~still[1:]) + 1) + [0]:
         paint(frames, board.kinds[s], radii[s], positions[:, s], vocab.PALETTE[board.colors[:, s]])
     return frames

@@ -37,9 +37,9 @@ BACKGROUND = (0, 0, 0)
 
 #: Bounding radius of each size index, as a fraction of the image side.  Every kind is drawn
 #: inside the circle of this radius around the shape's centre.
-SIZE_FRACTIONS = (0.08, 0.10, 0.12, 0.14)
+SIZE_FRACTIONS = (0.07, 0.085, 0.10, 0.115)
 
-#: Smallest image side at which the smallest shape (radius 0.08 * size) is still >= 2.5 px in
+#: Smallest image side at which the smallest shape (radius 0.07 * size) is still >= 2.2 px in
 #: radius, i.e. a triangle is still told apart from a circle.
 MIN_SIZE = 32
 

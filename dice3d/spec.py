@@ -1,0 +1,70 @@
+"""The dice generator as a shards.GeneratorSpec: validated options, manifest config, per-worker scene maker."""
+
+import numpy as np
+
+from shards import GeneratorSpec
+from shards.errors import UserError
+
+from .cameras import FOV_DEG, sample_cameras
+from .digits import load_bank
+from .render import DiceRoom, check_renderer
+from .scene import CUBE_SIZES, ROOM_HALF, TEXTURE_POOL, WALL_HEIGHT, sample_scene
+
+SIZE_RANGE = (8, 1024)
+
+
+def labels(views: int) -> dict:
+    """Return the dice labels {name: (dtype name, per-scene shape)} for `views` views (DESIGN.md names and more)."""
+    return {"digits": ("int16", (6,)), "digit_classes": ("int8", (6,)), "cube_position": ("float32", (3,)),
+            "cube_orientation": ("float32", (4,)), "cube_size": ("float32", ()), "wall_colors": ("float32", (4, 3)),
+            "floor_color": ("float32", (3,)), "light_position": ("float32", (3,)),
+            "visible_faces": ("float32", (views, 6)),
+            # beyond DESIGN.md: the rest of the scene description
+            "cube_color": ("float32", (3,)), "wall_textures": ("int8", (4,)), "floor_texture": ("int8", ())}
+
+
+def make_spec(digits: int, views: int, size: int, mnist: str | None = None, name: str | None = None,
+              renderer: str = "tiny") -> GeneratorSpec:
+    """Return the shards.GeneratorSpec of dice-room scenes: `views` views of `size` x `size` px per scene, digits
+    from a balanced bank of `digits` MNIST digits (shipped sample, or the IDX files at `mnist`), dataset `name`
+    (default "dice"), rendered by `renderer` ("tiny" or "egl"). Raises UserError on bad input."""
+    if views < 1:
+        raise UserError(f"--views must be at least 1 (got {views})")
+    if not SIZE_RANGE[0] <= size <= SIZE_RANGE[1]:
+        raise UserError(f"--size must be between {SIZE_RANGE[0]} and {SIZE_RANGE[1]} pixels (got {size})")
+    check_renderer(renderer)
+    bank = load_bank(digits, mnist)
+    config = {"digits": digits, "mnist": bank.source.removeprefix("mnist:") if mnist else None,
+              "digit_source": bank.source, "digit_classes": bank.classes.tolist(), "views": views, "size": size,
+              "fov_deg": FOV_DEG, "renderer": renderer, "room_half": ROOM_HALF, "wall_height": WALL_HEIGHT,
+              "cube_sizes": list(CUBE_SIZES), "textures": TEXTURE_POOL,
+              "face_order": ["+x", "-x", "+y", "-y", "+z", "-z"], "quaternion_order": "xyzw"}
+    return GeneratorSpec(
+        dataset=name or "dice", generator="dice", config=config, frame_shape=(size, size, 3),
+        views_per_scene=views, viewpoint_kind="camera", viewpoint_names=["x", "y", "z", "yaw", "pitch"],
+        labels=labels(views), scene_maker=scene_maker,
+        extra_datasets={"digit_bank/images": bank.images, "digit_bank/classes": bank.classes})
+
+
+def scene_maker(config: dict):
+    """Build this worker's PyBullet room for the manifest `config` of make_spec and return make(rng) -> scene.
+
+    scene = {"frames": uint8 [V, size, size, 3], "viewpoints": float32 [V, 5] (x, y, z, yaw, pitch),
+    "labels": the dice labels}; it depends only on `config` and `rng`.
+    """
+    bank = load_bank(config["digits"], config["mnist"])
+    room = DiceRoom(bank.images, config["size"], config["fov_deg"], config["renderer"])
+
+    def make(rng: np.random.Generator) -> dict:
+        scene = sample_scene(rng, len(bank))
+        poses = sample_cameras(rng, scene, config["views"])
+        frames, visible = room.render(scene, poses)
+        return {"frames": frames, "viewpoints": poses, "labels": {
+            "digits": scene.digits, "digit_classes": bank.classes[scene.digits],
+            "cube_position": scene.cube_position, "cube_orientation": scene.cube_orientation,
+            "cube_size": np.float32(scene.cube_size), "wall_colors": scene.wall_colors,
+            "floor_color": scene.floor_color, "light_position": scene.light_position, "visible_faces": visible,
+            "cube_color": scene.cube_color, "wall_textures": scene.wall_textures,
+            "floor_texture": np.int8(scene.floor_texture)}}
+
+    return make

@@ -1,0 +1,112 @@
+"""Training examples from a shard folder: per scene a random context set and disjoint target views.
+
+Everything random here is a function of (seed, example index), and the
+example index of step s is fixed ((s * world + rank) * batch + j), so a run
+resumed at step s reads exactly the batches the uninterrupted run would have.
+"""
+
+import itertools
+import os
+
+import numpy as np
+import torch
+from torch.utils.data import DataLoader, Dataset, Sampler
+
+from shards import open_dataset
+from shards.errors import UserError
+
+EPOCH_STREAM, PICK_STREAM = 101, 102   # the fixed tags that separate the random streams below
+
+
+class SceneViews(Dataset):
+    """Map-style dataset of training examples over one split of a shard dataset.
+
+    `shuffle=True`: example g is scene perm_e[g mod N] of epoch e = g // N (a fresh
+    permutation per epoch). `shuffle=False`: example g is scene g (for evaluation).
+    Each example draws k in 1..context context views and `targets` other views.
+    """
+
+    def __init__(self, scenes, context: int, targets: int, seed: int, shuffle: bool):
+        if context + targets > scenes.views_per_scene:
+            raise UserError(f"context ({context}) + targets ({targets}) must be at most the {scenes.views_per_scene} "
+                            f"views per scene of dataset '{scenes.name}'")
+        self.scenes, self.context, self.targets = scenes, context, targets
+        self.seed, self.shuffle = seed, shuffle
+        self._epoch, self._perm = None, None
+
+    def __len__(self) -> int:
+        return len(self.scenes)
+
+    def scene_index(self, g: int) -> int:
+        """Return the scene index of example g."""
+        if not self.shuffle:
+            return g
+        epoch, pos = divmod(g, len(self.scenes))
+        if epoch != self._epoch:
+            self._perm = np.random.default_rng([self.seed, EPOCH_STREAM, epoch]).permutation(len(self.scenes))
+            self._epoch = epoch
+        return int(self._perm[pos])
+
+    def __getitem__(self, g: int) -> dict:
+        """Return example g: context_frames uint8 [K, H, W, 3] (zero-padded to K = context), context_viewpoints
+        float32 [K, D], context_mask bool [K], target_frames uint8 [T, H, W, 3], target_viewpoints float32 [T, D]."""
+        i = self.scene_index(g)
+        rng = np.random.default_rng([self.seed, PICK_STREAM, g])
+        frames, views = self.scenes.frames(i), self.scenes.viewpoints(i)
+        k = int(rng.integers(1, self.context + 1))
+        picks = rng.choice(len(frames), size=k + self.targets, replace=False)
+        ctx, tgt = picks[:k], picks[k:]
+        mask = np.arange(self.context) < k
+        pad = self.context - k
+        return {
+            "context_frames": np.concatenate([frames[ctx], np.zeros((pad,) + frames.shape[1:], np.uint8)]),
+            "context_viewpoints": np.concatenate([views[ctx], np.zeros((pad, views.shape[1]), np.float32)]),
+            "context_mask": mask,
+            "target_frames": frames[tgt],
+            "target_viewpoints": views[tgt],
+        }
+
+
+class StepSampler(Sampler):
+    """Endless example indices for steps start, start+1, ...: rank r of `world` takes (s*world + r)*batch + j.
+
+    This plays the part of a DistributedSampler (each rank reads different scenes)
+    while staying resumable at any step.
+    """
+
+    def __init__(self, start_step: int, batch_size: int, rank: int = 0, world: int = 1):
+        self.start, self.batch, self.rank, self.world = start_step, batch_size, rank, world
+
+    def __iter__(self):
+        for step in itertools.count(self.start):
+            first = (step * self.world + self.rank) * self.batch
+            yield from range(first, first + self.batch)
+
+
+def default_workers(device: torch.device) -> int:
+    """Return a DataLoader worker count: several on a GPU machine, one beside the compute on a CPU."""
+    cores = os.cpu_count() or 1
+    return min(8, max(1, cores - 1)) if device.type == "cuda" else 1
+
+
+def make_loader(examples: Dataset, sampler, batch_size: int, workers: int, device: torch.device) -> DataLoader:
+    """Return a DataLoader of batches (dicts of tensors, see SceneViews) set up to keep `device` fed."""
+    return DataLoader(examples, batch_size=batch_size, sampler=sampler, num_workers=workers,
+                      pin_memory=device.type == "cuda", persistent_workers=workers > 0,
+                      prefetch_factor=4 if workers > 0 else None, drop_last=True)
+
+
+def open_split(cfg, split: str):
+    """Open `split` of the run's dataset (cfg.data_dir, cfg.dataset); returns a shards.ShardDataset."""
+    return open_dataset(cfg.data_dir, cfg.dataset or None, split)
+
+
+def position_scale(scenes, probe: int = 64) -> float:
+    """Return max |x|, |y|, |z| over the camera positions of the first `probe` scenes (1.0 if all zero)."""
+    top = max(float(np.abs(scenes.viewpoints(i)[:, :3]).max()) for i in range(min(probe, len(scenes))))
+    return top if top > 0 else 1.0
+
+
+def to_device(batch: dict, device: torch.device) -> dict:
+    """Move a batch's tensors to `device` (non-blocking from pinned memory)."""
+    return {k: v.to(device, non_blocking=True) for k, v in batch.items()}

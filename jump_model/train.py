@@ -1,0 +1,288 @@
+"""The training loop: plain PyTorch, one process per device, DDP under torchrun.
+
+Run folder (rank 0 writes): config.json, metrics.jsonl, checkpoint.pt (atomic,
+weights_only-loadable), samples_XXXXXX.png, and TensorBoard events when
+`tensorboard` is importable. Every random draw of step s comes from
+(seed, s, rank) -- the data picks in data.py, the model's noise here -- so
+`resume` continues exactly the trajectory of an uninterrupted run.
+"""
+
+import json
+import os
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.distributed as dist
+
+from shards.errors import UserError
+from shards.files import temporary_name, write_json_atomic
+
+from .config import JumpConfig
+from .data import (SceneViews, StepSampler, default_workers, make_loader, open_split, position_scale,
+                   to_device)
+from .model import JUMP, encoded_viewpoint_dim
+from .sample import render_scene
+from .schedules import parse_schedule, pixel_variance
+
+NOISE_STREAM, EVAL_STREAM = 103, 104   # tags of the model-noise streams of training and evaluation
+LOSS_KEYS = ("loss", "kl", "nll", "mse")
+
+
+class TrainingDiverged(UserError):
+    """The loss became NaN or infinite; the run folder keeps the last good checkpoint."""
+
+
+@dataclass
+class TrainResult:
+    """How a training call ended: steps completed, whether Ctrl-C stopped it, the last logged metrics."""
+    step: int
+    interrupted: bool
+    metrics: dict
+
+
+def resolve_device(name: str) -> torch.device:
+    """Return the torch.device for "auto", "cpu" or "cuda" (UserError if CUDA is asked for but missing)."""
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if name == "cuda" and not torch.cuda.is_available():
+        raise UserError("--device cuda: no CUDA GPU is available here (use --device cpu or auto)")
+    if name not in ("cpu", "cuda"):
+        raise UserError(f"unknown device '{name}' (choose auto, cpu or cuda)")
+    return torch.device(name)
+
+
+def fill_from_dataset(cfg: JumpConfig, scenes) -> JumpConfig:
+    """Copy the dataset's shape facts (image size, views, viewpoint kind and scale) into cfg; returns cfg."""
+    h, w, _ = scenes.frame_shape
+    if h != w or h % (4 * cfg.stride_to_hidden) or (h // (4 * cfg.stride_to_hidden)) * cfg.stride_to_obs > h:
+        raise UserError(f"frames of {h}x{w} do not fit preset '{cfg.preset}' (square, a multiple of "
+                        f"{4 * cfg.stride_to_hidden} pixels)")
+    cfg.image_size, cfg.views_per_scene = h, scenes.views_per_scene
+    cfg.viewpoint_kind = scenes.viewpoint_kind
+    cfg.viewpoint_dim = encoded_viewpoint_dim(scenes.viewpoint_kind)
+    cfg.position_scale = position_scale(scenes) if scenes.viewpoint_kind == "camera" else 1.0
+    cfg.dataset = scenes.name
+    return cfg
+
+
+def derived_seed(*keys: int) -> int:
+    """Return a torch seed (a 63-bit int) derived from non-negative ints, e.g. (seed, NOISE_STREAM, step, rank)."""
+    return int(np.random.SeedSequence(list(keys)).generate_state(1, np.uint64)[0] >> 1)
+
+
+def save_checkpoint(path: Path, model: JUMP, optimizer, step: int, cfg: JumpConfig) -> None:
+    """Write model, optimizer, step and config to `path` through a temporary file (tensors and plain types only)."""
+    tmp = temporary_name(path)
+    torch.save({"model": model.state_dict(), "optimizer": optimizer.state_dict(), "step": step,
+                "config": cfg.to_dict()}, tmp)
+    os.replace(tmp, path)
+
+
+def load_checkpoint(path: Path, device: torch.device) -> dict:
+    """Read a checkpoint with weights_only=True; returns its dict. UserError when unreadable."""
+    try:
+        return torch.load(path, map_location=device, weights_only=True)
+    except (RuntimeError, EOFError, OSError) as e:
+        raise UserError(f"cannot load checkpoint {path}: {str(e).splitlines()[0]}") from None
+
+
+def resume_config(out, **overrides) -> JumpConfig:
+    """Return the config stored in run folder `out` with `overrides` (None values ignored) applied.
+
+    Raises UserError when `out` is not a run folder.
+    """
+    path = Path(out) / "config.json"
+    if not path.is_file() or not (Path(out) / "checkpoint.pt").is_file():
+        raise UserError(f"--resume: {out} is not a run folder with config.json and checkpoint.pt")
+    values = json.loads(path.read_text())
+    values.update({k: v for k, v in overrides.items() if v is not None})
+    return JumpConfig.from_dict(values).validate()
+
+
+def prepare_run(out: Path, resume: bool):
+    """Check the run folder; returns the checkpoint dict to resume from, or None for a fresh run."""
+    ckpt_path = Path(out) / "checkpoint.pt"
+    if resume:
+        if not ckpt_path.is_file():
+            raise UserError(f"--resume: {out} holds no checkpoint.pt")
+        return load_checkpoint(ckpt_path, torch.device("cpu"))
+    if ckpt_path.exists():
+        raise UserError(f"{out} already holds a run; use --resume to continue it or pick another --out")
+    return None
+
+
+class Evaluator:
+    """Held-out negative ELBO on the first `eval_scenes` test scenes with fixed context/target picks and noise."""
+
+    def __init__(self, cfg: JumpConfig, device: torch.device):
+        self.cfg, self.device = cfg, device
+        self.scenes = open_split(cfg, "test")
+        n = min(cfg.eval_scenes, len(self.scenes))
+        self.examples = SceneViews(self.scenes, cfg.context, cfg.targets, cfg.seed, shuffle=False)
+        self.batches = [list(range(i, min(i + cfg.batch_size, n))) for i in range(0, n, cfg.batch_size)]
+
+    @torch.no_grad()
+    def __call__(self, model: JUMP, variance: float) -> dict:
+        """Return {"eval_loss", "eval_kl", "eval_nll", "eval_mse"} averaged over the evaluation scenes."""
+        model.eval()
+        totals, count = dict.fromkeys(LOSS_KEYS, 0.0), 0
+        for b, idx in enumerate(self.batches):
+            torch.manual_seed(derived_seed(self.cfg.seed, EVAL_STREAM, b))
+            batch = torch.utils.data.default_collate([self.examples[i] for i in idx])
+            out = model(to_device(batch, self.device), variance)
+            for k in LOSS_KEYS:
+                totals[k] += float(out[k]) * len(idx)
+            count += len(idx)
+        model.train()
+        return {f"eval_{k}": v / count for k, v in totals.items()}
+
+
+def tensorboard_writer(out: Path):
+    """Return a TensorBoard SummaryWriter for `out`, or None when tensorboard is not installed."""
+    try:
+        from torch.utils.tensorboard import SummaryWriter
+    except ImportError:
+        return None
+    return SummaryWriter(str(out))
+
+
+def distributed_setup(device: torch.device) -> tuple:
+    """Join the torchrun process group if WORLD_SIZE > 1 (NCCL on CUDA, gloo on CPU).
+
+    Returns (rank, world size, device); on CUDA each rank takes GPU LOCAL_RANK.
+    """
+    world = int(os.environ.get("WORLD_SIZE", "1"))
+    if world <= 1:
+        return 0, 1, device
+    if not dist.is_initialized():
+        dist.init_process_group("nccl" if device.type == "cuda" else "gloo")
+    if device.type == "cuda":
+        device = torch.device("cuda", int(os.environ.get("LOCAL_RANK", "0")))
+        torch.cuda.set_device(device)
+    return dist.get_rank(), world, device
+
+
+class MetricsLog:
+    """Appends metrics lines to metrics.jsonl (and TensorBoard) on rank 0; a no-op on other ranks."""
+
+    def __init__(self, out: Path, active: bool):
+        self.path = out / "metrics.jsonl"
+        self.active = active
+        self.board = tensorboard_writer(out) if active else None
+
+    def write(self, record: dict) -> None:
+        """Append one JSON object (one line)."""
+        if not self.active:
+            return
+        with open(self.path, "a") as f:
+            f.write(json.dumps(record) + "\n")
+        if self.board is not None:
+            for k, v in record.items():
+                if k != "step":
+                    self.board.add_scalar(k, v, record["step"])
+            self.board.flush()
+
+
+def train(cfg: JumpConfig, out, resume: bool = False, on_progress=None) -> TrainResult:
+    """Train JUMP as `cfg` says, writing the run folder `out` (resume=True: continue it; pass the
+    config from resume_config(out)).
+
+    on_progress(step, total_steps, metrics) is called after every step (metrics: the
+    last logged line). Returns a TrainResult; raises TrainingDiverged on a NaN/inf
+    loss (the last good checkpoint stays) and UserError on bad input.
+    """
+    out = Path(out)
+    device = resolve_device(cfg.device)
+    rank, world, device = distributed_setup(device)
+    if rank == 0:
+        out.mkdir(parents=True, exist_ok=True)
+    ckpt = prepare_run(out, resume)
+    train_scenes = open_split(cfg, "train")
+    if ckpt is None:
+        cfg = fill_from_dataset(cfg, train_scenes).validate()
+        if rank == 0:
+            write_json_atomic(out / "config.json", cfg.to_dict())
+    schedule = parse_schedule(cfg.pixel_variance)
+
+    torch.manual_seed(cfg.seed)
+    model = JUMP(cfg).to(device)
+    optimizer = torch.optim.Adam(model.parameters(), lr=cfg.lr)
+    start = 0
+    if ckpt is not None:
+        model.load_state_dict(ckpt["model"])
+        optimizer.load_state_dict(ckpt["optimizer"])
+        start = int(ckpt["step"])
+    step_fn = model
+    if world > 1:
+        step_fn = torch.nn.parallel.DistributedDataParallel(model, device_ids=[device] if device.type == "cuda"
+                                                            else None)
+    if cfg.compile and device.type == "cuda":
+        step_fn = torch.compile(step_fn)
+    use_amp = cfg.amp and device.type == "cuda"
+
+    workers = default_workers(device) if cfg.workers < 0 else cfg.workers
+    examples = SceneViews(train_scenes, cfg.context, cfg.targets, cfg.seed, shuffle=True)
+    loader = make_loader(examples, StepSampler(start, cfg.batch_size, rank, world), cfg.batch_size, workers, device)
+    evaluator = Evaluator(cfg, device) if rank == 0 else None
+    log = MetricsLog(out, rank == 0)
+
+    sums = torch.zeros(len(LOSS_KEYS), device=device)
+    window_steps, wait, t_window = 0, 0.0, time.perf_counter()
+    metrics, step, interrupted = {}, start, False
+    batches = iter(loader)
+    try:
+        while step < cfg.steps:
+            t0 = time.perf_counter()
+            batch = to_device(next(batches), device)
+            wait += time.perf_counter() - t0
+            variance = pixel_variance(schedule, step)
+            variance_t = torch.tensor(variance, device=device)
+            torch.manual_seed(derived_seed(cfg.seed, NOISE_STREAM, step, rank))
+            with torch.autocast(device.type, dtype=torch.bfloat16, enabled=use_amp):
+                losses = step_fn(batch, variance_t)
+            optimizer.zero_grad(set_to_none=True)
+            losses["loss"].backward()
+            torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
+            optimizer.step()
+            sums += torch.stack([losses[k].detach().float() for k in LOSS_KEYS])
+            step += 1
+            window_steps += 1
+
+            do_eval = rank == 0 and (step % cfg.eval_every == 0 or step == cfg.steps)
+            if step % cfg.log_every == 0 or do_eval or step == cfg.steps:
+                values = (sums / window_steps).tolist()
+                if not all(np.isfinite(values)):
+                    raise TrainingDiverged(f"loss became {values[0]} near step {step}; stopped. The last good "
+                                           f"checkpoint is in {out} (try a lower --lr)")
+                elapsed = time.perf_counter() - t_window
+                metrics = {"step": step, **dict(zip(LOSS_KEYS, values)), "pixel_variance": variance,
+                           "scenes_per_s": window_steps * cfg.batch_size * world / elapsed,
+                           "data_wait_share": wait / elapsed}
+                if do_eval:
+                    metrics.update(evaluator(model, variance))
+                log.write(metrics)
+                sums.zero_()
+                window_steps, wait, t_window = 0, 0.0, time.perf_counter()
+            if rank == 0 and (step % cfg.checkpoint_every == 0 or step == cfg.steps):
+                if window_steps and not torch.isfinite(sums).all():
+                    raise TrainingDiverged(f"loss became non-finite near step {step}; stopped. The last good "
+                                           f"checkpoint is in {out} (try a lower --lr)")
+                save_checkpoint(out / "checkpoint.pt", model, optimizer, step, cfg)
+            if rank == 0 and step % cfg.sample_every == 0:
+                model.eval()
+                render_scene(model, cfg, evaluator.scenes, out / f"samples_{step:06d}.png", seed=cfg.seed)
+                model.train()
+            if on_progress is not None:
+                on_progress(step, cfg.steps, metrics)
+    except KeyboardInterrupt:
+        interrupted = True
+        if rank == 0 and step > start and torch.isfinite(sums).all():
+            save_checkpoint(out / "checkpoint.pt", model, optimizer, step, cfg)
+    finally:
+        del batches
+        if log.board is not None:
+            log.board.close()
+    return TrainResult(step, interrupted, metrics)

@@ -1,0 +1,39 @@
+"""Tiny datasets for the model tests: a square moving across a 16x16 (or 32x32) frame, time or camera viewpoints."""
+
+import numpy as np
+
+from shards import GeneratorSpec, generate_dataset
+
+
+def make_moving_square(config):
+    """Return make(rng) -> a scene where a coloured 4x4 square moves in a straight line over `views` frames.
+
+    camera kind: the viewpoint is a fake pose (x, y, z, yaw, pitch) whose x is the frame index.
+    """
+    views, size, kind = config["views"], config["size"], config["kind"]
+
+    def make(rng):
+        start, end = rng.integers(0, size - 4, size=(2, 2))
+        colour = rng.integers(80, 256, size=3).astype(np.uint8)
+        frames = np.zeros((views, size, size, 3), np.uint8)
+        for t in range(views):
+            x, y = np.round(start + (end - start) * t / (views - 1)).astype(int)
+            frames[t, y:y + 4, x:x + 4] = colour
+        index = np.arange(views, dtype=np.float32)[:, None]
+        if kind == "time":
+            viewpoints = index
+        else:
+            viewpoints = np.concatenate([index, np.ones((views, 2), np.float32), 0.1 * index, 0.05 * index], 1)
+        return {"frames": frames, "viewpoints": viewpoints.astype(np.float32),
+                "labels": {"start": start.astype(np.int16)}}
+
+    return make
+
+
+def make_square_dataset(folder, kind="time", size=16, views=6, n=24, test_n=8, name="squares"):
+    """Write the moving-square dataset into `folder`; returns the manifest dict."""
+    spec = GeneratorSpec(dataset=name, generator="test", config={"views": views, "size": size, "kind": kind},
+                         frame_shape=(size, size, 3), views_per_scene=views, viewpoint_kind=kind,
+                         viewpoint_names=["t"] if kind == "time" else ["x", "y", "z", "yaw", "pitch"],
+                         labels={"start": ("int16", (2,))}, scene_maker=make_moving_square)
+    return generate_dataset(spec, folder, n=n, test_n=test_n, seed=0, workers=1, shard_size=16)
