@@ -80,6 +80,10 @@ class Client:
     def __getattr__(self, name):
         return functools.partial(getattr(pybullet, name), physicsClientId=self.id)
 
+    def __del__(self):
+        if pybullet is not None and pybullet.isConnected(self.id):  # the world goes with its last reference
+            pybullet.disconnect(self.id)
+
 
 def check_renderer(renderer: str) -> None:
     """Raise UserError unless `renderer` is one of RENDERERS."""
