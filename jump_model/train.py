@@ -173,6 +173,15 @@ class MetricsLog:
         self.active = active
         self.board = tensorboard_writer(out) if active else None
 
+    def drop_after(self, step: int) -> None:
+        """Remove lines past `step` (logged after the checkpoint a resumed run starts from), atomically."""
+        if not self.active or not self.path.is_file():
+            return
+        keep = [line for line in self.path.read_text().splitlines(keepends=True) if json.loads(line)["step"] <= step]
+        tmp = temporary_name(self.path)
+        tmp.write_text("".join(keep))
+        os.replace(tmp, self.path)
+
     def write(self, record: dict) -> None:
         """Append one JSON object (one line)."""
         if not self.active:
@@ -228,6 +237,7 @@ def train(cfg: JumpConfig, out, resume: bool = False, on_progress=None) -> Train
     loader = make_loader(examples, StepSampler(start, cfg.batch_size, rank, world), cfg.batch_size, workers, device)
     evaluator = Evaluator(cfg, device) if rank == 0 else None
     log = MetricsLog(out, rank == 0)
+    log.drop_after(start)
 
     sums = torch.zeros(len(LOSS_KEYS), device=device)
     window_steps, wait, t_window = 0, 0.0, time.perf_counter()

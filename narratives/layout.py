@@ -2,15 +2,16 @@
 
 Coordinates are continuous pixels, x to the right and y down; pixel (row r, column c)
 covers [c, c+1) x [r, r+1), so its centre is (c + 0.5, r + 0.5).  A shape of bounding
-radius R is "inside the frame" when its centre is at least R + EDGE_PX from every border
-(the anti-aliased rim then stays inside too).
+radius R is "inside the frame" when its centre is at least R + EDGE_PX from every border.
 """
 import math
 
 import numpy as np
 
-#: Extra clearance in pixels between a shape's bounding circle and the frame border.
-EDGE_PX = 1.0
+#: Extra clearance in pixels between a shape's bounding circle and the frame border: the drawn
+#: anti-aliased rim reaches up to 1 px beyond a triangle's tip (0.5 px beyond a flat edge), so the
+#: border pixels, whose centres are 0.5 px in, always stay background.
+EDGE_PX = 1.5
 
 #: Directions tried around a visited shape, in order of preference: the approach
 #: direction first, then 15 degrees to either side, 30, ... up to the far side.
@@ -83,14 +84,9 @@ def travel(start, stops, arrivals, frames):
     Move k runs in a straight line from the previous stop and arrives exactly at frame `arrivals[k]`,
     easing in and out; before the first move the actor is at `start`, after the last it stays put.
     """
-    path = np.empty((frames, 2))
-    points = [np.asarray(start, dtype=np.float64)] + [np.asarray(s, dtype=np.float64) for s in stops]
-    begin = 0
-    path[: 1] = points[0]
-    for k, end in enumerate(arrivals):
-        t = np.arange(begin + 1, end + 1)
-        u = smoothstep((t - begin) / (end - begin))[:, None]
-        path[begin + 1: end + 1] = points[k] + u * (points[k + 1] - points[k])
-        begin = end
-    path[begin + 1:] = points[-1]
-    return path
+    points = np.concatenate([np.reshape(start, (1, 2)), np.reshape(stops, (-1, 2))]).astype(np.float64)
+    ends = np.array([0] + list(arrivals))
+    t = np.arange(frames)
+    leg = np.maximum(np.minimum(np.searchsorted(ends, t) - 1, len(arrivals) - 1), 0)  # frame t is in move leg
+    u = np.minimum((t - ends[leg]) / (ends[leg + 1] - ends[leg]), 1.0)
+    return points[leg] + smoothstep(u)[:, None] * (points[leg + 1] - points[leg])

@@ -74,51 +74,42 @@ def footprint(kinds, radii, centres, box, size):
     origin intp [N, 2], the (column, row) of each box's top-left pixel; alpha float32 [N, box, box, 1],
     the coverage of each box pixel."""
     steps = np.arange(box)
-    origin = np.floor(centres - (np.asarray(radii)[:, None] + 0.5)).astype(np.intp)
-    np.clip(origin, 0, size - box, out=origin)
+    origin = np.floor(centres - (radii[:, None] + 0.5)).astype(np.intp)
+    np.maximum(np.minimum(origin, size - box, out=origin), 0, out=origin)
     dx = (origin[:, 0:1] + steps + 0.5 - centres[:, 0:1]).astype(np.float32)[:, None, :]   # [N, 1, box]
     dy = (origin[:, 1:2] + steps + 0.5 - centres[:, 1:2]).astype(np.float32)[:, :, None]   # [N, box, 1]
     return origin, coverage(kinds, radii, dx, dy)[..., None]
 
 
-def blend(under, alpha, rgb):
-    """Return uint8 array like `under` (uint8 [..., box, box, 3]): colour `rgb` (uint8 [..., 3]) laid over
-    it with coverage `alpha` (float32 [..., box, box, 1]), rounded to the nearest level."""
-    out = under.astype(np.float32)
-    change = rgb.astype(np.float32)[..., None, None, :] - out
-    change *= alpha
-    out += change
-    out += 0.5
-    return out.astype(np.uint8)
+def still_image(size, origin, alpha, rgb):
+    """Return uint8 [size, size, 3]: the plain background with N shapes that do not overlap (their boxes
+    may), given by footprint()'s `origin` [N, 2] and `alpha` [N, B, B, 1] and their colours `rgb` uint8
+    [N, 3].  As no pixel is covered by two shapes, their blends over the background are summed."""
+    background = np.asarray(vocab.BACKGROUND, dtype=np.float32)
+    canvas = np.broadcast_to(background + 0.5, (size, size, 3)).astype(np.float32)  # + 0.5: round on the cast
+    box = alpha.shape[1]
+    change = alpha * (rgb.astype(np.float32)[:, None, None, :] - background)
+    for (x, y), delta in zip(origin.tolist(), change):
+        canvas[y: y + box, x: x + box] += delta
+    return canvas.astype(np.uint8)
 
 
-def paint(frames, kind, radius, centres, rgb):
-    """Blend one shape over every frame of `frames` uint8 [V, size, size, 3] in place: in frame v it is
-    centred at `centres[v]` (float [V, 2], x then y, px) in colour `rgb[v]` (uint8 [V, 3]).  Returns None."""
+def paint(frames, origin, alpha, rgb):
+    """Blend one shape over every frame of `frames` uint8 [V, size, size, 3] in place: in frame v its
+    footprint() box is at `origin[v]` (intp [V, 2]) with coverage `alpha[v]` (float32 [V, B, B, 1]), and
+    its colour is `rgb[v]` (uint8 [V, 3]).  Returns None."""
     count, size = frames.shape[:2]
-    box = box_side(radius, size)
-    origin, alpha = footprint(np.full(count, kind), np.full(count, radius), centres, box, size)
+    box = alpha.shape[1]
     # every box x box window of every frame, as a writeable view; one window per frame is read and written
     f, r, c, ch = frames.strides
     windows = as_strided(frames, (count, size - box + 1, size - box + 1, box, box, 3), (f, r, c, r, c, ch))
     pick = (np.arange(count), origin[:, 1], origin[:, 0])
-    windows[pick] = blend(windows[pick], alpha, rgb)
-
-
-def still_image(size, kinds, radii, centres, rgb):
-    """Return uint8 [size, size, 3]: the plain background with N shapes that do not overlap (their pixel
-    boxes may): kinds int [N], bounding radii float [N] px, centres float [N, 2] (x, y, px), colours
-    uint8 [N, 3].  As no pixel is covered by two shapes, their blends over the background are summed."""
-    background = np.asarray(vocab.BACKGROUND, dtype=np.float32)
-    canvas = np.empty((size, size, 3), dtype=np.float32)
-    canvas[:] = background + 0.5                                        # + 0.5: round when cast to uint8
-    if len(kinds):
-        box = box_side(max(radii), size)
-        origin, alpha = footprint(kinds, radii, centres, box, size)
-        change = alpha * (rgb.astype(np.float32)[:, None, None, :] - background)
-        for (x, y), delta in zip(origin.tolist(), change):
-            canvas[y: y + box, x: x + box] += delta
-    return canvas.astype(np.uint8)
+    under = windows[pick].astype(np.float32)
+    change = rgb.astype(np.float32)[:, None, None, :] - under
+    change *= alpha
+    under += change
+    under += 0.5
+    windows[pick] = under.astype(np.uint8)
 
 
 def render(board, size):
@@ -128,9 +119,18 @@ def render(board, size):
     positions = board.positions.astype(np.float64)
     still = ((positions == positions[:1]).all(axis=(0, 2)) & (board.colors == board.colors[:1]).all(axis=0))
     still[0] = False  # the actor is drawn last, on top of everything
-    background = still_image(size, board.kinds[still], radii[still], positions[0, still],
-                             vocab.PALETTE[board.colors[0, still]])
+    stills = np.flatnonzero(still)
+    movers = list(np.flatnonzero(~still[1:]) + 1) + [0]
+    # one batch of boxes: each still shape once, then each moving shape once per frame
+    origin, alpha = footprint(
+        np.concatenate([board.kinds[stills], np.repeat(board.kinds[movers], frames_n)]),
+        np.concatenate([radii[stills], np.repeat(radii[movers], frames_n)]),
+        np.concatenate([positions[0, stills], positions[:, movers].transpose(1, 0, 2).reshape(-1, 2)]),
+        box_side(radii.max(), size), size)
+    n = len(stills)
+    background = still_image(size, origin[:n], alpha[:n], vocab.PALETTE[board.colors[0, stills]])
     frames = np.repeat(background[None], frames_n, axis=0)
-    for s in list(np.flatnonzero(~still[1:]) + 1) + [0]:
-        paint(frames, board.kinds[s], radii[s], positions[:, s], vocab.PALETTE[board.colors[:, s]])
+    for m, s in enumerate(movers):
+        part = slice(n + m * frames_n, n + (m + 1) * frames_n)
+        paint(frames, origin[part], alpha[part], vocab.PALETTE[board.colors[:, s]])
     return frames

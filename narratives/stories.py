@@ -64,9 +64,9 @@ def story(name, default_frames, min_frames, shapes):
 
 def _attributes(rng, shapes):
     """Return (kinds, sizes, colors), each int8 [shapes], drawn uniformly from the vocabulary."""
-    return (rng.integers(0, len(vocab.KINDS), shapes).astype(np.int8),
-            rng.integers(0, len(vocab.SIZE_FRACTIONS), shapes).astype(np.int8),
-            rng.integers(0, len(vocab.COLORS), shapes).astype(np.int8))
+    counts = (len(vocab.KINDS), len(vocab.SIZE_FRACTIONS), len(vocab.COLORS))
+    kinds, sizes, colors = rng.integers(0, counts, size=(shapes, 3)).astype(np.int8).T
+    return kinds.copy(), sizes.copy(), colors.copy()
 
 
 def _visit(rng, sizes, targets, frames, size):

@@ -35,6 +35,12 @@ def colour_at(image, point):
     return tuple(int(c) for c in image[int(point[1]), int(point[0])])
 
 
+def shows(image, point, colour_index):
+    """Return True if the pixel containing `point` shows palette colour `colour_index`, up to the
+    anti-aliasing of the smallest shapes at 32 px, which may not cover their centre pixel fully."""
+    return np.abs(np.array(colour_at(image, point)) - vocab.PALETTE[colour_index].astype(int)).max() <= 40
+
+
 def without_actor(board):
     """Return the storyboard of the shapes other than the actor (all of which stay put in the salesman)."""
     return Storyboard(board.kinds[1:], board.sizes[1:], board.positions[:, 1:], board.colors[:, 1:],
@@ -54,15 +60,15 @@ def test_salesman_actor_visits_each_shape_in_the_stored_order(frames, size):
             # labels: the actor stops `gap` px from the visited shape, clearly nearer to it than to any other
             assert gaps[target] == pytest.approx(gap, abs=1e-3)
             assert all(gaps[j] >= 2 * gap - 1e-3 for j in range(1, 5) if j != target)
-            # pixels: the pixels that differ from the still shapes are the actor's, centred next to the target
-            moved = np.argwhere((video[frame] != still).any(axis=-1))
-            cy, cx = moved.mean(axis=0) + 0.5
+            # pixels: what differs from the still shapes is the actor, where the labels put it, next to the target
+            change = np.abs(video[frame].astype(int) - still).sum(axis=-1)
+            rows, cols = np.indices(change.shape) + 0.5
+            cx, cy = (change * cols).sum() / change.sum(), (change * rows).sum() / change.sum()
+            assert np.hypot(*(board.positions[frame, 0] - (cx, cy))) < 0.5
             seen = np.hypot(*(board.positions[frame, 1:] - (cx, cy)).T) - radii(board, size)[1:]
             assert 1 + int(np.argmin(seen)) == target
-            actor = board.positions[frame, 0]
-            assert colour_at(video[frame], actor) == tuple(vocab.PALETTE[board.colors[frame, 0]])
-            assert colour_at(video[frame], board.positions[frame, target]) == \
-                tuple(vocab.PALETTE[board.colors[frame, target]])
+            assert shows(video[frame], board.positions[frame, 0], board.colors[frame, 0])
+            assert shows(video[frame], board.positions[frame, target], board.colors[frame, target])
 
 
 def test_salesman_only_the_actor_moves_and_it_moves_smoothly():
@@ -212,18 +218,21 @@ def test_bad_input_raises_a_clear_user_error(args, words):
     assert all(w in str(caught.value) for w in words)
 
 
-def test_generated_shards_hold_the_scenes_and_labels(tmp_path):
+def test_generated_shards_hold_the_scenes_and_labels_whatever_the_workers(tmp_path):
     spec = make_spec("color_reaction", None, 32, None)
-    generate_dataset(spec, tmp_path, n=6, test_n=2, seed=5, workers=1, shard_size=4)
-    ds = open_dataset(tmp_path, split="train")
+    generate_dataset(spec, tmp_path / "one", n=6, test_n=2, seed=5, workers=1, shard_size=4)
+    generate_dataset(spec, tmp_path / "two", n=6, test_n=2, seed=5, workers=2, shard_size=3)
+    one, two = open_dataset(tmp_path / "one", split="train"), open_dataset(tmp_path / "two", split="train")
     try:
-        assert len(ds) == 6 and ds.views_per_scene == 12 and ds.viewpoint_kind == "time"
+        assert len(one) == 6 and one.views_per_scene == 12 and one.viewpoint_kind == "time"
         make = spec.scene_maker(spec.config)
-        for i in (0, 5):
-            stored, fresh = ds.scene(i), make(np.random.default_rng([5, 0, i]))
-            assert np.array_equal(stored["frames"], fresh["frames"])
+        for i in range(6):
+            stored, fresh, other = one.scene(i), make(np.random.default_rng([5, 0, i])), two.scene(i)
+            assert stored["frames"].tobytes() == fresh["frames"].tobytes() == other["frames"].tobytes()
             for name in ("kinds", "sizes", "positions", "colors", "order"):
-                assert np.array_equal(stored["labels"][name], fresh["labels"][name])
                 assert stored["labels"][name].dtype == fresh["labels"][name].dtype
+                assert stored["labels"][name].tobytes() == fresh["labels"][name].tobytes() == \
+                    other["labels"][name].tobytes()
     finally:
-        ds.close()
+        one.close()
+        two.close()
