@@ -59,22 +59,38 @@ def generator_options(default_n: int):
     return decorate
 
 
+class ProgressBar:
+    """A click progress bar on stderr, opened at the first report, so errors raised before any work print alone."""
+
+    def __init__(self, label: str):
+        self.label, self.bar, self.seen = label, None, 0
+
+    def update(self, done: int, total: int, text=None) -> None:
+        """Show `done` of `total` units, with an optional `text` after the bar."""
+        if self.bar is None:
+            self.bar = click.progressbar(length=total, label=self.label, file=sys.stderr, show_eta=True,
+                                         show_pos=True, item_show_func=lambda item: item)
+            self.bar.__enter__()
+        self.bar.length = total
+        self.bar.update(done - self.seen, text)
+        self.seen = done
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        if self.bar is not None:
+            self.bar.__exit__(*exc)
+
+
 def run_generator(spec, opts: dict) -> None:
     """Generate the dataset `spec` into opts["out"] with one progress bar; print a one-line summary."""
     from shards import default_test_scenes, default_workers, generate_dataset, package_version
     test_n = opts["test_n"] if opts["test_n"] is not None else default_test_scenes(opts["n"])
-    workers = opts["workers"] or default_workers()
-    with click.progressbar(length=opts["n"] + test_n, label=f"{spec.dataset}", file=sys.stderr,
-                           show_pos=True, show_eta=True) as bar:
-        state = {"seen": 0}
-
-        def progress(done, total):
-            bar.length = total
-            bar.update(done - state["seen"])
-            state["seen"] = done
-
-        generate_dataset(spec, opts["out"], n=opts["n"], test_n=test_n, seed=opts["seed"], workers=workers,
-                         shard_size=opts["shard_size"], on_progress=progress, version=package_version())
+    with ProgressBar(spec.dataset) as bar:
+        generate_dataset(spec, opts["out"], n=opts["n"], test_n=test_n, seed=opts["seed"],
+                         workers=opts["workers"] or default_workers(), shard_size=opts["shard_size"],
+                         on_progress=bar.update, version=package_version())
     click.echo(f"{spec.dataset}: {opts['n']} train + {test_n} test scenes in {opts['out']}")
 
 
@@ -171,7 +187,6 @@ def show(folder, dataset, split, scenes, out, scale):
 @click.option("--resume", is_flag=True, help="Continue the run in --out from its checkpoint.")
 def train(folder, out, resume, **opts):
     """Train JUMP on a shard folder (GPU when present; several GPUs under torchrun)."""
-    import contextlib
     import time
     from shards import UserError, resolve_dataset
     from jump_model.config import preset_config
@@ -186,16 +201,10 @@ def train(folder, out, resume, **opts):
         dataset = resolve_dataset(folder, opts.pop("dataset"))
         out = out or f"runs/{dataset}-{time.strftime('%Y%m%d-%H%M%S')}"
         cfg = preset_config(opts.pop("preset"), data_dir=str(folder), dataset=dataset, **opts)
-    with contextlib.ExitStack() as stack:
-        bars = []   # opened at the first step, so setup errors print as one clean line
-
+    with ProgressBar("train") as bar:
         def progress(step, total, metrics):
-            if not bars:
-                bars.append(stack.enter_context(click.progressbar(
-                    length=total, label="train", file=sys.stderr, show_eta=True, show_pos=True,
-                    item_show_func=lambda m: m)))
-                bars[0].update(step - 1)
-            bars[0].update(1, f"loss {metrics['loss']:.1f}  {metrics['scenes_per_s']:.1f} scenes/s" if metrics else None)
+            bar.update(step, total, f"loss {metrics['loss']:.1f}  {metrics['scenes_per_s']:.1f} scenes/s"
+                       if metrics else None)
         result = run_training(cfg, out, resume=resume, on_progress=progress)
     if result.interrupted:
         click.echo(f"interrupted at step {result.step}; checkpoint saved in {out} (continue with --resume)", err=True)

@@ -1,15 +1,18 @@
 """Draw a storyboard into anti-aliased RGB frames with numpy.
 
-Each kind is a signed distance function (negative inside, in pixels) evaluated at pixel centres
-in a small box around the shape only; a pixel's coverage is clip(0.5 - distance, 0, 1) and its
-colour is blended over what is already there.  Shapes that keep their position and colour in
-every frame are drawn once into a background that every frame starts from; the others are drawn
-for all frames at once.  Draw order: shapes 1..S-1 by index, then the actor (shape 0) on top.
+Each kind is a signed distance function (negative inside, in pixels; for polygons the maximum over
+the edges' half-planes, exact near edges, a little short beyond a corner, where the anti-aliased
+rim then reaches up to 1 px) evaluated at pixel centres in a small box around the shape only; a
+pixel's coverage is clip(0.5 - distance, 0, 1) and its colour is blended over what is already there.
+Shapes that keep their position and colour in every frame are drawn once into a background that
+every frame starts from; the others are drawn into all frames at once.  Draw order: shapes 1..S-1
+by index, then the actor (shape 0) on top.
 """
 import numpy as np
 from numpy.lib.stride_tricks import as_strided
 
 from . import vocabulary as vocab
+
 
 def _normals(count, first_deg):
     """Return (nx, ny), float32 [count, 1, 1, 1] each: the unit edge normals of a regular polygon, the

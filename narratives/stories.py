@@ -25,6 +25,8 @@ class Storyboard:
     kinds int8 [S] (index into vocabulary.KINDS), sizes int8 [S] (index into SIZE_FRACTIONS),
     positions float32 [V, S, 2] (centre in pixels, x then y), colors int8 [V, S] (index into
     PALETTE, per frame), order int8 [S-1] (the story's event labels, see each story).
+    Shapes that never move or change must not overlap one another (layout.place_shapes keeps them
+    apart): the rasteriser draws them together in one pass.
     """
 
     kinds: np.ndarray

@@ -7,6 +7,7 @@ the number of workers, the shard size, or an interruption.
 
 import multiprocessing
 import os
+import re
 import signal
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -21,6 +22,7 @@ from .manifest import (SPLIT_ID, SPLITS, differences, load_manifest, manifest_pa
 from .writer import ShardWriter, encode_scene
 
 BLOCK_SCENES = 16  # scenes per task sent to a worker
+DATASET_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,99}")
 
 
 @dataclass
@@ -114,6 +116,9 @@ def prepare_folder(out, spec: GeneratorSpec, seed: int, n: int, test_n: int, sha
 
     Raises UserError if `out` is a file, or holds a dataset of the same name made with other settings.
     """
+    if not DATASET_NAME.fullmatch(spec.dataset):
+        raise UserError(f"dataset name '{spec.dataset}' is not allowed: use letters, digits, '_', '.' and '-' "
+                        f"(starting with a letter or digit)")
     folder = Path(out)
     if folder.exists() and not folder.is_dir():
         raise UserError(f"--out {folder} is a file, not a folder")

@@ -237,6 +237,13 @@ def test_generator_refuses_out_that_is_a_file(tmp_path):
     assert f.read_text() == "keep me"
 
 
+@pytest.mark.parametrize("name", ["a/b", "", ".hidden", "x" * 101])
+def test_bad_dataset_names_are_refused(tmp_path, name):
+    with pytest.raises(UserError, match="not allowed"):
+        make(tmp_path, name=name)
+    assert list(tmp_path.iterdir()) == []
+
+
 def test_help_does_not_import_torch():
     code = "import sys, cli\ntry:\n    cli.main.main(['--help'], standalone_mode=False)\nfinally:\n" \
            "    print('torch' in sys.modules, 'numpy' in sys.modules)"
