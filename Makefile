@@ -21,7 +21,7 @@ install: $(BIN)/jumpdata
 test: install
 	$(BIN)/python -m pytest -q
 
-# Small datasets of each kind, their pictures, a few minutes of CPU training and its samples, under demo/.
+# Small datasets of each kind, their pictures, about 5 minutes of CPU training (preset tiny) and its samples, under demo/.
 demo: install
 	mkdir -p $(DEMO)
 	$(BIN)/jumpdata narratives --story salesman --n 2000 --size 32 --out $(DEMO)/shards --shard-size 500
@@ -32,11 +32,17 @@ demo: install
 	$(BIN)/jumpdata show $(DEMO)/shards --dataset salesman --scenes 0-8 --scale 3 --out $(DEMO)/salesman.gif
 	$(BIN)/jumpdata show $(DEMO)/shards --dataset color_reaction --scenes 0-7 --out $(DEMO)/color_reaction.png
 	$(BIN)/jumpdata show $(DEMO)/shards --dataset dice --scenes 0-3 --scale 2 --out $(DEMO)/dice.png
+	rm -rf $(DEMO)/run
+	$(BIN)/jumpdata train $(DEMO)/shards --dataset salesman --preset tiny --out $(DEMO)/run
+	$(BIN)/jumpdata sample $(DEMO)/run --samples 4 --out $(DEMO)/samples_forward.png
+	$(BIN)/jumpdata sample $(DEMO)/run --context 18,20 --query 0,5,10 --samples 4 --out $(DEMO)/samples_backward.png
+	$(BIN)/jumpdata sample $(DEMO)/run --context 0,1 --query 5,10,15,20 --samples 4 --out $(DEMO)/samples_forward.gif
 	@echo "demo: pictures are in $(DEMO)/"
 
 bench: install
 	$(BIN)/python bench/narratives.py
 	$(BIN)/python bench/dice.py
+	$(BIN)/python bench/train.py
 
 clean-demo:
 	rm -rf $(DEMO)

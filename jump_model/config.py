@@ -29,6 +29,7 @@ class JumpConfig:
     stride_to_hidden: int = 2      # kernel = stride of the conv from representation (H/4) to LSTM state
     stride_to_obs: int = 2         # kernel = stride of the transposed conv from LSTM state to canvas
     lstm_kernel: int = 5           # kernel of the ConvLSTM gate convolution and the latent heads
+    latent_std_init: float = 0.05  # std of prior and posterior at initialisation (small: z carries r's content early)
     # data-derived (filled from the manifest when training starts)
     image_size: int = 64
     views_per_scene: int = 21
@@ -57,6 +58,7 @@ class JumpConfig:
     # where the data is
     data_dir: str = ""
     dataset: str = ""
+    manifest: str = ""             # absolute path of the dataset's manifest NAME.json (filled when training starts)
 
     def to_dict(self) -> dict:
         """Return the config as a JSON-able dict."""
@@ -78,6 +80,8 @@ class JumpConfig:
         for name in positive:
             if getattr(self, name) <= 0:
                 raise UserError(f"{name.replace('_', '-')} must be positive, got {getattr(self, name)}")
+        if self.latent_std_init <= 0:
+            raise UserError(f"latent-std-init must be positive, got {self.latent_std_init}")
         if self.lr <= 0:
             raise UserError(f"lr must be positive, got {self.lr}")
         if self.device not in ("auto", "cpu", "cuda"):
@@ -96,8 +100,8 @@ PRESETS = {
                  pixel_variance="2.0@100000,0.2@50000,0.4@50000,0.9"),
     # small and fast: learns visibly on 32x32 in a few CPU minutes
     "tiny": dict(nt=2, nf_to_hidden=32, nf_enc=32, nf_to_obs=32, nf_dec=32, ni_z=3, stride_to_hidden=1,
-                 stride_to_obs=2, lstm_kernel=3, steps=3000, batch_size=16, lr=1e-3, context=3, targets=3,
-                 pixel_variance="0.5:0.1@2000", log_every=25, sample_every=500, checkpoint_every=250,
+                 stride_to_obs=2, lstm_kernel=3, steps=3000, batch_size=16, lr=3e-3, context=3, targets=3,
+                 pixel_variance="0.5:0.1@2500", log_every=25, sample_every=500, checkpoint_every=250,
                  eval_every=500, eval_scenes=32),
 }
 

@@ -20,6 +20,7 @@ from torch import nn
 from .config import JumpConfig
 
 TOWER_CHANNELS = 32   # output channels of the appendix-B representation tower
+STD_FLOOR = 1e-4      # added to every latent std
 
 
 def encoded_viewpoint_dim(kind: str) -> int:
@@ -100,6 +101,8 @@ class Draw(nn.Module):
         self.to_hidden = nn.Conv2d(in_channels, cfg.nf_enc, cfg.stride_to_hidden, stride=cfg.stride_to_hidden)
         self.cell = ConvLSTMCell(cfg.nf_enc + cfg.ni_z, cfg.nf_to_hidden, k)
         self.head = nn.Conv2d(cfg.nf_to_hidden, 2 * cfg.ni_z, k, padding=k // 2)
+        with torch.no_grad():   # start with std = latent_std_init: the softplus's inverse as the std half's bias
+            self.head.bias[cfg.ni_z:].fill_(math.log(math.expm1(cfg.latent_std_init - STD_FLOOR)))
 
     def start(self, features):
         """Map the conditioning features [B, C, H/4, W/4] to the LSTM input and zero state.
@@ -113,8 +116,8 @@ class Draw(nn.Module):
     def step(self, x, z_prev, h, c):
         """One DRAW step: returns (mean, std, h, c); mean and std are float32 [B, ni_z, S, S]."""
         h, c = self.cell(torch.cat([x, z_prev], dim=1), h, c)
-        mean, log_std = self.head(h).float().chunk(2, dim=1)
-        return mean, F.softplus(log_std) + 1e-4, h, c
+        mean, std_raw = self.head(h).float().chunk(2, dim=1)
+        return mean, F.softplus(std_raw) + STD_FLOOR, h, c
 
 
 class Renderer(nn.Module):

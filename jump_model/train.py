@@ -19,6 +19,7 @@ import torch.distributed as dist
 
 from shards.errors import UserError
 from shards.files import temporary_name, write_json_atomic
+from shards.manifest import manifest_path
 
 from .config import JumpConfig
 from .data import (SceneViews, StepSampler, default_workers, make_loader, open_split, position_scale,
@@ -65,6 +66,7 @@ def fill_from_dataset(cfg: JumpConfig, scenes) -> JumpConfig:
     cfg.viewpoint_dim = encoded_viewpoint_dim(scenes.viewpoint_kind)
     cfg.position_scale = position_scale(scenes) if scenes.viewpoint_kind == "camera" else 1.0
     cfg.dataset = scenes.name
+    cfg.manifest = str(manifest_path(scenes.folder, scenes.name).resolve())
     return cfg
 
 

@@ -76,13 +76,13 @@ def test_overfits_one_batch():
     batch["target_frames"] = batch["target_frames"] // 64 * 64   # a learnable, fixed picture
     opt = torch.optim.Adam(model.parameters(), lr=3e-3)
     first = None
-    for _ in range(150):
+    for _ in range(300):
         loss = model(batch, 0.1)
         opt.zero_grad()
         loss["loss"].backward()
         opt.step()
         first = first if first is not None else loss["mse"].item()
-    assert loss["mse"].item() < 0.5 * first
+    assert loss["mse"].item() < 0.4 * first
 
 
 def test_same_z_renders_the_same_image_and_samples_differ():
