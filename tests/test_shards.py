@@ -188,6 +188,15 @@ def jumpdata(*args, cwd=None):
                           cwd=cwd)
 
 
+def test_show_names_a_corrupt_shard_in_one_line(tmp_path):
+    make(tmp_path)
+    shard = tmp_path / "toy-train-00000-of-00006.h5"
+    shard.write_bytes(shard.read_bytes()[:2000])
+    r = jumpdata("show", tmp_path, "--scenes", "0", "--out", tmp_path / "x.png")
+    assert r.returncode != 0 and shard.name in r.stderr
+    assert len(r.stderr.strip().splitlines()) == 1 and "Traceback" not in r.stderr
+
+
 def test_info_reports_and_catches_damage(tmp_path):
     make(tmp_path)
     ok = jumpdata("info", tmp_path)
@@ -205,8 +214,13 @@ def test_info_reports_and_catches_damage(tmp_path):
     (["show", "{tmp}", "--out", "{tmp}/x.png"], "no jumpdata dataset"),
     (["narratives", "--n", "0", "--out", "{tmp}"], "--n"),
     (["narratives", "--workers", "0", "--out", "{tmp}"], "--workers"),
+    (["narratives", "--story", "nonsense", "--n", "5", "--out", "{tmp}/d"], "unknown story"),
+    (["narratives", "--size", "8", "--n", "5", "--out", "{tmp}/d"], "--size"),
+    (["narratives", "--frames", "2", "--n", "5", "--out", "{tmp}/d"], "--frames"),
+    (["narratives", "--n", "5", "--out", "{tmp}/afile"], "is a file"),
 ])
 def test_bad_input_is_one_line(tmp_path, args, message):
+    (tmp_path / "afile").write_text("keep")
     r = jumpdata(*[a.format(tmp=tmp_path) for a in args])
     assert r.returncode != 0
     assert message in r.stderr and len(r.stderr.strip().splitlines()) == 1 and "Traceback" not in r.stderr
