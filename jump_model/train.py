@@ -9,6 +9,8 @@ weights_only-loadable), samples_XXXXXX.png, and TensorBoard events when
 
 import json
 import os
+import signal
+import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -197,6 +199,39 @@ class MetricsLog:
             self.board.flush()
 
 
+class StopRequest:
+    """Turns the first Ctrl-C (SIGINT) into a flag the loop reads between steps, so the checkpoint saved on
+    the way out is of a whole step; a second Ctrl-C interrupts at once (KeyboardInterrupt, nothing saved)."""
+
+    def __enter__(self):
+        self.requested, self.previous = False, None
+        if threading.current_thread() is threading.main_thread():
+            self.previous = signal.signal(signal.SIGINT, self._request)
+        return self
+
+    def _request(self, signum, frame):
+        if self.requested:
+            raise KeyboardInterrupt
+        self.requested = True
+
+    def agreed(self, world: int, device: torch.device) -> bool:
+        """Return True if any rank was asked to stop (an all-reduce when there are several ranks)."""
+        if world == 1:
+            return self.requested
+        flag = torch.tensor([float(self.requested)], device=device)
+        dist.all_reduce(flag, op=dist.ReduceOp.MAX)
+        return bool(flag.item())
+
+    def __exit__(self, *exc):
+        if self.previous is not None:
+            signal.signal(signal.SIGINT, self.previous)
+
+
+def parameters_finite(model: torch.nn.Module) -> bool:
+    """Return True if every parameter of `model` is finite (no NaN or inf)."""
+    return all(bool(torch.isfinite(p).all()) for p in model.parameters())
+
+
 def train(cfg: JumpConfig, out, resume: bool = False, on_progress=None) -> TrainResult:
     """Train JUMP as `cfg` says, writing the run folder `out` (resume=True: continue it; pass the
     config from resume_config(out)).
@@ -246,53 +281,53 @@ def train(cfg: JumpConfig, out, resume: bool = False, on_progress=None) -> Train
     metrics, step, interrupted = {}, start, False
     batches = iter(loader)
     try:
-        while step < cfg.steps:
-            t0 = time.perf_counter()
-            batch = to_device(next(batches), device)
-            wait += time.perf_counter() - t0
-            variance = pixel_variance(schedule, step)
-            variance_t = torch.tensor(variance, device=device)
-            torch.manual_seed(derived_seed(cfg.seed, NOISE_STREAM, step, rank))
-            with torch.autocast(device.type, dtype=torch.bfloat16, enabled=use_amp):
-                losses = step_fn(batch, variance_t)
-            optimizer.zero_grad(set_to_none=True)
-            losses["loss"].backward()
-            torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
-            optimizer.step()
-            sums += torch.stack([losses[k].detach().float() for k in LOSS_KEYS])
-            step += 1
-            window_steps += 1
+        with StopRequest() as stop:
+            while step < cfg.steps:
+                t0 = time.perf_counter()
+                batch = to_device(next(batches), device)
+                wait += time.perf_counter() - t0
+                variance = pixel_variance(schedule, step)
+                variance_t = torch.tensor(variance, device=device)
+                torch.manual_seed(derived_seed(cfg.seed, NOISE_STREAM, step, rank))
+                with torch.autocast(device.type, dtype=torch.bfloat16, enabled=use_amp):
+                    losses = step_fn(batch, variance_t)
+                optimizer.zero_grad(set_to_none=True)
+                losses["loss"].backward()
+                torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
+                optimizer.step()
+                sums += torch.stack([losses[k].detach().float() for k in LOSS_KEYS])
+                step += 1
+                window_steps += 1
 
-            do_eval = rank == 0 and (step % cfg.eval_every == 0 or step == cfg.steps)
-            if step % cfg.log_every == 0 or do_eval or step == cfg.steps:
-                values = (sums / window_steps).tolist()
-                if not all(np.isfinite(values)):
-                    raise TrainingDiverged(f"loss became {values[0]} near step {step}; stopped. The last good "
-                                           f"checkpoint is in {out} (try a lower --lr)")
-                elapsed = time.perf_counter() - t_window
-                metrics = {"step": step, **dict(zip(LOSS_KEYS, values)), "pixel_variance": variance,
-                           "scenes_per_s": window_steps * cfg.batch_size * world / elapsed,
-                           "data_wait_share": wait / elapsed}
-                if do_eval:
-                    metrics.update(evaluator(model, variance))
-                log.write(metrics)
-                sums.zero_()
-                window_steps, wait, t_window = 0, 0.0, time.perf_counter()
-            if rank == 0 and (step % cfg.checkpoint_every == 0 or step == cfg.steps):
-                if window_steps and not torch.isfinite(sums).all():
-                    raise TrainingDiverged(f"loss became non-finite near step {step}; stopped. The last good "
-                                           f"checkpoint is in {out} (try a lower --lr)")
-                save_checkpoint(out / "checkpoint.pt", model, optimizer, step, cfg)
-            if rank == 0 and step % cfg.sample_every == 0:
-                model.eval()
-                render_scene(model, cfg, evaluator.scenes, out / f"samples_{step:06d}.png", seed=cfg.seed)
-                model.train()
-            if on_progress is not None:
-                on_progress(step, cfg.steps, metrics)
-    except KeyboardInterrupt:
-        interrupted = True
-        if rank == 0 and step > start and torch.isfinite(sums).all():
-            save_checkpoint(out / "checkpoint.pt", model, optimizer, step, cfg)
+                interrupted = stop.agreed(world, device)
+                do_eval = rank == 0 and (step % cfg.eval_every == 0 or step == cfg.steps)
+                if step % cfg.log_every == 0 or do_eval or step == cfg.steps or interrupted:
+                    values = (sums / window_steps).tolist()
+                    if not all(np.isfinite(values)):
+                        raise TrainingDiverged(f"loss became {values[0]} near step {step}; stopped. The last good "
+                                               f"checkpoint is in {out} (try a lower --lr)")
+                    elapsed = time.perf_counter() - t_window
+                    metrics = {"step": step, **dict(zip(LOSS_KEYS, values)), "pixel_variance": variance,
+                               "scenes_per_s": window_steps * cfg.batch_size * world / elapsed,
+                               "data_wait_share": wait / elapsed}
+                    if do_eval:
+                        metrics.update(evaluator(model, variance))
+                    log.write(metrics)
+                    sums.zero_()
+                    window_steps, wait, t_window = 0, 0.0, time.perf_counter()
+                if rank == 0 and (step % cfg.checkpoint_every == 0 or step == cfg.steps or interrupted):
+                    if not (torch.isfinite(sums).all() and parameters_finite(model)):
+                        raise TrainingDiverged(f"loss or weights became non-finite near step {step}; stopped. The "
+                                               f"last good checkpoint is in {out} (try a lower --lr)")
+                    save_checkpoint(out / "checkpoint.pt", model, optimizer, step, cfg)
+                if rank == 0 and step % cfg.sample_every == 0:
+                    model.eval()
+                    render_scene(model, cfg, evaluator.scenes, out / f"samples_{step:06d}.png", seed=cfg.seed)
+                    model.train()
+                if on_progress is not None:
+                    on_progress(step, cfg.steps, metrics)
+                if interrupted:
+                    break
     finally:
         del batches
         if log.board is not None:

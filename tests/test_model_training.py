@@ -116,3 +116,47 @@ def test_bad_input_is_one_line_exit_2(data, tmp_path, args, message):
                text=True, cwd=tmp_path)
     assert proc.returncode == 2, proc.stderr
     assert message in proc.stderr and len(proc.stderr.strip().splitlines()) == 1 and "Traceback" not in proc.stderr
+
+
+def test_ctrl_c_saves_a_whole_step_and_resume_continues_the_trajectory(data, tmp_path):
+    import signal
+    import subprocess
+    import sys
+    import time
+    run = tmp_path / "run"
+    cli = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "cli.py")
+    proc = subprocess.Popen([sys.executable, cli, "train", str(data), "--preset", "tiny", "--steps", "100000",
+                             "--batch-size", "4", "--workers", "0", "--log-every", "1", "--checkpoint-every", "3",
+                             "--eval-every", "6", "--sample-every", "6", "--out", str(run)],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.time() + 120
+    while time.time() < deadline and (not (run / "metrics.jsonl").is_file() or len(losses(run)) < 4):
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130 and "interrupted at step" in err and "Traceback" not in err
+    stopped = torch.load(run / "checkpoint.pt", weights_only=True)["step"]
+    assert stopped == json.loads((run / "metrics.jsonl").read_text().splitlines()[-1])["step"] >= 4
+    train(resume_config(run, steps=stopped + 2), run, resume=True)
+    train(config(data, stopped + 2), tmp_path / "whole")
+    assert losses(run) == pytest.approx(losses(tmp_path / "whole"), rel=1e-6, abs=1e-6)
+
+
+def test_nan_loss_stops_with_a_clear_error_and_keeps_the_last_good_checkpoint(data, tmp_path, monkeypatch):
+    from jump_model.model import JUMP
+    from jump_model.train import TrainingDiverged
+    forward, calls = JUMP.forward, []
+
+    def poisoned(self, batch, variance):
+        out = forward(self, batch, variance)
+        calls.append(1)
+        if len(calls) >= 5:   # the fifth step's loss is NaN
+            out = {k: v * float("nan") for k, v in out.items()}
+        return out
+
+    monkeypatch.setattr(JUMP, "forward", poisoned)
+    with pytest.raises(TrainingDiverged, match="last good checkpoint"):
+        train(config(data, 20), tmp_path / "run")
+    ckpt = torch.load(tmp_path / "run" / "checkpoint.pt", weights_only=True)
+    assert ckpt["step"] == 3
+    assert all(torch.isfinite(v).all() for v in ckpt["model"].values())
