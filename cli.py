@@ -41,7 +41,7 @@ def generator_options(default_n: int):
         click.option("--test-n", type=click.IntRange(min=0), default=None,
                      help="Held-out scenes [default: 1000, or n/10 when --n is small]."),
         click.option("--out", type=click.Path(), default="shards/", show_default=True, help="Output folder."),
-        click.option("--seed", type=int, default=0, show_default=True, help="Dataset seed."),
+        click.option("--seed", type=click.IntRange(min=0), default=0, show_default=True, help="Dataset seed."),
         click.option("--workers", type=click.IntRange(min=1), default=None,
                      help="Worker processes [default: all cores]."),
         click.option("--shard-size", type=click.IntRange(min=1), default=1000, show_default=True,
@@ -87,10 +87,14 @@ def run_generator(spec, opts: dict) -> None:
     """Generate the dataset `spec` into opts["out"] with one progress bar; print a one-line summary."""
     from shards import default_test_scenes, default_workers, generate_dataset, package_version
     test_n = opts["test_n"] if opts["test_n"] is not None else default_test_scenes(opts["n"])
-    with ProgressBar(spec.dataset) as bar:
-        generate_dataset(spec, opts["out"], n=opts["n"], test_n=test_n, seed=opts["seed"],
-                         workers=opts["workers"] or default_workers(), shard_size=opts["shard_size"],
-                         on_progress=bar.update, version=package_version())
+    try:
+        with ProgressBar(spec.dataset) as bar:
+            generate_dataset(spec, opts["out"], n=opts["n"], test_n=test_n, seed=opts["seed"],
+                             workers=opts["workers"] or default_workers(), shard_size=opts["shard_size"],
+                             on_progress=bar.update, version=package_version())
+    except KeyboardInterrupt:
+        click.echo("complete shards were kept; run the same command again to finish", err=True)
+        raise
     click.echo(f"{spec.dataset}: {opts['n']} train + {test_n} test scenes in {opts['out']}")
 
 
@@ -150,7 +154,7 @@ def info(folder):
 @click.argument("folder", type=click.Path())
 @click.option("--dataset", default=None, help="Dataset name (needed when the folder holds several).")
 @click.option("--split", type=click.Choice(["train", "test"]), default="train", show_default=True)
-@click.option("--scenes", default="0-7", show_default=True, help="Scene indices: 0-7, 3, or 0,2,9-12.")
+@click.option("--scenes", default=None, help="Scene indices: 0-7, 3, or 0,2,9-12 [default: the first 8].")
 @click.option("--out", type=click.Path(), required=True, help="Picture to write: .png (grid) or .gif (animation).")
 @click.option("--scale", type=click.IntRange(1, 16), default=2, show_default=True, help="Pixel magnification.")
 def show(folder, dataset, split, scenes, out, scale):
@@ -158,7 +162,7 @@ def show(folder, dataset, split, scenes, out, scale):
     from shards import open_dataset
     from shards.preview import parse_indices, save_preview
     ds = open_dataset(folder, dataset, split)
-    save_preview(ds, parse_indices(scenes, len(ds)), out, scale=scale)
+    save_preview(ds, parse_indices(scenes or f"0-{min(8, len(ds)) - 1}", len(ds)), out, scale=scale)
     click.echo(f"wrote {out}")
 
 
@@ -234,7 +238,7 @@ def run() -> None:
     try:
         code = main.main(standalone_mode=False)
     except click.exceptions.Abort:
-        click.echo("jumpdata: interrupted; complete files were kept, re-run the same command to go on", err=True)
+        click.echo("jumpdata: interrupted", err=True)
         sys.exit(130)
     except click.ClickException as e:
         click.echo(f"jumpdata: {e.format_message()}", err=True)

@@ -6,6 +6,7 @@ classes and no class has more than one digit more than another.
 """
 
 import gzip
+import zlib
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -29,6 +30,9 @@ class DigitBank:
         return len(self.classes)
 
 
+MAX_DIGITS = np.iinfo(np.int16).max  # bank indices are stored as int16 labels
+
+
 def balanced_order(classes: np.ndarray, n: int) -> np.ndarray:
     """Return int64 [min(n, len(classes))] indices into `classes`, taking the classes 0-9 in turn.
 
@@ -50,7 +54,7 @@ def read_idx(path: Path) -> np.ndarray:
         raw = path.read_bytes()
         if raw[:2] == b"\x1f\x8b":
             raw = gzip.decompress(raw)
-    except (OSError, EOFError, gzip.BadGzipFile) as e:
+    except (OSError, EOFError, gzip.BadGzipFile, zlib.error) as e:
         raise UserError(f"cannot read MNIST file {path}: {e}") from None
     if len(raw) < 4 or raw[0] != 0 or raw[1] != 0 or raw[2] != 0x08 or not 1 <= raw[3] <= 3:
         raise UserError(f"{path} is not an MNIST IDX file of unsigned bytes")
@@ -110,8 +114,8 @@ def load_bank(n: int, mnist: str | None = None) -> DigitBank:
     Raises UserError when `n` < 1, when the source holds fewer than `n` digits,
     or when `mnist` cannot be read.
     """
-    if n < 1:
-        raise UserError(f"--digits must be at least 1 (got {n})")
+    if not 1 <= n <= MAX_DIGITS:
+        raise UserError(f"--digits must be between 1 and {MAX_DIGITS} (got {n}): the label `digits` is int16")
     images, classes = read_mnist(mnist) if mnist else read_shipped()
     if n > len(classes):
         where = f"the MNIST files at {mnist}" if mnist else "the shipped digit bank"

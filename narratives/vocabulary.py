@@ -42,6 +42,7 @@ SIZE_FRACTIONS = (0.07, 0.085, 0.10, 0.115)
 #: Smallest image side at which the smallest shape (radius 0.07 * size) is still >= 2.2 px in
 #: radius, i.e. a triangle is still told apart from a circle.
 MIN_SIZE = 32
+MAX_SIZE = 1024  # frames are [V, size, size, 3] uint8 in memory: 21 frames of 1024 px are 66 MB
 
 #: Free space between the actor and the shape it visits, as a fraction of the image side.
 GAP_FRACTION = 0.02
@@ -49,6 +50,8 @@ GAP_FRACTION = 0.02
 
 def check_size(size):
     """Return None if an image side of `size` pixels can be drawn; raise UserError otherwise."""
+    if size > MAX_SIZE:
+        raise UserError(f"--size {size} is larger than {MAX_SIZE} px, the largest frame this generator draws")
     if size < MIN_SIZE:
         raise UserError(
             f"--size {size} is too small to draw the shapes: the smallest shape would be "

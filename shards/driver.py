@@ -17,8 +17,7 @@ import numpy as np
 
 from .errors import UserError
 from .files import TMP_MARK, sha256_of, write_json_atomic
-from .manifest import (SPLIT_ID, SPLITS, differences, load_manifest, manifest_path, new_manifest,
-                       shard_count, shard_file_name)
+from .manifest import SPLIT_ID, SPLITS, differences, load_manifest, manifest_path, new_manifest, shard_file_name
 from .writer import ShardWriter, encode_scene
 
 BLOCK_SCENES = 16  # scenes per task sent to a worker
@@ -82,8 +81,22 @@ def _make_block(task) -> list:
 
 
 def _remove_stale_temporaries(folder: Path, dataset: str) -> None:
-    for p in folder.glob(f".{dataset}*{TMP_MARK}*"):
-        p.unlink(missing_ok=True)
+    """Delete the temporary files of `dataset` left by killed runs (those of live processes are kept)."""
+    patterns = [f".{dataset}-{split}-*.h5{TMP_MARK}*" for split in SPLITS] + [f".{dataset}.json{TMP_MARK}*"]
+    for p in (p for pattern in patterns for p in folder.glob(pattern)):
+        pid = p.name.rpartition(TMP_MARK)[2]
+        if not (pid.isdigit() and int(pid) != os.getpid() and _process_alive(int(pid))):
+            p.unlink(missing_ok=True)
+
+
+def _process_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)  # signal 0: only asks whether the process exists
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # it exists, under another user
+        pass
+    return True
 
 
 def _plan(manifest: dict, shard_size: int) -> list:
@@ -114,7 +127,8 @@ def prepare_folder(out, spec: GeneratorSpec, seed: int, n: int, test_n: int, sha
                    version: str) -> dict:
     """Create `out` if needed and return the manifest to resume from (intact shards of an earlier run kept).
 
-    Raises UserError if `out` is a file, or holds a dataset of the same name made with other settings.
+    Raises UserError if `out` is a file, or holds shards of a dataset of the same name made with other
+    settings (a manifest of other settings that lists no shard yet is simply replaced).
     """
     if not DATASET_NAME.fullmatch(spec.dataset):
         raise UserError(f"dataset name '{spec.dataset}' is not allowed: use letters, digits, '_', '.' and '-' "
@@ -128,10 +142,11 @@ def prepare_folder(out, spec: GeneratorSpec, seed: int, n: int, test_n: int, sha
     if path.exists():
         old = load_manifest(path)
         changed = differences(old, manifest)
-        if changed:
+        if changed and any(old["splits"][s]["shards"] for s in SPLITS):
             raise UserError(f"{path} holds '{spec.dataset}' made with other settings ({', '.join(changed)}); "
                             f"use another --out or --name, or delete that dataset's files first")
-        _keep_intact_shards(folder, old, manifest)
+        if not changed:
+            _keep_intact_shards(folder, old, manifest)
     _remove_stale_temporaries(folder, spec.dataset)
     write_json_atomic(path, manifest)
     return manifest

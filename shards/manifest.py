@@ -16,6 +16,8 @@ FORMAT_VERSION = 1
 SPLITS = ("train", "test")
 SPLIT_ID = {"train": 0, "test": 1}
 
+REQUIRED_KEYS = ("dataset", "generator", "seed", "config", "frame_shape", "views_per_scene", "viewpoint_kind",
+                 "viewpoint_names", "shard_size", "splits")
 # Keys that must agree for a re-run to resume an existing dataset.
 IDENTITY_KEYS = ("generator", "seed", "config", "frame_shape", "views_per_scene",
                  "viewpoint_kind", "viewpoint_names", "shard_size")
@@ -81,7 +83,25 @@ def load_manifest(path) -> dict:
         raise UserError(f"{path} is not a jumpdata manifest")
     if m.get("format_version") != FORMAT_VERSION:
         raise UserError(f"{path} has format version {m.get('format_version')}; this jumpdata reads {FORMAT_VERSION}")
+    _check_structure(path, m)
     return m
+
+
+def _check_structure(path: Path, m: dict) -> None:
+    """Raise UserError unless manifest `m` has the keys readers rely on and names only its own shard files."""
+    missing = [key for key in REQUIRED_KEYS if key not in m]
+    if missing:
+        raise UserError(f"{path} is damaged: it has no {', '.join(missing)}")
+    try:
+        for split in SPLITS:
+            info = m["splits"][split]
+            for entry in info["shards"]:
+                index = int(entry["first_scene"]) // int(m["shard_size"])
+                expected = shard_file_name(m["dataset"], split, index, int(info["shard_count"]))
+                if entry["file"] != expected or not isinstance(entry["sha256"], str) or int(entry["scenes"]) < 1:
+                    raise UserError(f"{path} is damaged: its entry for '{entry['file']}' is not one of its shards")
+    except (KeyError, TypeError, ValueError) as e:
+        raise UserError(f"{path} is damaged: missing or malformed {e}") from None
 
 
 def list_datasets(folder) -> list:

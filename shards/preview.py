@@ -6,6 +6,7 @@ import numpy as np
 from PIL import Image
 
 from .errors import UserError
+from .files import temporary_name
 
 GAP = 2          # pixels between cells, after magnification
 GAP_COLOR = 255  # white gaps
@@ -14,21 +15,22 @@ GIF_MS = 150     # milliseconds per GIF frame
 
 def parse_indices(text: str, length: int) -> list:
     """Parse "0-7", "3" or "0,2,9-12" into a list of ints, each checked to lie in 0..length-1."""
-    out = []
+    if length == 0:
+        raise UserError("there is nothing to pick from: the split holds no scenes")
+    ranges = []
     try:
         for part in text.split(","):
-            lo, _, hi = part.strip().partition("-")
-            lo = int(lo)
-            hi = int(hi) if hi else lo
+            lo, dash, hi = part.strip().partition("-")
+            lo, hi = int(lo), int(hi) if dash else int(lo)
             if hi < lo:
                 raise ValueError
-            out.extend(range(lo, hi + 1))
+            ranges.append((lo, hi))
     except ValueError:
         raise UserError(f"cannot read '{text}' as indices (write e.g. 0-7, 3 or 0,2,9-12)") from None
-    bad = [i for i in out if not 0 <= i < length]
-    if bad:
-        raise UserError(f"index {bad[0]} is out of range: there are {length} (0..{length - 1})")
-    return out
+    for lo, hi in ranges:
+        if lo < 0 or hi >= length:
+            raise UserError(f"index {lo if lo < 0 else hi} is out of range: there are {length} (0..{length - 1})")
+    return [i for lo, hi in ranges for i in range(lo, hi + 1)]
 
 
 def grid(rows: list, scale: int = 1, gap: int = GAP) -> np.ndarray:
@@ -62,7 +64,7 @@ def save_picture(rows: list, out, scale: int = 2) -> None:
         raise UserError(f"--out {out}: write a .png (grid) or a .gif (animation)")
     if not out.parent.is_dir():
         raise UserError(f"--out {out}: folder {out.parent} does not exist")
-    tmp = out.with_name(f".{out.name}.tmp")
+    tmp = temporary_name(out)
     if suffix == ".png":
         Image.fromarray(grid(rows, scale)).save(tmp, format="PNG")
     else:

@@ -30,6 +30,10 @@ class ShardDataset:
             raise UserError(f"dataset '{manifest['dataset']}' in {folder} is incomplete: {len(shards)} of "
                             f"{info['shard_count']} {split} shards; re-run the command that made it to finish")
         self.files = [self.folder / s["file"] for s in shards]
+        missing = [f.name for f in self.files if not f.is_file()]
+        if missing:
+            raise UserError(f"shard {missing[0]} of dataset '{manifest['dataset']}' is missing from {folder}; "
+                            f"re-run the command that made it")
         self.starts = [s["first_scene"] for s in shards]
         self.length = info["scenes"]
         self._handles = {}
@@ -73,34 +77,39 @@ class ShardDataset:
             except OSError as e:
                 raise UserError(f"cannot read shard {self.files[k]} ({e}); run `jumpdata info` to check") from None
             self._handles[k] = h5
-        return h5, i - self.starts[k]
+        return h5, i - self.starts[k], k
+
+    def _read(self, i: int, read):
+        """Return read(h5 file, row) for scene `i`; a damaged shard becomes a UserError that names it."""
+        h5, row, k = self._locate(i)
+        try:
+            return read(h5, row)
+        except (OSError, KeyError, ValueError) as e:
+            raise UserError(f"cannot read scene {i} from shard {self.files[k]} ({e}); run `jumpdata info` "
+                            f"to check") from None
 
     def frames(self, i: int, views=None) -> np.ndarray:
         """Return the frames of scene `i`: uint8 [V, H, W, 3], or only the listed `views` (in that order)."""
-        h5, row = self._locate(i)
-        frames = h5["frames"][row]
+        frames = self._read(i, lambda h5, row: h5["frames"][row])
         return frames if views is None else frames[np.asarray(views)]
 
     def viewpoints(self, i: int) -> np.ndarray:
         """Return the viewpoints of scene `i`: float32 [V, D] (see the manifest's viewpoint_names)."""
-        h5, row = self._locate(i)
-        return h5["viewpoints"][row]
+        return self._read(i, lambda h5, row: h5["viewpoints"][row])
 
     def labels(self, i: int) -> dict:
         """Return the labels of scene `i`: {name: array} with the per-scene shapes listed in the manifest."""
-        h5, row = self._locate(i)
-        return {name: h5["labels"][name][row] for name in h5["labels"]}
+        return self._read(i, lambda h5, row: {name: h5["labels"][name][row] for name in h5["labels"]})
 
     def scene(self, i: int) -> dict:
         """Return scene `i`: {"frames": uint8 [V,H,W,3], "viewpoints": float32 [V,D], "labels": {...}}."""
         return {"frames": self.frames(i), "viewpoints": self.viewpoints(i), "labels": self.labels(i)}
 
     def extra(self, name: str) -> np.ndarray:
-        """Return a dataset stored once per shard (e.g. "digit_bank/images"), read from the first shard."""
-        h5, _ = self._locate(0)
-        if name not in h5:
-            raise KeyError(name)
-        return h5[name][()]
+        """Return a dataset stored once per shard (e.g. "digit_bank/images"), read from the first shard.
+
+        Raises UserError when the shard has no such dataset."""
+        return self._read(0, lambda h5, row: h5[name][()])
 
     def close(self) -> None:
         """Close any open HDF5 files (reading again reopens them)."""

@@ -6,10 +6,13 @@ from .files import sha256_of
 from .manifest import SPLITS, list_datasets, load_manifest, manifest_path
 
 
-def verify_dataset(folder, dataset: str) -> list:
-    """Return a list of problems (one-line strings naming the file) of `dataset` in `folder`; empty if intact."""
+def verify_dataset(folder, dataset: str, manifest=None) -> list:
+    """Return a list of problems (one-line strings naming the file) of `dataset` in `folder`; empty if intact.
+
+    `manifest` may be given when already loaded; otherwise it is read from the folder.
+    """
     folder = Path(folder)
-    manifest = load_manifest(manifest_path(folder, dataset))
+    manifest = manifest or load_manifest(manifest_path(folder, dataset))
     problems = []
     for split in SPLITS:
         info = manifest["splits"][split]
@@ -40,5 +43,5 @@ def summarize_folder(folder) -> list:
         summaries.append({"dataset": name, "generator": m["generator"], "seed": m["seed"],
                           "frame_shape": m["frame_shape"], "views_per_scene": m["views_per_scene"],
                           "viewpoint_kind": m["viewpoint_kind"], "splits": splits,
-                          "problems": verify_dataset(folder, name)})
+                          "problems": verify_dataset(folder, name, m)})
     return summaries

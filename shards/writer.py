@@ -39,6 +39,9 @@ def encode_scene(scene: dict, spec) -> dict:
         value = np.asarray(scene["labels"][name])
         if value.shape != tuple(shape):
             raise ValueError(f"label {name} has shape {value.shape}, expected {tuple(shape)}")
+        if np.issubdtype(dtype, np.integer) and value.size and not (
+                np.iinfo(dtype).min <= value.min() and value.max() <= np.iinfo(dtype).max):
+            raise ValueError(f"label {name} holds values outside the range of {dtype}")
         labels[name] = value.astype(dtype, copy=False)
     data = np.ascontiguousarray(frames).tobytes()
     return {"frames": zlib.compress(data, GZIP_LEVEL), "viewpoints": viewpoints, "labels": labels}

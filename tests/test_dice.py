@@ -64,8 +64,9 @@ def test_user_mnist_idx_files_give_a_balanced_bank(tmp_path):
 
 
 @pytest.mark.parametrize("kwargs, message", [
-    (dict(digits=0), "--digits must be at least 1"),
+    (dict(digits=0), "--digits must be between 1 and 32767"),
     (dict(digits=1001), "more than the shipped digit bank holds"),
+    (dict(digits=40000), "between 1 and 32767"),
     (dict(views=0), "--views must be at least 1"),
     (dict(size=4), "--size"),
     (dict(renderer="opengl"), "--renderer"),
@@ -82,6 +83,12 @@ def test_damaged_mnist_files_are_refused(tmp_path):
     (tmp_path / "train-labels-idx1-ubyte").write_bytes(b"not an idx file")
     with pytest.raises(UserError, match="truncated|not an MNIST IDX"):
         load_bank(10, mnist=str(tmp_path))
+    gz = tmp_path / "gz"
+    gz.mkdir()
+    (gz / "train-images-idx3-ubyte.gz").write_bytes(b"\x1f\x8b\x08\x00" + b"\xff" * 40)  # gzip magic, then junk
+    (gz / "train-labels-idx1-ubyte.gz").write_bytes(b"\x1f\x8b\x08\x00" + b"\xff" * 40)
+    with pytest.raises(UserError, match="cannot read MNIST file"):
+        load_bank(10, mnist=str(gz))
 
 
 def test_cli_bad_input_is_one_line_and_nonzero(tmp_path):

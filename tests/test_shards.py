@@ -218,6 +218,9 @@ def test_info_reports_and_catches_damage(tmp_path):
     (["narratives", "--size", "8", "--n", "5", "--out", "{tmp}/d"], "--size"),
     (["narratives", "--frames", "2", "--n", "5", "--out", "{tmp}/d"], "--frames"),
     (["narratives", "--n", "5", "--out", "{tmp}/afile"], "is a file"),
+    (["narratives", "--size", "5000", "--n", "5", "--out", "{tmp}/d"], "--size"),
+    (["narratives", "--seed", "-1", "--n", "5", "--out", "{tmp}/d"], "--seed"),
+    (["show", "{tmp}", "--scenes", "3-", "--out", "{tmp}/x.png"], "no jumpdata dataset"),
 ])
 def test_bad_input_is_one_line(tmp_path, args, message):
     (tmp_path / "afile").write_text("keep")
@@ -256,6 +259,86 @@ def test_bad_dataset_names_are_refused(tmp_path, name):
     with pytest.raises(UserError, match="not allowed"):
         make(tmp_path, name=name)
     assert list(tmp_path.iterdir()) == []
+
+
+def test_a_successful_narratives_run_and_version(tmp_path):
+    r = jumpdata("narratives", "--n", "3", "--test-n", "1", "--size", "32", "--workers", "1", "--out", tmp_path)
+    assert r.returncode == 0, r.stderr
+    assert "salesman: 3 train + 1 test scenes" in r.stdout
+    assert open_dataset(tmp_path, "salesman").frames(2).shape == (21, 32, 32, 3)
+    assert jumpdata("--version").stdout.startswith("jumpdata ")
+
+
+def test_failed_first_run_does_not_block_the_corrected_one(tmp_path):
+    def broken(config):
+        raise RuntimeError("generator bug")
+    spec = toy_spec()
+    spec.scene_maker = broken
+    with pytest.raises(RuntimeError):
+        generate_dataset(spec, tmp_path, n=5, test_n=1, seed=3, workers=1)
+    assert (tmp_path / "toy.json").exists()
+    make(tmp_path, size=9)  # other settings go ahead: the failed run completed no shard
+    assert verify_dataset(tmp_path, "toy") == []
+
+
+def test_stale_temporaries_of_this_dataset_only_are_removed(tmp_path):
+    stale = tmp_path / ".toy-train-00000-of-00006.h5.tmp-999999999"
+    other = tmp_path / ".toy2-train-00000-of-00001.h5.tmp-999999999"
+    stale.write_text("x")
+    other.write_text("x")
+    make(tmp_path)
+    assert not stale.exists() and other.exists()
+
+
+@pytest.mark.parametrize("change, message", [
+    (lambda m: m.pop("splits"), "has no splits"),
+    (lambda m: m["splits"]["train"]["shards"][0].update(file="../elsewhere.h5"), "not one of its shards"),
+    (lambda m: m["splits"]["test"].pop("shard_count"), "shard_count"),
+])
+def test_damaged_manifests_are_named(tmp_path, change, message):
+    make(tmp_path)
+    m = json.loads((tmp_path / "toy.json").read_text())
+    change(m)
+    (tmp_path / "toy.json").write_text(json.dumps(m))
+    with pytest.raises(UserError, match=message):
+        open_dataset(tmp_path)
+    r = jumpdata("info", tmp_path)
+    assert r.returncode == 2 and len(r.stderr.strip().splitlines()) == 1 and "Traceback" not in r.stderr
+
+
+def test_a_corrupt_chunk_is_named_when_read(tmp_path):
+    make(tmp_path, shard_size=40)
+    shard = tmp_path / "toy-train-00000-of-00001.h5"
+    with h5py.File(shard) as f:
+        offset = f["frames"].id.get_chunk_info(3).byte_offset
+    data = bytearray(shard.read_bytes())
+    data[offset:offset + 40] = bytes(40)  # zero the start of scene 3's compressed chunk
+    shard.write_bytes(bytes(data))
+    ds = open_dataset(tmp_path)
+    assert ds.frames(2).shape == (3, 8, 8, 3)
+    with pytest.raises(UserError, match=shard.name):
+        ds.frames(3)
+
+
+def test_label_values_must_fit_their_dtype():
+    from shards.writer import encode_scene
+    spec = toy_spec()
+    scene = spec.scene_maker(spec.config)(np.random.default_rng(0))
+    scene["labels"]["corner"] = np.array([40000, 1])
+    with pytest.raises(ValueError, match="outside the range of int16"):
+        encode_scene(scene, spec)
+
+
+def test_show_defaults_to_the_first_scenes_of_a_small_split_and_parses_ranges_lazily(tmp_path):
+    from shards.preview import parse_indices
+    make(tmp_path, n=3, test_n=2)
+    r = jumpdata("show", tmp_path, "--split", "test", "--out", tmp_path / "t.png")
+    assert r.returncode == 0, r.stderr
+    with pytest.raises(UserError, match="out of range"):
+        parse_indices("0-999999999999", 3)       # refused before any list is built
+    with pytest.raises(UserError, match="cannot read"):
+        parse_indices("3-", 10)
+    assert parse_indices("0,2,4-5", 6) == [0, 2, 4, 5]
 
 
 def test_help_does_not_import_torch():
