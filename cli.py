@@ -172,39 +172,46 @@ def show(folder, dataset, split, scenes, out, scale):
 @click.argument("folder", type=click.Path())
 @click.option("--dataset", default=None, help="Dataset name (needed when the folder holds several).")
 @click.option("--out", type=click.Path(), default=None, help="Run folder [default: runs/<dataset>-<time>].")
-@click.option("--preset", default="salesman", show_default=True, help="salesman, dice or tiny (docs/model.md).")
-@click.option("--steps", type=int, default=None, help="Training steps [default: the preset's].")
+@click.option("--preset", default=None,
+              help="salesman, dice or tiny (docs/model.md) [default: dice for a dice dataset, else salesman].")
+@click.option("--steps", type=int, default=None, help="Training steps [default: the preset's; --resume: the run's].")
 @click.option("--batch-size", type=int, default=None, help="Scenes per step (per process) [default: the preset's].")
 @click.option("--context", type=int, default=None, help="Most context views per scene (each draws 1..this).")
 @click.option("--targets", type=int, default=None, help="Target views per scene.")
 @click.option("--lr", type=float, default=None, help="Adam learning rate [default: the preset's].")
 @click.option("--pixel-variance", default=None,
               help="Schedule, e.g. 2.0:0.5@100000 or 2.0@100000,0.2@50000,0.9 [default: the preset's].")
-@click.option("--seed", type=int, default=None, help="Seed of the weights, data order and noise [default: 0].")
-@click.option("--device", default="auto", show_default=True, help="auto, cpu or cuda.")
-@click.option("--workers", type=int, default=None, help="DataLoader workers [default: 1 on CPU, up to 8 on GPU].")
+@click.option("--seed", type=click.IntRange(min=0), default=None,
+              help="Seed of the weights, data order and noise [default: 0].")
+@click.option("--device", default=None, help="auto, cpu or cuda [default: auto; --resume: the run's].")
+@click.option("--workers", type=click.IntRange(min=0), default=None,
+              help="DataLoader worker processes, 0: load in the training process [default: 1 on CPU, up to 8 on GPU].")
 @click.option("--compile/--no-compile", default=None, help="torch.compile the model (CUDA only) [default: off].")
 @click.option("--log-every", type=int, default=None, help="Steps between metrics lines.")
 @click.option("--sample-every", type=int, default=None, help="Steps between sample pictures.")
 @click.option("--checkpoint-every", type=int, default=None, help="Steps between checkpoints.")
 @click.option("--eval-every", type=int, default=None, help="Steps between held-out NELBO evaluations.")
-@click.option("--resume", is_flag=True, help="Continue the run in --out from its checkpoint.")
+@click.option("--resume", is_flag=True,
+              help="Continue the run in --out on the data in FOLDER; only --steps, --device, --workers, --compile "
+                   "and the --*-every intervals may change.")
 def train(folder, out, resume, **opts):
-    """Train JUMP on a shard folder (GPU when present; several GPUs under torchrun)."""
+    """Train JUMP on the dataset in shard folder FOLDER (GPU when present; several GPUs under torchrun)."""
     import time
+    from pathlib import Path
     from shards import UserError, resolve_dataset
-    from jump_model.config import preset_config
-    from jump_model.train import resume_config, train as run_training
-    if opts["steps"] is not None and opts["steps"] <= 0:
-        raise UserError(f"--steps must be positive, got {opts['steps']}")
-    if resume and out is None:
-        raise UserError("--resume needs --out RUN_FOLDER")
+    from shards.manifest import load_manifest, manifest_path
+    from jump_model.config import default_preset, preset_config
+    from jump_model.run_folder import resume_config
+    from jump_model.train import train as run_training
     if resume:
-        cfg = resume_config(out, steps=opts["steps"], device=opts["device"], workers=opts["workers"])
+        if out is None:
+            raise UserError("--resume needs --out RUN_FOLDER")
+        cfg = resume_config(out, folder, **opts)
     else:
         dataset = resolve_dataset(folder, opts.pop("dataset"))
+        preset = opts.pop("preset") or default_preset(load_manifest(manifest_path(folder, dataset))["generator"])
         out = out or f"runs/{dataset}-{time.strftime('%Y%m%d-%H%M%S')}"
-        cfg = preset_config(opts.pop("preset"), data_dir=str(folder), dataset=dataset, **opts)
+        cfg = preset_config(preset, data_dir=str(Path(folder).resolve()), dataset=dataset, **opts)
     with ProgressBar("train") as bar:
         def progress(step, total, metrics):
             bar.update(step, total, f"loss {metrics['loss']:.1f}  {metrics['scenes_per_s']:.1f} scenes/s"
@@ -219,16 +226,20 @@ def train(folder, out, resume, **opts):
 @main.command(context_settings=CONTEXT)
 @click.argument("run", type=click.Path())
 @click.option("--out", type=click.Path(), default="samples.png", show_default=True,
-              help="Picture: .png (rows context | samples | truth) or .gif (one frame per query view).")
+              help="Picture: .png (context, then rows sample 1..k | truth) or .gif (one frame per query view).")
 @click.option("--context", default=None, help="Context view indices, e.g. 0,1 or 18-20 [default: the first ones].")
 @click.option("--query", default=None, help="Query view indices, e.g. 10,15,20 [default: later views].")
-@click.option("--samples", type=int, default=4, show_default=True, help="Independent consistent samples.")
-@click.option("--scene", type=int, default=0, show_default=True, help="Test scene index.")
-@click.option("--seed", type=int, default=0, show_default=True, help="Sampling seed.")
-def sample(run, out, context, query, samples, scene, seed):
+@click.option("--samples", type=click.IntRange(min=1), default=4, show_default=True,
+              help="Independent consistent samples.")
+@click.option("--scene", type=click.IntRange(min=0), default=0, show_default=True, help="Test scene index.")
+@click.option("--seed", type=click.IntRange(min=0), default=0, show_default=True, help="Sampling seed.")
+@click.option("--scale", type=click.IntRange(1, 16), default=2, show_default=True, help="Pixel magnification.")
+@click.option("--data", type=click.Path(), default=None,
+              help="Folder holding the run's dataset, if it moved [default: the one it trained on].")
+def sample(run, out, context, query, samples, scene, seed, scale, data):
     """Jumpy predictions of a trained run on a test scene, as a picture."""
     from jump_model.sample import sample_run
-    click.echo(f"wrote {sample_run(run, out, context, query, samples, scene, seed)}")
+    click.echo(f"wrote {sample_run(run, out, context, query, samples, scene, seed, scale, data)}")
 
 
 # --------------------------------------------------------------------------- entry point

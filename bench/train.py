@@ -26,9 +26,10 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from jump_model.config import preset_config  # noqa: E402
-from jump_model.data import SceneViews, StepSampler, default_workers, make_loader, open_split  # noqa: E402
-from jump_model.model import encode_viewpoints, frames_to_images  # noqa: E402
-from jump_model.train import fill_from_dataset, resolve_device, train  # noqa: E402
+from jump_model.data import (SceneViews, StepSampler, fill_from_dataset, loader_workers, make_loader,  # noqa: E402
+                             open_split)
+from jump_model.model import encode_viewpoints, encoded_viewpoint_dim, frames_to_images  # noqa: E402
+from jump_model.train import resolve_device, train  # noqa: E402
 
 BATCH, CONTEXT, TARGETS, DRAW_STEPS = 16, 3, 4, 4
 
@@ -72,9 +73,9 @@ def bench_reference(data: Path, steps: int, warmup: int, device: str) -> tuple:
     cfg = fill_from_dataset(base, scenes)
     dev = resolve_device(device)
     loader = make_loader(SceneViews(scenes, CONTEXT, TARGETS, 0, shuffle=True), StepSampler(0, BATCH), BATCH,
-                         default_workers(dev), dev)
+                         loader_workers(-1, dev), dev)
     torch.manual_seed(0)
-    name, loss_fn, model = reference_model(cfg.viewpoint_dim)
+    name, loss_fn, model = reference_model(encoded_viewpoint_dim(cfg.viewpoint_kind))
     model.to(dev)
     opt = torch.optim.Adam(model.parameters(), lr=5e-4)
     batches = iter(loader)

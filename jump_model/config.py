@@ -3,11 +3,12 @@
 Model sizes follow the paper's appendix B names (nt, nf_to_hidden, nf_enc,
 nf_to_obs, nf_dec, ni_z, stride_to_hidden, stride_to_obs); docs/model.md says
 how each one is read. Fields filled from the dataset's manifest
-(image_size, views_per_scene, viewpoint_kind, viewpoint_dim, position_scale)
-are stored too, so a checkpoint rebuilds its model without the data.
+(image_size, views_per_scene, viewpoint_kind, position_scale) are stored too,
+so a checkpoint rebuilds its model without the data.
 """
 
 import dataclasses
+import math
 from dataclasses import dataclass
 
 from shards.errors import UserError
@@ -34,7 +35,6 @@ class JumpConfig:
     image_size: int = 64
     views_per_scene: int = 21
     viewpoint_kind: str = "time"
-    viewpoint_dim: int = 1
     position_scale: float = 1.0    # camera positions are divided by this (max |x|,|y|,|z| in the training data)
     # optimisation
     steps: int = 200_000
@@ -49,14 +49,14 @@ class JumpConfig:
     device: str = "auto"           # auto, cpu, cuda
     compile: bool = False          # torch.compile the model (CUDA only)
     amp: bool = True               # bf16 autocast (CUDA only)
-    workers: int = -1              # DataLoader workers; -1: pick from the machine
+    workers: int = -1              # DataLoader workers; 0: load in the training process; -1: pick from the machine
     log_every: int = 50
     sample_every: int = 2000
     checkpoint_every: int = 1000
     eval_every: int = 2000
     eval_scenes: int = 64
     # where the data is
-    data_dir: str = ""
+    data_dir: str = ""             # absolute path of the data folder (filled when training starts)
     dataset: str = ""
     manifest: str = ""             # absolute path of the dataset's manifest NAME.json (filled when training starts)
 
@@ -66,10 +66,17 @@ class JumpConfig:
 
     @classmethod
     def from_dict(cls, values: dict) -> "JumpConfig":
-        """Build a config from a dict (e.g. config.json); unknown keys raise UserError."""
-        unknown = set(values) - {f.name for f in dataclasses.fields(cls)}
+        """Build a config from a dict (e.g. config.json); unknown keys or values of the wrong type raise UserError."""
+        fields = {f.name: f for f in dataclasses.fields(cls)}
+        unknown = set(values) - set(fields)
         if unknown:
             raise UserError(f"unknown config keys: {', '.join(sorted(unknown))}")
+        for name, value in values.items():
+            kind = type(fields[name].default)
+            fits = isinstance(value, (int, float)) and not isinstance(value, bool) if kind is float else \
+                type(value) is kind
+            if not fits:
+                raise UserError(f"config key {name} must be of type {kind.__name__}, got {value!r}")
         return cls(**values)
 
     def validate(self) -> "JumpConfig":
@@ -77,13 +84,14 @@ class JumpConfig:
         positive = ["nt", "nf_to_hidden", "nf_enc", "nf_to_obs", "nf_dec", "ni_z", "stride_to_hidden",
                     "stride_to_obs", "lstm_kernel", "steps", "batch_size", "context", "targets", "log_every",
                     "sample_every", "checkpoint_every", "eval_every", "eval_scenes"]
-        for name in positive:
-            if getattr(self, name) <= 0:
-                raise UserError(f"{name.replace('_', '-')} must be positive, got {getattr(self, name)}")
-        if self.latent_std_init <= 0:
-            raise UserError(f"latent-std-init must be positive, got {self.latent_std_init}")
-        if self.lr <= 0:
-            raise UserError(f"lr must be positive, got {self.lr}")
+        for name in positive + ["lr", "grad_clip", "latent_std_init", "position_scale"]:
+            value = getattr(self, name)
+            if not (value > 0 and math.isfinite(value)):
+                raise UserError(f"{name.replace('_', '-')} must be positive, got {value}")
+        if self.seed < 0:
+            raise UserError(f"seed must be 0 or more, got {self.seed}")
+        if self.workers < -1:
+            raise UserError(f"workers must be 0 or more (or -1: pick from the machine), got {self.workers}")
         if self.device not in ("auto", "cpu", "cuda"):
             raise UserError(f"unknown device '{self.device}' (choose auto, cpu or cuda)")
         if self.lstm_kernel % 2 == 0:
@@ -91,6 +99,13 @@ class JumpConfig:
         parse_schedule(self.pixel_variance)
         return self
 
+
+# What `train --resume` may change: machinery and logging, nothing that alters the trajectory.
+RESUME_CHANGEABLE = frozenset({"steps", "device", "workers", "compile", "log_every", "sample_every",
+                               "checkpoint_every", "eval_every"})
+
+# The preset `train` picks when none is given, by the manifest's generator (others: salesman).
+GENERATOR_PRESETS = {"narratives": "salesman", "dice": "dice"}
 
 PRESETS = {
     "salesman": {},   # the dataclass defaults are appendix B's traveling-salesman numbers
@@ -104,6 +119,12 @@ PRESETS = {
                  pixel_variance="0.5:0.1@2500", log_every=25, sample_every=500, checkpoint_every=250,
                  eval_every=500, eval_scenes=32),
 }
+
+
+def default_preset(generator: str) -> str:
+    """Return the preset name for a dataset made by `generator` (a manifest's "generator"): dice -> dice,
+    anything else (narratives) -> salesman."""
+    return GENERATOR_PRESETS.get(generator, "salesman")
 
 
 def preset_config(name: str, **overrides) -> JumpConfig:

@@ -1,4 +1,5 @@
-"""Training examples from a shard folder: per scene a random context set and disjoint target views.
+"""A run's data: the dataset facts a run stores, and training examples (per scene a random context set and
+disjoint target views) from a shard folder.
 
 Everything random here is a function of (seed, example index), and the
 example index of step s is fixed ((s * world + rank) * batch + j), so a run
@@ -7,6 +8,7 @@ resumed at step s reads exactly the batches the uninterrupted run would have.
 
 import itertools
 import os
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -14,8 +16,12 @@ from torch.utils.data import DataLoader, Dataset, Sampler
 
 from shards import open_dataset
 from shards.errors import UserError
+from shards.manifest import manifest_path
+
+from .config import JumpConfig
 
 EPOCH_STREAM, PICK_STREAM = 101, 102   # the fixed tags that separate the random streams below
+DATA_FACTS = ("dataset", "image_size", "views_per_scene", "viewpoint_kind", "position_scale")  # set from the data
 
 
 class SceneViews(Dataset):
@@ -83,8 +89,11 @@ class StepSampler(Sampler):
             yield from range(first, first + self.batch)
 
 
-def default_workers(device: torch.device) -> int:
-    """Return a DataLoader worker count: several on a GPU machine, one beside the compute on a CPU."""
+def loader_workers(requested: int, device: torch.device) -> int:
+    """Return the DataLoader worker count: `requested` if >= 0, else (-1, auto) several on a GPU machine and
+    one beside the compute on a CPU."""
+    if requested >= 0:
+        return requested
     cores = os.cpu_count() or 1
     return min(8, max(1, cores - 1)) if device.type == "cuda" else 1
 
@@ -105,6 +114,44 @@ def position_scale(scenes, probe: int = 64) -> float:
     """Return max |x|, |y|, |z| over the camera positions of the first `probe` scenes (1.0 if all zero)."""
     top = max(float(np.abs(scenes.viewpoints(i)[:, :3]).max()) for i in range(min(probe, len(scenes))))
     return top if top > 0 else 1.0
+
+
+def fill_from_dataset(cfg: JumpConfig, scenes) -> JumpConfig:
+    """Copy the dataset's facts (DATA_FACTS, the absolute data folder and manifest path) into cfg; returns cfg."""
+    h, w, _ = scenes.frame_shape
+    if h != w or h % (4 * cfg.stride_to_hidden) or (h // (4 * cfg.stride_to_hidden)) * cfg.stride_to_obs > h:
+        raise UserError(f"frames of {h}x{w} do not fit preset '{cfg.preset}' (square, a multiple of "
+                        f"{4 * cfg.stride_to_hidden} pixels)")
+    cfg.image_size, cfg.views_per_scene = h, scenes.views_per_scene
+    cfg.viewpoint_kind = scenes.viewpoint_kind
+    cfg.position_scale = position_scale(scenes) if scenes.viewpoint_kind == "camera" else 1.0
+    cfg.dataset = scenes.name
+    cfg.data_dir = str(Path(scenes.folder).resolve())
+    cfg.manifest = str(manifest_path(scenes.folder, scenes.name).resolve())
+    return cfg
+
+
+def refill_from_dataset(cfg: JumpConfig, scenes) -> JumpConfig:
+    """For a resume or sampling: return a copy of cfg pointing at `scenes` (the data folder may have moved).
+
+    Raises UserError when the dataset's facts (DATA_FACTS) differ from those the run was trained on.
+    """
+    fresh = fill_from_dataset(JumpConfig.from_dict(cfg.to_dict()), scenes)
+    changed = [f"{k} {getattr(fresh, k)} (run: {getattr(cfg, k)})" for k in DATA_FACTS
+               if getattr(fresh, k) != getattr(cfg, k)]
+    if changed:
+        raise UserError(f"{scenes.folder} does not hold the dataset this run trained on: {', '.join(changed)}")
+    return fresh
+
+
+def open_test_split(cfg: JumpConfig):
+    """Open the run's test split (evaluation and sample pictures); UserError when it holds no scenes."""
+    scenes = open_split(cfg, "test")
+    if len(scenes) == 0:
+        raise UserError(f"dataset '{scenes.name}' in {scenes.folder} has no test scenes (made with --test-n 0); "
+                        f"training evaluates on them and draws its sample pictures from them: generate it again "
+                        f"with --test-n 1 or more")
+    return scenes
 
 
 def to_device(batch: dict, device: torch.device) -> dict:

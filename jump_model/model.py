@@ -188,30 +188,28 @@ class JUMP(nn.Module):
         images = frames_to_images(frames.flatten(0, 1))
         return self.target_tower.pooled(images, encode_viewpoints(viewpoints.flatten(0, 1), self.cfg), scene_of, b)
 
-    def infer_latents(self, r, e):
-        """Posterior roll-out: returns (z [B, nt*ni_z, S, S], kl float32 [B]) with z ~ q(z | r, e) (reparameterised)."""
+    def latents(self, r, e=None):
+        """The DRAW roll-out: nt steps of the prior chain, and with a target encoding `e` the posterior beside it.
+
+        Both chains read the previous step's z. Without `e`: z ~ p(z | r), kl is None (sampling).
+        With `e` [B, 32, H/4, W/4]: z ~ q(z | r, e) (reparameterised) and kl float32 [B], the sum over
+        the steps of KL(q || p) (training). Returns (z [B, nt*ni_z, S, S], kl).
+        """
         xp, hp, cp = self.prior.start(r)
-        xq, hq, cq = self.posterior.start(torch.cat([r, e], dim=1))
+        if e is not None:
+            xq, hq, cq = self.posterior.start(torch.cat([r, e], dim=1))
         z = xp.new_zeros((r.shape[0], self.cfg.ni_z) + xp.shape[2:])
-        zs, kl = [], 0.0
+        zs, kl = [], None
         for _ in range(self.cfg.nt):
-            pm, ps, hp, cp = self.prior.step(xp, z, hp, cp)
-            qm, qs, hq, cq = self.posterior.step(xq, z, hq, cq)
-            z = (qm + qs * torch.randn_like(qs)).to(xp.dtype)
-            kl = kl + gaussian_kl(qm, qs, pm, ps).flatten(1).sum(1)
+            mean, std, hp, cp = self.prior.step(xp, z, hp, cp)
+            if e is not None:
+                pm, ps = mean, std
+                mean, std, hq, cq = self.posterior.step(xq, z, hq, cq)
+                step_kl = gaussian_kl(mean, std, pm, ps).flatten(1).sum(1)
+                kl = step_kl if kl is None else kl + step_kl
+            z = (mean + std * torch.randn_like(std)).to(xp.dtype)
             zs.append(z)
         return torch.cat(zs, dim=1), kl
-
-    def prior_latents(self, r):
-        """Prior roll-out: z [B, nt*ni_z, S, S] sampled from p(z | r) (one z per scene)."""
-        xp, hp, cp = self.prior.start(r)
-        z = xp.new_zeros((r.shape[0], self.cfg.ni_z) + xp.shape[2:])
-        zs = []
-        for _ in range(self.cfg.nt):
-            pm, ps, hp, cp = self.prior.step(xp, z, hp, cp)
-            z = (pm + ps * torch.randn_like(ps)).to(xp.dtype)
-            zs.append(z)
-        return torch.cat(zs, dim=1)
 
     def render(self, z, query_viewpoints):
         """Render raw query viewpoints [B, Q, D] from latents z -> image means float [B, Q, 3, H, W] in [0, 1]."""
@@ -227,7 +225,7 @@ class JUMP(nn.Module):
         """
         r = self.represent(batch["context_frames"], batch["context_viewpoints"], batch["context_mask"])
         e = self.encode_targets(batch["target_frames"], batch["target_viewpoints"])
-        z, kl = self.infer_latents(r, e)
+        z, kl = self.latents(r, e)
         mean = self.render(z, batch["target_viewpoints"])
         truth = frames_to_images(batch["target_frames"])
         sq = (mean - truth).square()
@@ -244,7 +242,7 @@ class JUMP(nn.Module):
         """
         if context_mask is None:
             context_mask = torch.ones(context_frames.shape[:2], dtype=torch.bool, device=context_frames.device)
-        z = self.prior_latents(self.represent(context_frames, context_viewpoints, context_mask))
+        z, _ = self.latents(self.represent(context_frames, context_viewpoints, context_mask))
         return self.render(z, query_viewpoints)
 
 

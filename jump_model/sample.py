@@ -1,11 +1,12 @@
 """Jumpy predictions of a trained run as pictures: a PNG grid or a GIF.
 
-Grid rows: the context views | sample 1..k (each a consistent set: one z per
-sample, all queries rendered from it) | the true frames; a label column on
-the left and the view index above each column.
+PNG: a block with the context views, then a block with rows sample 1..k (each a
+consistent set: one z per sample, all queries rendered from it) and the true
+frames; row names on the left and the view index above each column. GIF: one
+frame per query view, rows context | samples | truth. Tiles and files come from
+shards.preview, so `sample` accepts and refuses the same --out paths as `show`.
 """
 
-import os
 from pathlib import Path
 
 import numpy as np
@@ -13,35 +14,15 @@ import torch
 from PIL import Image, ImageDraw
 
 from shards.errors import UserError
-from shards.files import temporary_name
-from shards.preview import parse_indices
+from shards.preview import GAP, grid, parse_indices, save_picture
 
 from .config import JumpConfig
-from .data import open_split
+from .data import open_split, open_test_split, refill_from_dataset
 from .model import JUMP
+from .run_folder import load_run
 
-GAP, LABEL_W, HEADER_H = 4, 64, 14
-BACKGROUND = (255, 255, 255)
-
-
-def load_run(run: Path, device: torch.device = torch.device("cpu")):
-    """Load a run folder's config and model (eval mode, on `device`).
-
-    Returns (JumpConfig, JUMP, step). Raises UserError when `run` is not a run folder.
-    """
-    run = Path(run)
-    config_path, ckpt_path = run / "config.json", run / "checkpoint.pt"
-    if not config_path.is_file() or not ckpt_path.is_file():
-        raise UserError(f"{run} is not a training run folder (no config.json and checkpoint.pt); "
-                        f"make one with `jumpdata train`")
-    try:
-        ckpt = torch.load(ckpt_path, map_location=device, weights_only=True)
-        cfg = JumpConfig.from_dict(ckpt["config"])
-        model = JUMP(cfg).to(device)
-        model.load_state_dict(ckpt["model"])
-    except (RuntimeError, KeyError, EOFError, OSError) as e:
-        raise UserError(f"cannot load {ckpt_path}: {str(e).splitlines()[0]}") from None
-    return cfg, model.eval(), int(ckpt["step"])
+LABEL_W, HEADER_H = 76, 14   # pixels for the row names and the column labels
+WHITE = 255
 
 
 def default_views(cfg: JumpConfig) -> tuple:
@@ -69,62 +50,54 @@ def predict(model: JUMP, frames: np.ndarray, viewpoints: np.ndarray, context: li
     return (out.movedim(2, -1).clamp(0, 1) * 255).round().byte().cpu().numpy()
 
 
-def _label(draw, xy, text):
-    draw.text(xy, text, fill=(0, 0, 0))
-
-
-def grid_image(context_frames, context_idx, predictions, truth, query_idx, kind: str) -> Image.Image:
-    """Compose the grid: rows context | sample 1..k | truth. Frames uint8 [N, H, W, 3]. Returns a PIL image."""
-    h, w = truth.shape[1:3]
-    rows = [("context", context_frames, context_idx)] + \
-           [(f"sample {s + 1}", p, query_idx) for s, p in enumerate(predictions)] + [("truth", truth, query_idx)]
-    cols = max(len(context_idx), len(query_idx))
-    row_h = HEADER_H + h + GAP
-    img = Image.new("RGB", (LABEL_W + cols * (w + GAP), len(rows) * row_h), BACKGROUND)
+def labelled(rows: list, row_names: list, column_names: list, scale: int) -> np.ndarray:
+    """Tile `rows` (uint8 [C, H, W, 3] each) with shards.preview.grid, add a name left of each row and a
+    label above each column. Returns uint8 [HEADER_H + grid height, LABEL_W + grid width, 3]."""
+    tiles = grid(rows, scale)
+    h, w = rows[0].shape[1] * scale, rows[0].shape[2] * scale
+    img = Image.new("RGB", (LABEL_W + tiles.shape[1], HEADER_H + tiles.shape[0]), (WHITE,) * 3)
+    img.paste(Image.fromarray(tiles), (LABEL_W, HEADER_H))
     draw = ImageDraw.Draw(img)
-    prefix = "t" if kind == "time" else "v"
-    for r, (name, frames, idx) in enumerate(rows):
-        top = r * row_h
-        _label(draw, (2, top + HEADER_H + h // 2 - 5), name)
-        for c, (frame, i) in enumerate(zip(frames, idx)):
-            left = LABEL_W + c * (w + GAP)
-            if r in (0, 1, len(rows) - 1):
-                _label(draw, (left, top + 1), f"{prefix}{i}")
-            img.paste(Image.fromarray(frame), (left, top + HEADER_H))
-    return img
+    for c, name in enumerate(column_names):
+        draw.text((LABEL_W + c * (w + GAP), 1), name, fill=(0, 0, 0))
+    for r, name in enumerate(row_names):
+        draw.text((2, HEADER_H + r * (h + GAP) + h // 2 - 5), name, fill=(0, 0, 0))
+    return np.asarray(img)
 
 
-def gif_frames(context_frames, predictions, truth) -> list:
-    """One GIF frame per query: [context views | sample 1..k | truth] side by side. Returns PIL images."""
-    h, w = truth.shape[1:3]
-    out = []
-    for q in range(truth.shape[0]):
-        tiles = list(context_frames) + [None] + [p[q] for p in predictions] + [None] + [truth[q]]
-        img = Image.new("RGB", (len(tiles) * (w + GAP), h), BACKGROUND)
-        for c, tile in enumerate(tiles):
-            if tile is not None:
-                img.paste(Image.fromarray(tile), (c * (w + GAP), 0))
-        out.append(img)
+def stack(blocks: list) -> np.ndarray:
+    """Stack uint8 pictures [h_i, w_i, 3] top to bottom on white, left-aligned; returns uint8 [sum h, max w, 3]."""
+    out = np.full((sum(b.shape[0] for b in blocks), max(b.shape[1] for b in blocks), 3), WHITE, np.uint8)
+    top = 0
+    for b in blocks:
+        out[top:top + b.shape[0], :b.shape[1]] = b
+        top += b.shape[0]
     return out
 
 
-def save_picture(images: list, path: Path) -> None:
-    """Write one PIL image as PNG, or several as a looping GIF (by `path`'s suffix), atomically."""
-    path = Path(path)
-    tmp = temporary_name(path)
-    if path.suffix.lower() == ".gif":
-        images[0].save(tmp, format="GIF", save_all=True, append_images=images[1:], duration=400, loop=0)
-    else:
-        images[0].save(tmp, format="PNG")
-    os.replace(tmp, path)
+def prediction_pictures(frames, context, query, preds, kind: str, gif: bool, scale: int) -> list:
+    """Compose the picture(s) of one prediction: one uint8 [h, w, 3] grid for a PNG, or one per query view
+    (all the same size) for a GIF. frames uint8 [V, H, W, 3], preds uint8 [samples, Q, H, W, 3]."""
+    prefix = "t" if kind == "time" else "v"
+    context_names = [f"{prefix}{i}" for i in context]
+    if gif:
+        return [labelled([frames[context], preds[:, q], frames[[i]]],
+                         ["context", f"samples {prefix}{i}", f"truth {prefix}{i}"], context_names, scale)
+                for q, i in enumerate(query)]
+    ctx = labelled([frames[context]], ["context"], context_names, scale)
+    names = [f"sample {s + 1}" for s in range(len(preds))] + ["truth"]
+    rows = labelled([*preds, frames[query]], names, [f"{prefix}{i}" for i in query], scale)
+    return [stack([ctx, rows])]
 
 
 def render_scene(model: JUMP, cfg: JumpConfig, scenes, out: Path, scene: int = 0, context=None, query=None,
-                 samples: int = 4, seed: int = 0) -> Path:
-    """Predict the query views of test scene `scene` and write them to `out` (.png grid or .gif); returns `out`."""
+                 samples: int = 4, seed: int = 0, scale: int = 2) -> Path:
+    """Predict the query views of test scene `scene` and write them to `out` (.png grid or .gif); returns `out`.
+
+    context / query: lists of view indices (None: default_views). Raises UserError on a bad scene,
+    sample count or --out path (the rules of shards.preview.save_picture).
+    """
     out = Path(out)
-    if out.suffix.lower() not in (".png", ".gif"):
-        raise UserError(f"--out {out}: the picture must end in .png or .gif")
     if not 0 <= scene < len(scenes):
         raise UserError(f"--scene {scene}: the test split has scenes 0..{len(scenes) - 1}")
     if samples <= 0:
@@ -134,23 +107,24 @@ def render_scene(model: JUMP, cfg: JumpConfig, scenes, out: Path, scene: int = 0
     query = query_default if query is None else query
     frames, viewpoints = scenes.frames(scene), scenes.viewpoints(scene)
     preds = predict(model, frames, viewpoints, context, query, samples, seed)
-    if out.suffix.lower() == ".gif":
-        pictures = gif_frames(frames[context], preds, frames[query])
-    else:
-        pictures = [grid_image(frames[context], context, preds, frames[query], query, cfg.viewpoint_kind)]
-    out.parent.mkdir(parents=True, exist_ok=True)
-    save_picture(pictures, out)
+    pictures = prediction_pictures(frames, context, query, preds, cfg.viewpoint_kind,
+                                   out.suffix.lower() == ".gif", scale)
+    save_picture([np.stack(pictures)], out, scale=1)   # one row of whole pictures: a PNG, or a GIF frame each
     return out
 
 
 def sample_run(run, out, context: str = None, query: str = None, samples: int = 4, scene: int = 0,
-               seed: int = 0) -> Path:
+               seed: int = 0, scale: int = 2, data=None) -> Path:
     """The `jumpdata sample` command: load `run`, predict a test scene, write `out`; returns the path written.
 
     `context` / `query`: view indices as text ("0,1", "10-15"; None: a forward prediction).
+    `data`: the folder holding the run's dataset (None: the one it was trained on).
     """
     cfg, model, _ = load_run(run)
-    scenes = open_split(cfg, "test")
+    if data is not None:
+        cfg.data_dir = str(Path(data).resolve())
+        cfg = refill_from_dataset(cfg, open_split(cfg, "train"))
+    scenes = open_test_split(cfg)
     parse = lambda text: None if text is None else parse_indices(text, cfg.views_per_scene)
     ctx, qry = parse(context), parse(query)
-    return render_scene(model, cfg, scenes, out, scene, ctx, qry, samples, seed)
+    return render_scene(model, cfg, scenes, out, scene, ctx, qry, samples, seed, scale)

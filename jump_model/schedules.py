@@ -14,6 +14,7 @@ After the last segment ends, its final value holds. Examples:
     0.5                                          constant
 """
 
+import math
 from dataclasses import dataclass
 
 from shards.errors import UserError
@@ -32,8 +33,8 @@ def _number(text: str, spec: str) -> float:
         value = float(text)
     except ValueError:
         raise UserError(f"pixel-variance schedule '{spec}': '{text}' is not a number") from None
-    if not value > 0:
-        raise UserError(f"pixel-variance schedule '{spec}': variance must be > 0, got {text}")
+    if not (value > 0 and math.isfinite(value)):
+        raise UserError(f"pixel-variance schedule '{spec}': variance must be a finite number > 0, got {text}")
     return value
 
 

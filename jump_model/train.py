@@ -1,8 +1,8 @@
 """The training loop: plain PyTorch, one process per device, DDP under torchrun.
 
-Run folder (rank 0 writes): config.json, metrics.jsonl, checkpoint.pt (atomic,
-weights_only-loadable), samples_XXXXXX.png, and TensorBoard events when
-`tensorboard` is importable. Every random draw of step s comes from
+Run folder (rank 0 writes): config.json and checkpoint.pt (see run_folder.py),
+metrics.jsonl, samples_XXXXXX.png, and TensorBoard events when `tensorboard`
+is importable. Every random draw of step s comes from
 (seed, s, rank) -- the data picks in data.py, the model's noise here -- so
 `resume` continues exactly the trajectory of an uninterrupted run.
 """
@@ -20,13 +20,14 @@ import torch
 import torch.distributed as dist
 
 from shards.errors import UserError
-from shards.files import temporary_name, write_json_atomic
-from shards.manifest import manifest_path
+from shards.files import temporary_name
 
 from .config import JumpConfig
-from .data import (SceneViews, StepSampler, default_workers, make_loader, open_split, position_scale,
-                   to_device)
-from .model import JUMP, encoded_viewpoint_dim
+from .data import (SceneViews, StepSampler, fill_from_dataset, loader_workers, make_loader, open_split,
+                   open_test_split, refill_from_dataset, to_device)
+from .model import JUMP
+from .run_folder import (build_model, has_checkpoint, load_checkpoint, require_run_folder, save_checkpoint,
+                         write_config)
 from .sample import render_scene
 from .schedules import parse_schedule, pixel_variance
 
@@ -35,7 +36,7 @@ LOSS_KEYS = ("loss", "kl", "nll", "mse")
 
 
 class TrainingDiverged(UserError):
-    """The loss became NaN or infinite; the run folder keeps the last good checkpoint."""
+    """The loss or the weights became NaN or infinite; the run folder keeps the last good checkpoint, if any."""
 
 
 @dataclass
@@ -57,63 +58,16 @@ def resolve_device(name: str) -> torch.device:
     return torch.device(name)
 
 
-def fill_from_dataset(cfg: JumpConfig, scenes) -> JumpConfig:
-    """Copy the dataset's shape facts (image size, views, viewpoint kind and scale) into cfg; returns cfg."""
-    h, w, _ = scenes.frame_shape
-    if h != w or h % (4 * cfg.stride_to_hidden) or (h // (4 * cfg.stride_to_hidden)) * cfg.stride_to_obs > h:
-        raise UserError(f"frames of {h}x{w} do not fit preset '{cfg.preset}' (square, a multiple of "
-                        f"{4 * cfg.stride_to_hidden} pixels)")
-    cfg.image_size, cfg.views_per_scene = h, scenes.views_per_scene
-    cfg.viewpoint_kind = scenes.viewpoint_kind
-    cfg.viewpoint_dim = encoded_viewpoint_dim(scenes.viewpoint_kind)
-    cfg.position_scale = position_scale(scenes) if scenes.viewpoint_kind == "camera" else 1.0
-    cfg.dataset = scenes.name
-    cfg.manifest = str(manifest_path(scenes.folder, scenes.name).resolve())
-    return cfg
-
-
 def derived_seed(*keys: int) -> int:
     """Return a torch seed (a 63-bit int) derived from non-negative ints, e.g. (seed, NOISE_STREAM, step, rank)."""
     return int(np.random.SeedSequence(list(keys)).generate_state(1, np.uint64)[0] >> 1)
 
 
-def save_checkpoint(path: Path, model: JUMP, optimizer, step: int, cfg: JumpConfig) -> None:
-    """Write model, optimizer, step and config to `path` through a temporary file (tensors and plain types only)."""
-    tmp = temporary_name(path)
-    torch.save({"model": model.state_dict(), "optimizer": optimizer.state_dict(), "step": step,
-                "config": cfg.to_dict()}, tmp)
-    os.replace(tmp, path)
-
-
-def load_checkpoint(path: Path, device: torch.device) -> dict:
-    """Read a checkpoint with weights_only=True; returns its dict. UserError when unreadable."""
-    try:
-        return torch.load(path, map_location=device, weights_only=True)
-    except (RuntimeError, EOFError, OSError) as e:
-        raise UserError(f"cannot load checkpoint {path}: {str(e).splitlines()[0]}") from None
-
-
-def resume_config(out, **overrides) -> JumpConfig:
-    """Return the config stored in run folder `out` with `overrides` (None values ignored) applied.
-
-    Raises UserError when `out` is not a run folder.
-    """
-    path = Path(out) / "config.json"
-    if not path.is_file() or not (Path(out) / "checkpoint.pt").is_file():
-        raise UserError(f"--resume: {out} is not a run folder with config.json and checkpoint.pt")
-    values = json.loads(path.read_text())
-    values.update({k: v for k, v in overrides.items() if v is not None})
-    return JumpConfig.from_dict(values).validate()
-
-
 def prepare_run(out: Path, resume: bool):
     """Check the run folder; returns the checkpoint dict to resume from, or None for a fresh run."""
-    ckpt_path = Path(out) / "checkpoint.pt"
     if resume:
-        if not ckpt_path.is_file():
-            raise UserError(f"--resume: {out} holds no checkpoint.pt")
-        return load_checkpoint(ckpt_path, torch.device("cpu"))
-    if ckpt_path.exists():
+        return load_checkpoint(require_run_folder(out))
+    if has_checkpoint(out):
         raise UserError(f"{out} already holds a run; use --resume to continue it or pick another --out")
     return None
 
@@ -121,9 +75,8 @@ def prepare_run(out: Path, resume: bool):
 class Evaluator:
     """Held-out negative ELBO on the first `eval_scenes` test scenes with fixed context/target picks and noise."""
 
-    def __init__(self, cfg: JumpConfig, device: torch.device):
-        self.cfg, self.device = cfg, device
-        self.scenes = open_split(cfg, "test")
+    def __init__(self, cfg: JumpConfig, scenes, device: torch.device):
+        self.cfg, self.device, self.scenes = cfg, device, scenes
         n = min(cfg.eval_scenes, len(self.scenes))
         self.examples = SceneViews(self.scenes, cfg.context, cfg.targets, cfg.seed, shuffle=False)
         self.batches = [list(range(i, min(i + cfg.batch_size, n))) for i in range(0, n, cfg.batch_size)]
@@ -232,35 +185,55 @@ def parameters_finite(model: torch.nn.Module) -> bool:
     return all(bool(torch.isfinite(p).all()) for p in model.parameters())
 
 
+def diverged(what: str, step: int, out: Path, saved) -> TrainingDiverged:
+    """Return the TrainingDiverged error for `what` became non-finite near `step`; `saved`: the step of the
+    checkpoint in `out` (None: none written yet)."""
+    where = (f"the last good checkpoint (step {saved}) is in {out}" if saved is not None
+             else f"no checkpoint was written yet")
+    return TrainingDiverged(f"{what} became non-finite near step {step}; stopped, {where}. Start a new run with a "
+                            f"lower --lr")
+
+
+def mean_over_ranks(sums: torch.Tensor, world: int) -> torch.Tensor:
+    """Return `sums` averaged over the `world` ranks (an all-reduce; every rank must call it), or as is."""
+    if world > 1:
+        sums = sums.clone()
+        dist.all_reduce(sums)
+        sums /= world
+    return sums
+
+
 def train(cfg: JumpConfig, out, resume: bool = False, on_progress=None) -> TrainResult:
     """Train JUMP as `cfg` says, writing the run folder `out` (resume=True: continue it; pass the
-    config from resume_config(out)).
+    config from run_folder.resume_config(out, data_dir)).
 
     on_progress(step, total_steps, metrics) is called after every step (metrics: the
-    last logged line). Returns a TrainResult; raises TrainingDiverged on a NaN/inf
-    loss (the last good checkpoint stays) and UserError on bad input.
+    last logged line, averaged over all ranks). Returns a TrainResult; raises
+    TrainingDiverged on a NaN/inf loss or weight (the last good checkpoint stays) and
+    UserError on bad input (before anything is written).
     """
     out = Path(out)
     device = resolve_device(cfg.device)
     rank, world, device = distributed_setup(device)
-    if rank == 0:
-        out.mkdir(parents=True, exist_ok=True)
     ckpt = prepare_run(out, resume)
     train_scenes = open_split(cfg, "train")
-    if ckpt is None:
-        cfg = fill_from_dataset(cfg, train_scenes).validate()
-        if rank == 0:
-            write_json_atomic(out / "config.json", cfg.to_dict())
+    cfg = fill_from_dataset(cfg, train_scenes) if ckpt is None else refill_from_dataset(cfg, train_scenes)
+    cfg.validate()
+    test_scenes = open_test_split(cfg)
+    examples = SceneViews(train_scenes, cfg.context, cfg.targets, cfg.seed, shuffle=True)
+    start = 0 if ckpt is None else int(ckpt["step"])
+    if start >= cfg.steps:
+        raise UserError(f"the run in {out} has already done {start} steps; give --steps more than {start} to extend it")
+    if rank == 0:
+        out.mkdir(parents=True, exist_ok=True)
+        write_config(out, cfg)
     schedule = parse_schedule(cfg.pixel_variance)
 
     torch.manual_seed(cfg.seed)
-    model = JUMP(cfg).to(device)
+    model = JUMP(cfg).to(device) if ckpt is None else build_model(cfg, ckpt, device)
     optimizer = torch.optim.Adam(model.parameters(), lr=cfg.lr)
-    start = 0
     if ckpt is not None:
-        model.load_state_dict(ckpt["model"])
         optimizer.load_state_dict(ckpt["optimizer"])
-        start = int(ckpt["step"])
     step_fn = model
     if world > 1:
         step_fn = torch.nn.parallel.DistributedDataParallel(model, device_ids=[device] if device.type == "cuda"
@@ -269,16 +242,15 @@ def train(cfg: JumpConfig, out, resume: bool = False, on_progress=None) -> Train
         step_fn = torch.compile(step_fn)
     use_amp = cfg.amp and device.type == "cuda"
 
-    workers = default_workers(device) if cfg.workers < 0 else cfg.workers
-    examples = SceneViews(train_scenes, cfg.context, cfg.targets, cfg.seed, shuffle=True)
-    loader = make_loader(examples, StepSampler(start, cfg.batch_size, rank, world), cfg.batch_size, workers, device)
-    evaluator = Evaluator(cfg, device) if rank == 0 else None
+    loader = make_loader(examples, StepSampler(start, cfg.batch_size, rank, world), cfg.batch_size,
+                         loader_workers(cfg.workers, device), device)
+    evaluator = Evaluator(cfg, test_scenes, device) if rank == 0 else None
     log = MetricsLog(out, rank == 0)
     log.drop_after(start)
 
     sums = torch.zeros(len(LOSS_KEYS), device=device)
     window_steps, wait, t_window = 0, 0.0, time.perf_counter()
-    metrics, step, interrupted = {}, start, False
+    metrics, step, interrupted, saved = {}, start, False, (None if ckpt is None else start)
     batches = iter(loader)
     try:
         with StopRequest() as stop:
@@ -300,29 +272,28 @@ def train(cfg: JumpConfig, out, resume: bool = False, on_progress=None) -> Train
                 window_steps += 1
 
                 interrupted = stop.agreed(world, device)
-                do_eval = rank == 0 and (step % cfg.eval_every == 0 or step == cfg.steps)
-                if step % cfg.log_every == 0 or do_eval or step == cfg.steps or interrupted:
-                    values = (sums / window_steps).tolist()
+                evaluate = step % cfg.eval_every == 0 or step == cfg.steps   # the same on every rank
+                if step % cfg.log_every == 0 or evaluate or step == cfg.steps or interrupted:
+                    values = (mean_over_ranks(sums, world) / window_steps).tolist()
                     if not all(np.isfinite(values)):
-                        raise TrainingDiverged(f"loss became {values[0]} near step {step}; stopped. The last good "
-                                               f"checkpoint is in {out} (try a lower --lr)")
+                        raise diverged(f"the loss ({values[0]})", step, out, saved)
                     elapsed = time.perf_counter() - t_window
                     metrics = {"step": step, **dict(zip(LOSS_KEYS, values)), "pixel_variance": variance,
                                "scenes_per_s": window_steps * cfg.batch_size * world / elapsed,
                                "data_wait_share": wait / elapsed}
-                    if do_eval:
+                    if evaluate and rank == 0:
                         metrics.update(evaluator(model, variance))
                     log.write(metrics)
                     sums.zero_()
                     window_steps, wait, t_window = 0, 0.0, time.perf_counter()
                 if rank == 0 and (step % cfg.checkpoint_every == 0 or step == cfg.steps or interrupted):
                     if not (torch.isfinite(sums).all() and parameters_finite(model)):
-                        raise TrainingDiverged(f"loss or weights became non-finite near step {step}; stopped. The "
-                                               f"last good checkpoint is in {out} (try a lower --lr)")
-                    save_checkpoint(out / "checkpoint.pt", model, optimizer, step, cfg)
+                        raise diverged("the loss or the weights", step, out, saved)
+                    save_checkpoint(out, model, optimizer, step, cfg)
+                    saved = step
                 if rank == 0 and step % cfg.sample_every == 0:
                     model.eval()
-                    render_scene(model, cfg, evaluator.scenes, out / f"samples_{step:06d}.png", seed=cfg.seed)
+                    render_scene(model, cfg, test_scenes, out / f"samples_{step:06d}.png", seed=cfg.seed)
                     model.train()
                 if on_progress is not None:
                     on_progress(step, cfg.steps, metrics)

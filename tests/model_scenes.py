@@ -30,9 +30,9 @@ def make_moving_square(config):
     return make
 
 
-def make_square_dataset(folder, kind="time", size=16, views=6, n=24, test_n=8, name="squares"):
-    """Write the moving-square dataset into `folder`; returns the manifest dict."""
-    spec = GeneratorSpec(dataset=name, generator="test", config={"views": views, "size": size, "kind": kind},
+def make_square_dataset(folder, kind="time", size=16, views=6, n=24, test_n=8, name="squares", generator="test"):
+    """Write the moving-square dataset into `folder` (manifest "generator": `generator`); returns the manifest."""
+    spec = GeneratorSpec(dataset=name, generator=generator, config={"views": views, "size": size, "kind": kind},
                          frame_shape=(size, size, 3), views_per_scene=views, viewpoint_kind=kind,
                          viewpoint_names=["t"] if kind == "time" else ["x", "y", "z", "yaw", "pitch"],
                          labels={"start": ("int16", (2,))}, scene_maker=make_moving_square)

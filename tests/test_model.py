@@ -1,10 +1,12 @@
-"""The JUMP model: shapes for both viewpoint kinds, KL >= 0, overfitting one batch, one z per sample."""
+"""The JUMP model: shapes for both viewpoint kinds, the KL, overfitting one batch, one z per sample, config checks."""
+
+import math
 
 import pytest
 import torch
 
-from jump_model.config import preset_config
-from jump_model.model import JUMP, encode_viewpoints
+from jump_model.config import JumpConfig, default_preset, preset_config
+from jump_model.model import JUMP, encode_viewpoints, gaussian_kl
 from jump_model.schedules import parse_schedule, pixel_variance
 from shards.errors import UserError
 
@@ -12,8 +14,7 @@ B, K, T, SIZE = 3, 3, 2, 16
 
 
 def tiny_config(kind):
-    return preset_config("tiny", image_size=SIZE, views_per_scene=6, viewpoint_kind=kind,
-                         viewpoint_dim=1 if kind == "time" else 7)
+    return preset_config("tiny", image_size=SIZE, views_per_scene=6, viewpoint_kind=kind)
 
 
 def random_batch(kind, seed=0):
@@ -59,14 +60,31 @@ def test_padded_context_views_are_ignored():
     assert torch.equal(r1, r2)
 
 
-def test_kl_is_non_negative():
+def test_gaussian_kl_matches_torch_distributions_and_is_zero_for_equal_gaussians():
+    g = torch.Generator().manual_seed(0)
+    qm, pm = torch.randn(4, 3, 5, 5, generator=g), torch.randn(4, 3, 5, 5, generator=g)
+    qs, ps = torch.rand(4, 3, 5, 5, generator=g) + 0.05, torch.rand(4, 3, 5, 5, generator=g) + 0.05
+    Normal = torch.distributions.Normal
+    expected = torch.distributions.kl_divergence(Normal(qm, qs), Normal(pm, ps))
+    assert torch.allclose(gaussian_kl(qm, qs, pm, ps), expected, rtol=1e-5, atol=1e-6)
+    assert (expected > 0).all()
+    assert torch.allclose(gaussian_kl(qm, qs, qm, qs), torch.zeros_like(qm), atol=1e-6)
+
+
+def test_kl_is_non_negative_and_zero_when_the_posterior_is_the_prior():
     torch.manual_seed(1)
     model = JUMP(tiny_config("time"))
-    for seed in range(3):
-        r = model.represent(*(random_batch("time", seed)[k] for k in ("context_frames", "context_viewpoints",
-                                                                      "context_mask")))
-        _, kl = model.infer_latents(r, torch.randn_like(r))
-        assert (kl >= 0).all()
+    ctx = [random_batch("time", 0)[k] for k in ("context_frames", "context_viewpoints", "context_mask")]
+    r = model.represent(*ctx)
+    _, kl = model.latents(r, torch.randn_like(r))
+    assert kl.shape == (B,) and (kl > 0).all()
+    # a posterior with the prior's weights that ignores the targets: the same distributions at every step
+    weights = dict(model.prior.state_dict())
+    w = weights["to_hidden.weight"]
+    weights["to_hidden.weight"] = torch.cat([w, torch.zeros_like(w)], dim=1)
+    model.posterior.load_state_dict(weights)
+    _, kl = model.latents(r, torch.randn_like(r))
+    assert torch.allclose(kl, torch.zeros(B), atol=1e-4)
 
 
 def test_overfits_one_batch():
@@ -89,15 +107,16 @@ def test_same_z_renders_the_same_image_and_samples_differ():
     torch.manual_seed(0)
     model = JUMP(tiny_config("time"))
     batch = random_batch("time")
-    z = model.prior_latents(model.represent(batch["context_frames"], batch["context_viewpoints"],
-                                            batch["context_mask"]))
+    z, kl = model.latents(model.represent(batch["context_frames"], batch["context_viewpoints"],
+                                          batch["context_mask"]))
+    assert kl is None
     q = batch["target_viewpoints"]
     twice = torch.cat([q[:, :1], q[:, 1:], q[:, :1]], dim=1)   # query 0 asked twice in one call
     frames = model.render(z, twice)
     assert torch.equal(frames[:, 0], frames[:, 2])
     assert torch.equal(model.render(z, q[:, :1])[:, 0], frames[:, 0])
-    other = model.prior_latents(model.represent(batch["context_frames"], batch["context_viewpoints"],
-                                                batch["context_mask"]))
+    other, _ = model.latents(model.represent(batch["context_frames"], batch["context_viewpoints"],
+                                             batch["context_mask"]))
     assert not torch.equal(z, other)
 
 
@@ -108,7 +127,7 @@ def test_schedules():
     dice = parse_schedule("2.0@100000,0.2@50000,0.4@50000,0.9")
     assert [pixel_variance(dice, s) for s in (0, 99_999, 100_000, 150_000, 200_000, 10**6)] == \
         [2.0, 2.0, 0.2, 0.4, 0.9, 0.9]
-    for bad in ("", "a", "2.0@x", "2.0,0.5@10", "-1", "1@0"):
+    for bad in ("", "a", "2.0@x", "2.0,0.5@10", "-1", "1@0", "inf", "nan", "2.0:inf@10", "1@10,nan"):
         with pytest.raises(UserError):
             parse_schedule(bad)
 
@@ -119,3 +138,34 @@ def test_presets_follow_appendix_b():
     assert (d.nt, d.nf_to_hidden, d.nf_dec) == (6, 128, 128)
     with pytest.raises(UserError):
         preset_config("huge")
+
+
+@pytest.mark.parametrize("field, value, message", [
+    ("lr", math.nan, "lr must be positive"),
+    ("lr", math.inf, "lr must be positive"),
+    ("lr", -1.0, "lr must be positive"),
+    ("grad_clip", math.nan, "grad-clip must be positive"),
+    ("seed", -1, "seed must be 0 or more"),
+    ("workers", -5, "workers must be 0 or more"),
+    ("pixel_variance", "1.0:inf@100", "finite number"),
+])
+def test_bad_settings_are_refused(field, value, message):
+    with pytest.raises(UserError, match=message):
+        preset_config("tiny", **{field: value})
+
+
+def test_config_from_dict_checks_names_and_types():
+    values = preset_config("tiny").to_dict()
+    assert JumpConfig.from_dict(values) == preset_config("tiny")
+    with pytest.raises(UserError, match="unknown config keys: colour"):
+        JumpConfig.from_dict(dict(values, colour=1))
+    with pytest.raises(UserError, match="steps must be of type int"):
+        JumpConfig.from_dict(dict(values, steps="many"))
+    with pytest.raises(UserError, match="compile must be of type bool"):
+        JumpConfig.from_dict(dict(values, compile=1))
+    assert JumpConfig.from_dict(dict(values, lr=1)).lr == 1   # an int is a fine float
+
+
+def test_the_default_preset_follows_the_generator():
+    assert default_preset("dice") == "dice" and default_preset("narratives") == "salesman"
+    assert default_preset("anything else") == "salesman"
