@@ -29,7 +29,7 @@ from jump_model.config import preset_config  # noqa: E402
 from jump_model.data import (SceneViews, StepSampler, fill_from_dataset, loader_workers, make_loader,  # noqa: E402
                              open_split)
 from jump_model.model import encode_viewpoints, encoded_viewpoint_dim, frames_to_images  # noqa: E402
-from jump_model.train import resolve_device, train  # noqa: E402
+from jump_model.train import bf16_is_fast, resolve_device, train  # noqa: E402
 
 BATCH, CONTEXT, TARGETS, DRAW_STEPS = 16, 3, 4, 4
 
@@ -42,11 +42,12 @@ def make_data(folder: Path) -> Path:
     return folder
 
 
-def bench_ours(data: Path, steps: int, warmup: int, device: str, run: Path) -> tuple:
-    """Train our model for warmup + steps steps; returns (scenes/s, data-wait share) over the timed steps."""
+def bench_ours(data: Path, steps: int, warmup: int, device: str, run: Path, amp: bool) -> tuple:
+    """Train our model for warmup + steps steps (bf16 autocast where native if `amp`); returns (scenes/s,
+    data-wait share) over the timed steps."""
     cfg = preset_config("salesman", data_dir=str(data), steps=warmup + steps, batch_size=BATCH, context=CONTEXT,
                         targets=TARGETS, device=device, log_every=1, eval_every=10**9, sample_every=10**9,
-                        checkpoint_every=10**9, eval_scenes=BATCH)
+                        checkpoint_every=10**9, eval_scenes=BATCH, amp=amp)
     train(cfg, run)
     lines = [json.loads(x) for x in (run / "metrics.jsonl").read_text().splitlines()][warmup:-1]
     seconds = [BATCH / m["scenes_per_s"] for m in lines]
@@ -112,11 +113,18 @@ def main():
         data = Path(args.folder) if args.folder else make_data(Path(tmp) / "shards")
         print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, device "
               f"{resolve_device(args.device)}; batch {BATCH}, context 1..{CONTEXT}, targets {TARGETS}, 64x64")
-        ours, ours_wait = bench_ours(data, args.steps, args.warmup, args.device, Path(tmp) / "run")
-        print(f"jump_model (preset salesman): {ours:6.1f} scenes/s   data wait {100 * ours_wait:4.1f}% of step time")
+        native = bf16_is_fast(resolve_device(args.device))
+        ours = {}
+        for amp in (True, False) if native else (False,):
+            speed, wait = bench_ours(data, args.steps, args.warmup, args.device, Path(tmp) / f"run{amp}", amp)
+            ours[amp] = speed
+            label = "default: bf16 autocast" if amp else "float32" + (" (default here)" if not native else "")
+            print(f"jump_model (preset salesman, {label}): {speed:6.1f} scenes/s   data wait "
+                  f"{100 * wait:4.1f}% of step time")
         name, ref, ref_wait = bench_reference(data, args.steps, args.warmup, args.device)
-        print(f"reference {name}: {ref:6.1f} scenes/s   data wait {100 * ref_wait:4.1f}% of step time")
-        print(f"ratio: {ours / ref:.2f}x")
+        print(f"reference {name}, float32: {ref:6.1f} scenes/s   data wait {100 * ref_wait:4.1f}% of step time")
+        for amp, speed in ours.items():
+            print(f"ratio ({'bf16 default' if amp else 'float32'} / reference): {speed / ref:.2f}x")
 
 
 if __name__ == "__main__":

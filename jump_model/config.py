@@ -48,7 +48,7 @@ class JumpConfig:
     # machinery
     device: str = "auto"           # auto, cpu, cuda
     compile: bool = False          # torch.compile the model (CUDA only)
-    amp: bool = True               # bf16 autocast (CUDA only)
+    amp: bool = True               # bf16 autocast where the device computes bf16 natively (CUDA, avx512_bf16 CPUs)
     workers: int = -1              # DataLoader workers; 0: load in the training process; -1: pick from the machine
     log_every: int = 50
     sample_every: int = 2000

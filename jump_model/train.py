@@ -180,6 +180,18 @@ class StopRequest:
             signal.signal(signal.SIGINT, self.previous)
 
 
+def bf16_is_fast(device: torch.device) -> bool:
+    """Return True if `device` computes bfloat16 natively: a CUDA GPU that supports it, or a CPU with the
+    avx512_bf16 or amx_bf16 instructions (read from /proc/cpuinfo; False where that file does not exist)."""
+    if device.type == "cuda":
+        return torch.cuda.is_bf16_supported()
+    try:
+        flags = Path("/proc/cpuinfo").read_text().split()
+    except OSError:
+        return False
+    return "avx512_bf16" in flags or "amx_bf16" in flags
+
+
 def parameters_finite(model: torch.nn.Module) -> bool:
     """Return True if every parameter of `model` is finite (no NaN or inf)."""
     return all(bool(torch.isfinite(p).all()) for p in model.parameters())
@@ -240,7 +252,7 @@ def train(cfg: JumpConfig, out, resume: bool = False, on_progress=None) -> Train
                                                             else None)
     if cfg.compile and device.type == "cuda":
         step_fn = torch.compile(step_fn)
-    use_amp = cfg.amp and device.type == "cuda"
+    use_amp = cfg.amp and bf16_is_fast(device)
 
     loader = make_loader(examples, StepSampler(start, cfg.batch_size, rank, world), cfg.batch_size,
                          loader_workers(cfg.workers, device), device)
