@@ -1,6 +1,6 @@
 """The `jumpdata` command line: thin click commands that validate their options and call one library function.
 
-Library code raises `shards.errors.UserError` for bad input; `run()` prints
+Library code raises `scene_shards.common.UserError` for bad input; `run()` prints
 its message as one line on standard error and exits with status 2. Heavy
 imports (numpy, h5py, torch, pybullet) happen inside the commands, so
 `jumpdata --help` starts fast and never loads torch.
@@ -10,17 +10,14 @@ import sys
 
 import click
 
+from scene_shards.common import UserError, package_version
+
 CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
-
-
-def _version() -> str:
-    from shards import package_version
-    return package_version()
 
 
 def _show_version(ctx, param, value):
     if value and not ctx.resilient_parsing:
-        click.echo(f"jumpdata {_version()}")
+        click.echo(f"jumpdata {package_version()}")
         ctx.exit()
 
 
@@ -85,7 +82,7 @@ class ProgressBar:
 
 def run_generator(spec, opts: dict) -> None:
     """Generate the dataset `spec` into opts["out"] with one progress bar; print a one-line summary."""
-    from shards import default_test_scenes, default_workers, generate_dataset, package_version
+    from scene_shards import default_test_scenes, default_workers, generate_dataset
     test_n = opts["test_n"] if opts["test_n"] is not None else default_test_scenes(opts["n"])
     try:
         with ProgressBar(spec.dataset) as bar:
@@ -119,7 +116,7 @@ def narratives(story, frames, **opts):
 @generator_options(default_n=20000)
 def dice(digits, views, mnist, renderer, **opts):
     """The MNIST dice room: a cube with an MNIST digit on each face in a random room, seen from many cameras."""
-    from dice3d.spec import make_spec
+    from dice3d import make_spec
     run_generator(make_spec(digits=digits, views=views, size=opts["size"], mnist=mnist, name=opts["name"],
                             renderer=renderer), opts)
 
@@ -130,7 +127,7 @@ def dice(digits, views, mnist, renderer, **opts):
 @click.argument("folder", type=click.Path())
 def info(folder):
     """What a shard folder holds (datasets, splits, scenes, sizes); verifies every shard's sha256."""
-    from shards import UserError, summarize_folder
+    from scene_shards import summarize_folder
     summaries = summarize_folder(folder)
     if not summaries:
         raise UserError(f"{folder} holds no jumpdata dataset (no manifest NAME.json)")
@@ -159,8 +156,8 @@ def info(folder):
 @click.option("--scale", type=click.IntRange(1, 16), default=2, show_default=True, help="Pixel magnification.")
 def show(folder, dataset, split, scenes, out, scale):
     """A picture of scenes: a PNG grid (a row per scene, a column per view) or a GIF over the views."""
-    from shards import open_dataset
-    from shards.preview import parse_indices, save_preview
+    from scene_shards import open_dataset
+    from scene_shards.pictures import parse_indices, save_preview
     ds = open_dataset(folder, dataset, split)
     save_preview(ds, parse_indices(scenes or f"0-{min(8, len(ds)) - 1}", len(ds)), out, scale=scale)
     click.echo(f"wrote {out}")
@@ -198,8 +195,8 @@ def train(folder, out, resume, **opts):
     """Train JUMP on the dataset in shard folder FOLDER (GPU when present; several GPUs under torchrun)."""
     import time
     from pathlib import Path
-    from shards import UserError, resolve_dataset
-    from shards.manifest import load_manifest, manifest_path
+    from scene_shards import resolve_dataset
+    from scene_shards.manifest import load_manifest, manifest_path
     from jump_model.config import default_preset, preset_config
     from jump_model.run_folder import resume_config
     from jump_model.train import train as run_training
@@ -257,10 +254,7 @@ def run() -> None:
     except OSError as e:
         click.echo(f"jumpdata: {e}", err=True)
         sys.exit(1)
-    except Exception as e:
-        from shards.errors import UserError
-        if not isinstance(e, UserError):
-            raise
+    except UserError as e:
         click.echo(f"jumpdata: {e}", err=True)
         sys.exit(2)
     sys.exit(code if isinstance(code, int) else 0)

@@ -7,7 +7,7 @@ floor, four textured walls and a cube (GEOM_BOX bodies), the cube moved and
 recoloured per scene, each view rendered by the TinyRenderer with its own
 shadows. The dataset run is the real thing (scene sampling, rendering,
 segmentation labels, shadows, compression, HDF5 shards) through
-shards.generate_dataset with 1 worker and with every core. Prints ms/view and
+scene_shards.generate_dataset with 1 worker and with every core. Prints ms/view and
 the ratios the issue asks for: 1 worker within 1.25x of the plain loop, all
 cores at least 1.5x faster than it.
 """
@@ -23,7 +23,7 @@ from PIL import Image
 
 from dice3d.render import Client, pybullet
 from dice3d.textures import surface_texture
-from shards import default_workers, generate_dataset
+from scene_shards import default_workers, generate_dataset
 from dice3d.spec import make_spec
 
 

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
-from shards.errors import UserError
+from scene_shards.common import UserError
 
 SHIPPED_BANK = Path(__file__).with_name("data") / "mnist_bank.npz"
 IMAGE_SIDE = 28

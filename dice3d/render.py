@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from shards.errors import UserError
+from scene_shards.common import UserError
 
 
 @contextlib.contextmanager

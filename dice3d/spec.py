@@ -1,9 +1,9 @@
-"""The dice generator as a shards.GeneratorSpec: validated options, manifest config, per-worker scene maker."""
+"""The dice generator as a scene_shards.GeneratorSpec: validated options, manifest config, per-worker scene maker."""
 
 import numpy as np
 
-from shards import GeneratorSpec
-from shards.errors import UserError
+from scene_shards import GeneratorSpec
+from scene_shards.common import UserError
 
 from .cameras import FOV_DEG, sample_cameras
 from .digits import load_bank
@@ -25,7 +25,7 @@ def labels(views: int) -> dict:
 
 def make_spec(digits: int, views: int, size: int, mnist: str | None = None, name: str | None = None,
               renderer: str = "tiny") -> GeneratorSpec:
-    """Return the shards.GeneratorSpec of dice-room scenes: `views` views of `size` x `size` px per scene, digits
+    """Return the scene_shards.GeneratorSpec of dice-room scenes: `views` views of `size` x `size` px per scene, digits
     from a balanced bank of `digits` MNIST digits (shipped sample, or the IDX files at `mnist`), dataset `name`
     (default "dice"), rendered by `renderer` ("tiny" or "egl"). Raises UserError on bad input."""
     if views < 1:

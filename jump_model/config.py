@@ -11,7 +11,7 @@ import dataclasses
 import math
 from dataclasses import dataclass
 
-from shards.errors import UserError
+from scene_shards.common import UserError
 
 from .schedules import parse_schedule
 

@@ -14,9 +14,9 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader, Dataset, Sampler
 
-from shards import open_dataset
-from shards.errors import UserError
-from shards.manifest import manifest_path
+from scene_shards import open_dataset
+from scene_shards.common import UserError
+from scene_shards.manifest import manifest_path
 
 from .config import JumpConfig
 
@@ -106,7 +106,7 @@ def make_loader(examples: Dataset, sampler, batch_size: int, workers: int, devic
 
 
 def open_split(cfg, split: str):
-    """Open `split` of the run's dataset (cfg.data_dir, cfg.dataset); returns a shards.ShardDataset."""
+    """Open `split` of the run's dataset (cfg.data_dir, cfg.dataset); returns a scene_shards.ShardDataset."""
     return open_dataset(cfg.data_dir, cfg.dataset or None, split)
 
 

@@ -16,8 +16,8 @@ from pathlib import Path
 
 import torch
 
-from shards.errors import UserError
-from shards.files import temporary_name, write_json_atomic
+from scene_shards.common import UserError
+from scene_shards.files import temporary_name, write_json_atomic
 
 from .config import RESUME_CHANGEABLE, JumpConfig
 from .model import JUMP

@@ -4,7 +4,7 @@ PNG: a block with the context views, then a block with rows sample 1..k (each a
 consistent set: one z per sample, all queries rendered from it) and the true
 frames; row names on the left and the view index above each column. GIF: one
 frame per query view, rows context | samples | truth. Tiles and files come from
-shards.preview, so `sample` accepts and refuses the same --out paths as `show`.
+scene_shards.pictures, so `sample` accepts and refuses the same --out paths as `show`.
 """
 
 from pathlib import Path
@@ -13,8 +13,8 @@ import numpy as np
 import torch
 from PIL import Image, ImageDraw
 
-from shards.errors import UserError
-from shards.preview import GAP, grid, parse_indices, save_picture
+from scene_shards.common import UserError
+from scene_shards.pictures import GAP, grid, parse_indices, save_picture
 
 from .config import JumpConfig
 from .data import open_split, open_test_split, refill_from_dataset
@@ -51,7 +51,7 @@ def predict(model: JUMP, frames: np.ndarray, viewpoints: np.ndarray, context: li
 
 
 def labelled(rows: list, row_names: list, column_names: list, scale: int) -> np.ndarray:
-    """Tile `rows` (uint8 [C, H, W, 3] each) with shards.preview.grid, add a name left of each row and a
+    """Tile `rows` (uint8 [C, H, W, 3] each) with scene_shards.pictures.grid, add a name left of each row and a
     label above each column. Returns uint8 [HEADER_H + grid height, LABEL_W + grid width, 3]."""
     tiles = grid(rows, scale)
     h, w = rows[0].shape[1] * scale, rows[0].shape[2] * scale
@@ -95,7 +95,7 @@ def render_scene(model: JUMP, cfg: JumpConfig, scenes, out: Path, scene: int = 0
     """Predict the query views of test scene `scene` and write them to `out` (.png grid or .gif); returns `out`.
 
     context / query: lists of view indices (None: default_views). Raises UserError on a bad scene,
-    sample count or --out path (the rules of shards.preview.save_picture).
+    sample count or --out path (the rules of scene_shards.pictures.save_picture).
     """
     out = Path(out)
     if not 0 <= scene < len(scenes):

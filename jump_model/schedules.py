@@ -17,7 +17,7 @@ After the last segment ends, its final value holds. Examples:
 import math
 from dataclasses import dataclass
 
-from shards.errors import UserError
+from scene_shards.common import UserError
 
 
 @dataclass(frozen=True)

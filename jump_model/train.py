@@ -19,8 +19,8 @@ import numpy as np
 import torch
 import torch.distributed as dist
 
-from shards.errors import UserError
-from shards.files import temporary_name
+from scene_shards.common import UserError
+from scene_shards.files import temporary_name
 
 from .config import JumpConfig
 from .data import (SceneViews, StepSampler, fill_from_dataset, loader_workers, make_loader, open_split,

@@ -1,8 +1,8 @@
-"""The narratives generator as a shards.GeneratorSpec: validated options, manifest config, per-scene maker."""
+"""The narratives generator as a scene_shards.GeneratorSpec: validated options, manifest config, per-scene maker."""
 import numpy as np
 
-from shards import GeneratorSpec
-from shards.errors import UserError
+from scene_shards import GeneratorSpec
+from scene_shards.common import UserError
 
 from . import vocabulary as vocab
 from .raster import render
@@ -20,7 +20,7 @@ def _story(name):
 
 
 def make_spec(story, frames=None, size=64, name=None):
-    """Return the shards.GeneratorSpec of `story` videos of `frames` frames (None: the story's default)
+    """Return the scene_shards.GeneratorSpec of `story` videos of `frames` frames (None: the story's default)
     of `size` x `size` px, named `name` (None: the story's name).  Raises UserError on bad input."""
     chosen = _story(story)
     frames = chosen.default_frames if frames is None else frames

@@ -6,7 +6,7 @@ the image side (`--size`), so a scene drawn at 128 px is the 64 px scene scaled 
 """
 import numpy as np
 
-from shards.errors import UserError
+from scene_shards.common import UserError
 
 #: Shape kinds, in label order (``kinds`` label = index into this tuple).
 KINDS = ("circle", "square", "triangle", "pentagon")

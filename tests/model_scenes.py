@@ -2,7 +2,7 @@
 
 import numpy as np
 
-from shards import GeneratorSpec, generate_dataset
+from scene_shards import GeneratorSpec, generate_dataset
 
 
 def make_moving_square(config):

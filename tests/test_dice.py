@@ -17,7 +17,7 @@ from dice3d.scene import sample_scene
 from dice3d.shadows import in_cube_shadow, pixel_points
 from dice3d.spec import make_spec, scene_maker
 from dice3d.textures import DIGIT_SPAN
-from shards import UserError, generate_dataset, open_dataset
+from scene_shards import UserError, generate_dataset, open_dataset
 
 BANK = load_bank(100)
 

@@ -8,7 +8,7 @@ import torch
 from jump_model.config import JumpConfig, default_preset, preset_config
 from jump_model.model import JUMP, encode_viewpoints, gaussian_kl
 from jump_model.schedules import parse_schedule, pixel_variance
-from shards.errors import UserError
+from scene_shards.common import UserError
 
 B, K, T, SIZE = 3, 3, 2, 16
 

@@ -18,7 +18,7 @@ from jump_model.config import preset_config
 from jump_model.run_folder import resume_config
 from jump_model.train import train
 from model_scenes import make_square_dataset
-from shards.errors import UserError
+from scene_shards.common import UserError
 
 FAST = dict(batch_size=4, log_every=1, eval_every=6, sample_every=6, checkpoint_every=3, eval_scenes=4,
             workers=0)

@@ -7,7 +7,7 @@ from narratives import STORIES, Storyboard, make_spec
 from narratives import vocabulary as vocab
 from narratives.layout import EDGE_PX, arrival_frames
 from narratives.raster import render
-from shards import UserError, generate_dataset, open_dataset
+from scene_shards import UserError, generate_dataset, open_dataset
 
 
 def scenes(story, count, frames=None, size=64, seed=0):

@@ -2,7 +2,7 @@
 
 import numpy as np
 
-from shards import GeneratorSpec
+from scene_shards import GeneratorSpec
 
 
 def make_toy_maker(config):

@@ -5,7 +5,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from .errors import UserError
+from .common import UserError
 from .files import temporary_name
 
 GAP = 2          # pixels between cells, after magnification

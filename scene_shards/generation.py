@@ -15,7 +15,7 @@ from typing import Callable, Optional
 
 import numpy as np
 
-from .errors import UserError
+from .common import UserError
 from .files import TMP_MARK, sha256_of, write_json_atomic
 from .manifest import SPLIT_ID, SPLITS, differences, load_manifest, manifest_path, new_manifest, shard_file_name
 from .writer import ShardWriter, encode_scene

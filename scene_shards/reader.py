@@ -11,7 +11,7 @@ from pathlib import Path
 import h5py
 import numpy as np
 
-from .errors import UserError
+from .common import UserError
 from .manifest import SPLITS, load_manifest, manifest_path, resolve_dataset
 
 

@@ -9,7 +9,7 @@ import json
 import math
 from pathlib import Path
 
-from .errors import UserError
+from .common import UserError
 
 FORMAT = "jumpdata-shards"
 FORMAT_VERSION = 1

@@ -13,9 +13,9 @@ import numpy as np
 import pytest
 from toy_generator import toy_spec
 
-from shards import UserError, generate_dataset, open_dataset, verify_dataset
-from shards.files import sha256_of
-from shards.manifest import resolve_dataset
+from scene_shards import UserError, generate_dataset, open_dataset, verify_dataset
+from scene_shards.files import sha256_of
+from scene_shards.manifest import resolve_dataset
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -71,7 +71,7 @@ KILL_SCRIPT = """
 import sys, time
 sys.path.insert(0, {tests!r})
 from toy_generator import toy_spec, make_toy_maker
-import shards
+import scene_shards
 def slow_maker(config):
     make = make_toy_maker(config)
     def slow(rng):
@@ -80,7 +80,7 @@ def slow_maker(config):
     return slow
 spec = toy_spec()
 spec.scene_maker = slow_maker
-shards.generate_dataset(spec, {out!r}, n=300, test_n=20, seed=3, workers=2, shard_size=25)
+scene_shards.generate_dataset(spec, {out!r}, n=300, test_n=20, seed=3, workers=2, shard_size=25)
 """
 
 
@@ -321,7 +321,7 @@ def test_a_corrupt_chunk_is_named_when_read(tmp_path):
 
 
 def test_label_values_must_fit_their_dtype():
-    from shards.writer import encode_scene
+    from scene_shards.writer import encode_scene
     spec = toy_spec()
     scene = spec.scene_maker(spec.config)(np.random.default_rng(0))
     scene["labels"]["corner"] = np.array([40000, 1])
@@ -330,7 +330,7 @@ def test_label_values_must_fit_their_dtype():
 
 
 def test_show_defaults_to_the_first_scenes_of_a_small_split_and_parses_ranges_lazily(tmp_path):
-    from shards.preview import parse_indices
+    from scene_shards.pictures import parse_indices
     make(tmp_path, n=3, test_n=2)
     r = jumpdata("show", tmp_path, "--split", "test", "--out", tmp_path / "t.png")
     assert r.returncode == 0, r.stderr
