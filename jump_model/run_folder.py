@@ -9,7 +9,6 @@ is raised as a one-line UserError.
 """
 
 import json
-import os
 import pickle
 import zipfile
 from pathlib import Path
@@ -17,7 +16,7 @@ from pathlib import Path
 import torch
 
 from scene_shards.common import UserError
-from scene_shards.files import temporary_name, write_json_atomic
+from scene_shards.files import AtomicFile, write_json_atomic
 
 from .config import RESUME_CHANGEABLE, JumpConfig
 from .model import JUMP
@@ -64,11 +63,9 @@ def write_config(run, cfg: JumpConfig) -> None:
 
 def save_checkpoint(run, model: JUMP, optimizer, step: int, cfg: JumpConfig) -> None:
     """Write model, optimizer, step and config to RUN/checkpoint.pt through a temporary file and a rename."""
-    path = Path(run) / CHECKPOINT
-    tmp = temporary_name(path)
-    torch.save({"model": model.state_dict(), "optimizer": optimizer.state_dict(), "step": step,
-                "config": cfg.to_dict()}, tmp)
-    os.replace(tmp, path)
+    with AtomicFile(Path(run) / CHECKPOINT) as tmp:
+        torch.save({"model": model.state_dict(), "optimizer": optimizer.state_dict(), "step": step,
+                    "config": cfg.to_dict()}, tmp)
 
 
 def load_checkpoint(run, device: torch.device = torch.device("cpu")) -> dict:

@@ -20,7 +20,7 @@ import torch
 import torch.distributed as dist
 
 from scene_shards.common import UserError
-from scene_shards.files import temporary_name
+from scene_shards.files import atomic_open
 
 from .config import JumpConfig
 from .data import (SceneViews, StepSampler, fill_from_dataset, loader_workers, make_loader, open_split,
@@ -135,9 +135,8 @@ class MetricsLog:
         if not self.active or not self.path.is_file():
             return
         keep = [line for line in self.path.read_text().splitlines(keepends=True) if json.loads(line)["step"] <= step]
-        tmp = temporary_name(self.path)
-        tmp.write_text("".join(keep))
-        os.replace(tmp, self.path)
+        with atomic_open(self.path) as f:
+            f.write("".join(keep))
 
     def write(self, record: dict) -> None:
         """Append one JSON object (one line)."""

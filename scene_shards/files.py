@@ -1,8 +1,19 @@
-"""Small file helpers: atomic replacement, checksums, temporary names."""
+"""Small file helpers: the one way jumpdata writes a file safely, checksums, temporary names.
+
+Every file jumpdata writes (shards, manifests, pictures, run configs,
+checkpoints, metrics rewrites, the digit bank) goes through `AtomicFile` or
+`atomic_open`: it is written under a hidden temporary name in the same folder
+and renamed into place only when complete, so a reader never sees half a file
+and a failure (an exception, a full disk, Ctrl-C) leaves the old file intact
+and no temporary file behind. A killed process may leave a temporary file;
+its name ends in `TMP_MARK` + the writer's pid, so it can be recognised and
+cleaned up later (see generation.py).
+"""
 
 import hashlib
 import json
 import os
+from contextlib import contextmanager
 from pathlib import Path
 
 TMP_MARK = ".tmp-"
@@ -10,19 +21,72 @@ TMP_MARK = ".tmp-"
 
 def temporary_name(path: Path) -> Path:
     """Return a hidden temporary path beside `path` (same folder, so a rename is atomic)."""
+    path = Path(path)
     return path.with_name(f".{path.name}{TMP_MARK}{os.getpid()}")
 
 
-def write_json_atomic(path: Path, obj) -> None:
-    """Write `obj` as indented JSON to `path` through a temporary file and an atomic rename."""
-    path = Path(path)
-    tmp = temporary_name(path)
-    with open(tmp, "w") as f:
+def _fsync(path: Path, directory: bool = False) -> None:
+    fd = os.open(path, os.O_RDONLY | (os.O_DIRECTORY if directory else 0))
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+class AtomicFile:
+    """A file written under a temporary name (`.tmp`) and renamed to `path` by `commit()`.
+
+    As a context manager it yields the temporary path, commits when the block
+    ends normally and removes the temporary file when it raises. `durable=True`
+    flushes the file and its folder to disk (fsync) around the rename, for data
+    that must survive a crash; pictures can skip it.
+    """
+
+    def __init__(self, path, durable: bool = True):
+        self.path = Path(path)
+        self.tmp = temporary_name(self.path)
+        self.durable = durable
+
+    def commit(self) -> None:
+        """Rename the finished temporary file into place (removing it if that fails, then re-raising)."""
+        try:
+            if self.durable:
+                _fsync(self.tmp)
+            os.replace(self.tmp, self.path)
+        except BaseException:
+            self.discard()
+            raise
+        if self.durable:
+            _fsync(self.path.parent, directory=True)
+
+    def discard(self) -> None:
+        """Delete the temporary file, if any."""
+        self.tmp.unlink(missing_ok=True)
+
+    def __enter__(self) -> Path:
+        return self.tmp
+
+    def __exit__(self, exc_type, exc, tb) -> bool:
+        if exc_type is None:
+            self.commit()
+        else:
+            self.discard()
+        return False
+
+
+@contextmanager
+def atomic_open(path, mode: str = "w", durable: bool = True):
+    """Open a temporary file beside `path` for writing (`mode` "w" or "wb"); yield the file object; when the
+    block ends normally close it and rename it to `path` (see AtomicFile), otherwise delete it."""
+    with AtomicFile(path, durable) as tmp, open(tmp, mode) as f:
+        yield f
+
+
+def write_json_atomic(path, obj) -> None:
+    """Write `obj` as indented JSON to `path` atomically and durably."""
+    with atomic_open(path, "w") as f:
         json.dump(obj, f, indent=2, sort_keys=False)
         f.write("\n")
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
 
 
 def sha256_of(path: Path, block: int = 1 << 20) -> str:

@@ -6,7 +6,7 @@ import numpy as np
 from PIL import Image
 
 from .common import UserError
-from .files import temporary_name
+from .files import AtomicFile
 
 GAP = 2          # pixels between cells, after magnification
 GAP_COLOR = 255  # white gaps
@@ -64,19 +64,22 @@ def save_picture(rows: list, out, scale: int = 2) -> None:
         raise UserError(f"--out {out}: write a .png (grid) or a .gif (animation)")
     if not out.parent.is_dir():
         raise UserError(f"--out {out}: folder {out.parent} does not exist")
-    tmp = temporary_name(out)
-    if suffix == ".png":
-        Image.fromarray(grid(rows, scale)).save(tmp, format="PNG")
-    else:
-        per_row = int(np.ceil(np.sqrt(len(rows))))
-        steps = max(len(r) for r in rows)
-        pictures = []
-        for t in range(steps):
-            cells = [r[min(t, len(r) - 1)] for r in rows]
-            tiled = [np.stack(cells[i:i + per_row]) for i in range(0, len(cells), per_row)]
-            pictures.append(Image.fromarray(grid(tiled, scale)))
-        pictures[0].save(tmp, format="GIF", save_all=True, append_images=pictures[1:], duration=GIF_MS, loop=0)
-    tmp.replace(out)
+    with AtomicFile(out, durable=False) as tmp:
+        if suffix == ".png":
+            Image.fromarray(grid(rows, scale)).save(tmp, format="PNG")
+        else:
+            _save_gif(rows, tmp, scale)
+
+
+def _save_gif(rows: list, tmp: Path, scale: int) -> None:
+    """Write `rows` to `tmp` as a GIF: frame t shows column t of every row, rows tiled near-square."""
+    per_row = int(np.ceil(np.sqrt(len(rows))))
+    pictures = []
+    for t in range(max(len(r) for r in rows)):
+        cells = [r[min(t, len(r) - 1)] for r in rows]
+        tiled = [np.stack(cells[i:i + per_row]) for i in range(0, len(cells), per_row)]
+        pictures.append(Image.fromarray(grid(tiled, scale)))
+    pictures[0].save(tmp, format="GIF", save_all=True, append_images=pictures[1:], duration=GIF_MS, loop=0)
 
 
 def save_preview(ds, scenes: list, out, scale: int = 2) -> None:

@@ -7,14 +7,13 @@ chunks here, which keeps the writing process light.
 """
 
 import json
-import os
 import zlib
 from pathlib import Path
 
 import h5py
 import numpy as np
 
-from .files import sha256_of, temporary_name
+from .files import AtomicFile, sha256_of
 from .manifest import FORMAT, FORMAT_VERSION
 
 GZIP_LEVEL = 1
@@ -54,7 +53,8 @@ class ShardWriter:
                  first_scene: int, scenes: int):
         self.path = Path(folder) / file_name
         self.split = split
-        self.tmp = temporary_name(self.path)
+        self.file = AtomicFile(self.path)
+        self.tmp = self.file.tmp
         self.scenes = scenes
         self.first_scene = first_scene
         self.spec = spec
@@ -93,7 +93,7 @@ class ShardWriter:
             self.h5.create_dataset(name, data=np.asarray(value), track_times=False)
         self.h5.close()
         digest = sha256_of(self.tmp)
-        os.replace(self.tmp, self.path)
+        self.file.commit()
         return {"file": self.path.name, "scenes": self.scenes, "first_scene": self.first_scene, "sha256": digest}
 
     def abandon(self) -> None:
@@ -101,4 +101,4 @@ class ShardWriter:
         try:
             self.h5.close()
         finally:
-            self.tmp.unlink(missing_ok=True)
+            self.file.discard()
