@@ -14,13 +14,19 @@ SIZE_RANGE = (8, 1024)
 
 
 def labels(views: int) -> dict:
-    """Return the dice labels {name: (dtype name, per-scene shape)} for `views` views (DESIGN.md names and more)."""
+    """The dice labels, declared once: {name: (dtype name, per-scene shape)} for `views` views.
+
+    Each name is a DiceScene field or one of DERIVED_LABELS; docs/dice.md says what each holds."""
     return {"digits": ("int16", (6,)), "digit_classes": ("int8", (6,)), "cube_position": ("float32", (3,)),
             "cube_orientation": ("float32", (4,)), "cube_size": ("float32", ()), "wall_colors": ("float32", (4, 3)),
             "floor_color": ("float32", (3,)), "light_position": ("float32", (3,)),
             "visible_faces": ("float32", (views, 6)),
             # beyond DESIGN.md: the rest of the scene description
             "cube_color": ("float32", (3,)), "wall_textures": ("int8", (4,)), "floor_texture": ("int8", ())}
+
+
+#: Labels that are not DiceScene fields: computed from the bank and the renderer in the scene maker.
+DERIVED_LABELS = ("digit_classes", "visible_faces")
 
 
 def make_spec(digits: int, views: int, size: int, mnist: str | None = None, name: str | None = None,
@@ -41,7 +47,7 @@ def make_spec(digits: int, views: int, size: int, mnist: str | None = None, name
               "face_order": ["+x", "-x", "+y", "-y", "+z", "-z"], "quaternion_order": "xyzw"}
     return GeneratorSpec(
         dataset=name or "dice", generator="dice", config=config, frame_shape=(size, size, 3),
-        views_per_scene=views, viewpoint_kind="camera", viewpoint_names=["x", "y", "z", "yaw", "pitch"],
+        views_per_scene=views, viewpoint_kind="camera",
         labels=labels(views), scene_maker=scene_maker,
         extra_datasets={"digit_bank/images": bank.images, "digit_bank/classes": bank.classes})
 
@@ -54,17 +60,14 @@ def scene_maker(config: dict):
     """
     bank = load_bank(config["digits"], config["mnist"])
     room = DiceRoom(bank.images, config["size"], config["fov_deg"], config["renderer"])
+    names = labels(config["views"])
 
     def make(rng: np.random.Generator) -> dict:
         scene = sample_scene(rng, len(bank))
         poses = sample_cameras(rng, scene, config["views"])
         frames, visible = room.render(scene, poses)
-        return {"frames": frames, "viewpoints": poses, "labels": {
-            "digits": scene.digits, "digit_classes": bank.classes[scene.digits],
-            "cube_position": scene.cube_position, "cube_orientation": scene.cube_orientation,
-            "cube_size": np.float32(scene.cube_size), "wall_colors": scene.wall_colors,
-            "floor_color": scene.floor_color, "light_position": scene.light_position, "visible_faces": visible,
-            "cube_color": scene.cube_color, "wall_textures": scene.wall_textures,
-            "floor_texture": np.int8(scene.floor_texture)}}
+        derived = dict(zip(DERIVED_LABELS, (bank.classes[scene.digits], visible)))
+        return {"frames": frames, "viewpoints": poses,
+                "labels": {name: derived[name] if name in derived else getattr(scene, name) for name in names}}
 
     return make

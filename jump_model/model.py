@@ -17,8 +17,12 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from scene_shards.manifest import VIEWPOINT_NAMES
+
 from .config import JumpConfig
 
+CAMERA_POSITION = [VIEWPOINT_NAMES["camera"].index(n) for n in ("x", "y", "z")]
+CAMERA_YAW, CAMERA_PITCH = (VIEWPOINT_NAMES["camera"].index(n) for n in ("yaw", "pitch"))
 TOWER_CHANNELS = 32   # output channels of the appendix-B representation tower
 STD_FLOOR = 1e-4      # added to every latent std
 
@@ -37,7 +41,8 @@ def encode_viewpoints(v: torch.Tensor, cfg: JumpConfig) -> torch.Tensor:
     v = v.float()
     if cfg.viewpoint_kind == "time":
         return v[..., :1] / max(cfg.views_per_scene - 1, 1)
-    pos, yaw, pitch = v[..., :3] / cfg.position_scale, v[..., 3:4], v[..., 4:5]
+    pos = v[..., CAMERA_POSITION] / cfg.position_scale
+    yaw, pitch = v[..., CAMERA_YAW:CAMERA_YAW + 1], v[..., CAMERA_PITCH:CAMERA_PITCH + 1]
     return torch.cat([pos, yaw.cos(), yaw.sin(), pitch.cos(), pitch.sin()], dim=-1)
 
 

@@ -6,7 +6,7 @@ from scene_shards.common import UserError
 
 from . import vocabulary as vocab
 from .raster import render
-from .stories import STORIES
+from .stories import STORIES, label_spec
 
 #: Longest video: color_reaction stores the frame of its change in an int8 label.
 MAX_FRAMES = 250
@@ -37,10 +37,7 @@ def make_spec(story, frames=None, size=64, name=None):
         frame_shape=(size, size, 3),
         views_per_scene=frames,
         viewpoint_kind="time",
-        viewpoint_names=["t"],
-        labels={"kinds": ("int8", (shapes,)), "sizes": ("int8", (shapes,)),
-                "positions": ("float32", (frames, shapes, 2)), "colors": ("int8", (frames, shapes)),
-                "order": ("int8", (shapes - 1,))},
+        labels=label_spec(frames, shapes),
         scene_maker=scene_maker,
     )
 

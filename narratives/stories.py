@@ -36,9 +36,16 @@ class Storyboard:
     order: np.ndarray
 
     def labels(self):
-        """Return the storyboard as the scene's label dict {name: array} (DESIGN.md's narrative labels)."""
-        return {"kinds": self.kinds, "sizes": self.sizes, "positions": self.positions,
-                "colors": self.colors, "order": self.order}
+        """Return the storyboard as the scene's label dict {name: array}, the names of label_spec."""
+        return {name: getattr(self, name) for name in label_spec(1, 1)}
+
+
+def label_spec(frames: int, shapes: int) -> dict:
+    """The narrative labels, declared once: {name: (dtype name, per-scene shape)} for videos of `frames`
+    frames with `shapes` shapes. Each name is a Storyboard field; docs/narratives.md says what each holds."""
+    return {"kinds": ("int8", (shapes,)), "sizes": ("int8", (shapes,)),
+            "positions": ("float32", (frames, shapes, 2)), "colors": ("int8", (frames, shapes)),
+            "order": ("int8", (shapes - 1,))}
 
 
 @dataclass(frozen=True)

@@ -31,7 +31,8 @@ class GeneratorSpec:
     `scene_maker(config)` is called once per worker process and returns a
     callable `make(rng) -> scene`, a scene being {"frames": uint8 [V,H,W,3],
     "viewpoints": float32 [V,D], "labels": {name: array}}. `labels` maps a
-    label name to (dtype name, per-scene shape). `extra_datasets` maps an HDF5
+    label name to (dtype name, per-scene shape). `viewpoint_kind` is a key of
+    manifest.VIEWPOINT_NAMES, which names the columns of the viewpoints. `extra_datasets` maps an HDF5
     path to an array written once into every shard (e.g. a digit bank).
     """
 
@@ -41,7 +42,6 @@ class GeneratorSpec:
     frame_shape: tuple
     views_per_scene: int
     viewpoint_kind: str
-    viewpoint_names: list
     labels: dict
     scene_maker: Callable
     extra_datasets: Optional[dict] = field(default=None)

@@ -16,6 +16,9 @@ FORMAT_VERSION = 1
 SPLITS = ("train", "test")
 SPLIT_ID = {"train": 0, "test": 1}
 
+#: The viewpoint kinds and the names of their components, in the order of a shard's `viewpoints` columns.
+VIEWPOINT_NAMES = {"time": ("t",), "camera": ("x", "y", "z", "yaw", "pitch")}
+
 REQUIRED_KEYS = ("dataset", "generator", "seed", "config", "frame_shape", "views_per_scene", "viewpoint_kind",
                  "viewpoint_names", "shard_size", "splits")
 # Keys that must agree for a re-run to resume an existing dataset.
@@ -51,7 +54,7 @@ def new_manifest(spec, seed: int, scenes: dict, shard_size: int, version: str) -
         "frame_shape": list(spec.frame_shape),
         "views_per_scene": spec.views_per_scene,
         "viewpoint_kind": spec.viewpoint_kind,
-        "viewpoint_names": list(spec.viewpoint_names),
+        "viewpoint_names": list(VIEWPOINT_NAMES[spec.viewpoint_kind]),
         "labels": {name: {"dtype": dt, "shape": list(shape)} for name, (dt, shape) in spec.labels.items()},
         "shard_size": shard_size,
         "splits": {

@@ -14,7 +14,7 @@ import h5py
 import numpy as np
 
 from .files import AtomicFile, sha256_of
-from .manifest import FORMAT, FORMAT_VERSION
+from .manifest import FORMAT, FORMAT_VERSION, VIEWPOINT_NAMES
 
 GZIP_LEVEL = 1
 
@@ -31,7 +31,7 @@ def encode_scene(scene: dict, spec) -> dict:
     if frames.dtype != np.uint8 or frames.shape != expected:
         raise ValueError(f"scene frames are {frames.dtype}{frames.shape}, expected uint8{expected}")
     viewpoints = np.asarray(scene["viewpoints"], dtype=np.float32)
-    if viewpoints.shape != (spec.views_per_scene, len(spec.viewpoint_names)):
+    if viewpoints.shape != (spec.views_per_scene, len(VIEWPOINT_NAMES[spec.viewpoint_kind])):
         raise ValueError(f"scene viewpoints have shape {viewpoints.shape}")
     labels = {}
     for name, (dtype, shape) in spec.labels.items():
@@ -58,14 +58,14 @@ class ShardWriter:
         self.scenes = scenes
         self.first_scene = first_scene
         self.spec = spec
-        self.viewpoints = np.zeros((scenes, spec.views_per_scene, len(spec.viewpoint_names)), np.float32)
+        self.viewpoints = np.zeros((scenes, spec.views_per_scene, len(VIEWPOINT_NAMES[spec.viewpoint_kind])), np.float32)
         self.labels = {name: np.zeros((scenes, *shape), dtype) for name, (dtype, shape) in spec.labels.items()}
         self.written = 0
         self.h5 = h5py.File(self.tmp, "w", libver="earliest", track_order=False)
         attrs = {"format": FORMAT, "format_version": FORMAT_VERSION, "dataset": spec.dataset, "split": split,
                  "shard_index": shard_index, "shard_count": shard_count, "first_scene": first_scene,
                  "viewpoint_kind": spec.viewpoint_kind,
-                 "viewpoint_names": json.dumps(list(spec.viewpoint_names))}
+                 "viewpoint_names": json.dumps(list(VIEWPOINT_NAMES[spec.viewpoint_kind]))}
         for key, value in attrs.items():
             self.h5.attrs[key] = value
         v = spec.views_per_scene

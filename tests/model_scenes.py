@@ -34,6 +34,5 @@ def make_square_dataset(folder, kind="time", size=16, views=6, n=24, test_n=8, n
     """Write the moving-square dataset into `folder` (manifest "generator": `generator`); returns the manifest."""
     spec = GeneratorSpec(dataset=name, generator=generator, config={"views": views, "size": size, "kind": kind},
                          frame_shape=(size, size, 3), views_per_scene=views, viewpoint_kind=kind,
-                         viewpoint_names=["t"] if kind == "time" else ["x", "y", "z", "yaw", "pitch"],
                          labels={"start": ("int16", (2,))}, scene_maker=make_moving_square)
     return generate_dataset(spec, folder, n=n, test_n=test_n, seed=0, workers=1, shard_size=16)

@@ -197,7 +197,7 @@ def test_scene_arrays_match_the_spec_and_are_a_pure_function_of_the_rng(story):
 def test_spec_names_and_config():
     spec = make_spec("salesman", None, 64, None)
     assert spec.dataset == "salesman" and spec.generator == "narratives" and spec.views_per_scene == 21
-    assert spec.viewpoint_kind == "time" and spec.viewpoint_names == ["t"] and spec.frame_shape == (64, 64, 3)
+    assert spec.viewpoint_kind == "time" and spec.frame_shape == (64, 64, 3)
     assert spec.config["story"] == "salesman" and spec.config["frames"] == 21 and spec.config["size"] == 64
     assert [c["name"] for c in spec.config["vocabulary"]["colors"]] == list(vocab.COLOR_NAMES)
     named = make_spec("color_reaction", 20, 48, "reaction20")

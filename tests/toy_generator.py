@@ -23,4 +23,4 @@ def toy_spec(views=3, size=8, name="toy"):
     """Return a GeneratorSpec of the toy generator."""
     return GeneratorSpec(dataset=name, generator="toy", config={"views": views, "size": size},
                          frame_shape=(size, size, 3), views_per_scene=views, viewpoint_kind="time",
-                         viewpoint_names=["t"], labels={"corner": ("int16", (2,))}, scene_maker=make_toy_maker)
+                         labels={"corner": ("int16", (2,))}, scene_maker=make_toy_maker)
