@@ -1,4 +1,4 @@
-# jumpdata: make demo | make test | make bench
+# jumpdata: make demo | make test | make bench | make gpu-check
 # TORCH_SPEC picks the torch build pip installs first (torch==2.13.0: the CPU build on our CI machines,
 # the usual CUDA build from PyPI elsewhere). Override: make test TORCH_SPEC=torch
 PYTHON ?= python3
@@ -7,7 +7,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 DEMO := demo
 
-.PHONY: install demo test bench clean-demo
+.PHONY: install demo test bench gpu-check clean-demo
 
 $(BIN)/jumpdata: pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -43,6 +43,12 @@ bench: install
 	$(BIN)/python bench/narratives.py
 	$(BIN)/python bench/dice.py
 	$(BIN)/python bench/train.py
+
+# The GPU path in one go on a CUDA machine, under 8 minutes: nvidia-smi, the CUDA tests, training speed at batch 36
+# with and without --compile, a one-process torchrun (NCCL) run, dice views/s with the EGL renderer. Without CUDA
+# it says so in one line and fails.
+gpu-check: install
+	PYTHON=$(BIN)/python JUMPDATA=$(BIN)/jumpdata bash bench/gpu_check.sh
 
 clean-demo:
 	rm -rf $(DEMO)

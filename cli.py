@@ -183,7 +183,7 @@ def show(folder, dataset, split, scenes, out, scale):
 @click.option("--device", default=None, help="auto, cpu or cuda [default: auto; --resume: the run's].")
 @click.option("--workers", type=click.IntRange(min=0), default=None,
               help="DataLoader worker processes, 0: load in the training process [default: 1 on CPU, up to 8 on GPU].")
-@click.option("--compile/--no-compile", default=None, help="torch.compile the model (CUDA only) [default: off].")
+@click.option("--compile/--no-compile", default=None, help="torch.compile the model (CUDA, or a CPU with a C++ compiler) [default: off].")
 @click.option("--log-every", type=int, default=None, help="Steps between metrics lines.")
 @click.option("--sample-every", type=int, default=None, help="Steps between sample pictures.")
 @click.option("--checkpoint-every", type=int, default=None, help="Steps between checkpoints.")

@@ -47,7 +47,7 @@ class JumpConfig:
     seed: int = 0
     # machinery
     device: str = "auto"           # auto, cpu, cuda
-    compile: bool = False          # torch.compile the model (CUDA only)
+    compile: bool = False          # torch.compile the model (CUDA: Triton; CPU: a C++ compiler)
     amp: bool = True               # bf16 autocast where the device computes bf16 natively (CUDA, avx512_bf16 CPUs)
     workers: int = -1              # DataLoader workers; 0: load in the training process; -1: pick from the machine
     log_every: int = 50

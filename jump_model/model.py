@@ -57,7 +57,11 @@ def broadcast(v: torch.Tensor, size: int) -> torch.Tensor:
 
 
 class ConvLSTMCell(nn.Module):
-    """A convolutional LSTM cell with its four gates fused into one convolution over [input, h]."""
+    """A convolutional LSTM cell with its four gates fused into one convolution over [input, h].
+
+    `forward` is one step from a given state. `rollout` runs the same cell over several steps faster when
+    the input begins with the same channels at every step (see ConvLSTMRollout).
+    """
 
     def __init__(self, in_channels: int, hidden: int, kernel: int):
         super().__init__()
@@ -68,9 +72,43 @@ class ConvLSTMCell(nn.Module):
 
     def forward(self, x, h, c):
         """Return the new (h, c), each [N, hidden, S, S]."""
-        i, f, o, g = self.gates(torch.cat([x, h], dim=1)).chunk(4, dim=1)
-        c = torch.sigmoid(f) * c + torch.sigmoid(i) * torch.tanh(g)
-        return torch.sigmoid(o) * torch.tanh(c), c
+        return lstm_update(self.gates(torch.cat([x, h], dim=1)), c)
+
+    def rollout(self, fixed) -> "ConvLSTMRollout":
+        """Start a roll-out from the zero state whose input begins with `fixed` [N, F, S, S] at every step."""
+        return ConvLSTMRollout(self.gates, fixed)
+
+
+def lstm_update(gates, c):
+    """LSTM update from gate pre-activations [N, 4*hidden, S, S] (i, f, o, g) and the cell c (None: zero):
+    returns (h, c), each [N, hidden, S, S]."""
+    i, f, o, g = gates.chunk(4, dim=1)
+    c = torch.sigmoid(i) * torch.tanh(g) if c is None else torch.sigmoid(f) * c + torch.sigmoid(i) * torch.tanh(g)
+    return torch.sigmoid(o) * torch.tanh(c), c
+
+
+class ConvLSTMRollout:
+    """A ConvLSTMCell stepped from the zero state, its input at every step being [fixed, x_t] with `fixed` the
+    same at each step and x_0 zero. The gate convolution is linear in its input, so it is split by input
+    channels: conv(fixed) (with the bias) is computed once, the first step (zero x, h and c) is that alone,
+    and each later step convolves only [x_t, h]. Same result as the cell's `forward` at every step.
+    """
+
+    def __init__(self, gates: nn.Conv2d, fixed):
+        n = fixed.shape[1]
+        self.padding = gates.padding
+        self.fixed_gates = F.conv2d(fixed, gates.weight[:, :n], gates.bias, padding=self.padding)
+        self.weight = gates.weight[:, n:]                        # columns of [x_t, h]
+        self.h = self.c = None
+
+    def step(self, x=None):
+        """Advance one step with x [N, C, S, S], the rest of this step's input (None at the first step, where it
+        is zero). Returns h [N, hidden, S, S]."""
+        gates = self.fixed_gates
+        if self.h is not None:
+            gates = gates + F.conv2d(torch.cat([x, self.h], dim=1), self.weight, padding=self.padding)
+        self.h, self.c = lstm_update(gates, self.c)
+        return self.h
 
 
 class Tower(nn.Module):
@@ -121,8 +159,21 @@ class Draw(nn.Module):
     def step(self, x, z_prev, h, c):
         """One DRAW step: returns (mean, std, h, c); mean and std are float32 [B, ni_z, S, S]."""
         h, c = self.cell(torch.cat([x, z_prev], dim=1), h, c)
+        return (*self.gaussian(h), h, c)
+
+    def rollout(self, features) -> ConvLSTMRollout:
+        """Start a chain conditioned on features [B, C, H/4, W/4]: its LSTM input at every step is
+        [to_hidden(features), z_prev], the first part fixed. Step it with `next`."""
+        return self.cell.rollout(self.to_hidden(features))
+
+    def next(self, run: ConvLSTMRollout, z_prev=None) -> tuple:
+        """One DRAW step of a roll-out given the previous z (None: zeros, the first step): returns (mean, std)."""
+        return self.gaussian(run.step(z_prev))
+
+    def gaussian(self, h) -> tuple:
+        """The latent's (mean, std) from an LSTM state h, float32 [B, ni_z, S, S] each."""
         mean, std_raw = self.head(h).float().chunk(2, dim=1)
-        return mean, F.softplus(std_raw) + STD_FLOOR, h, c
+        return mean, F.softplus(std_raw) + STD_FLOOR
 
 
 class Renderer(nn.Module):
@@ -147,19 +198,61 @@ class Renderer(nn.Module):
         self.to_image = nn.ConvTranspose2d(cfg.nf_to_obs, 3, up, stride=up)
 
     def forward(self, z, v):
-        """z [B, nt*ni_z, S, S] (one per scene), v encoded [B, Q, vdim] -> image means float [B, Q, 3, H, W]."""
+        """z [B, nt*ni_z, S, S] (one per scene), v encoded [B, Q, vdim] -> image means float [B, Q, 3, H, W].
+
+        The step is `cell([z, v, read(canvas)], h, c)` then canvas += write(h); it is computed without a
+        canvas. read and write have kernel = stride, so read(canvas + write(h)) = read(canvas) + a 1x1 conv
+        of h (`read_of_write`), and the gate conv of that read grows each step by a conv of h alone. Each
+        step after the first is then one conv of the previous h: its first 4*hidden outputs (weights: h's
+        gate columns + the read's through read_of_write) make the gates, the rest (the read's alone) carry
+        the read's share to the next step. The image is to_image of write(sum of the h's) + nt x write's
+        bias (`image_of_state_sum`). The zero canvas reads as read's bias.
+        """
         b, q = v.shape[:2]
         size = z.shape[-1]
+        gates, hidden, pad = self.cell.gates, self.cell.gates.out_channels // 4, self.cell.gates.padding
         fixed = torch.cat([z.repeat_interleave(q, dim=0), broadcast(v.flatten(0, 1), size)], dim=1)
-        h = fixed.new_zeros((b * q, self.cell.gates.out_channels // 4, size, size))
-        c = h.clone()
-        canvas = fixed.new_zeros((b * q, self.write.out_channels, size * self.write.stride[0],
-                                  size * self.write.stride[0]))
-        for _ in range(self.nt):
-            h, c = self.cell(torch.cat([fixed, self.read(canvas)], dim=1), h, c)
-            canvas = canvas + self.write(h)
-        images = torch.sigmoid(self.to_image(canvas).float())
+        w_fixed, w_read, w_h = gates.weight.split([fixed.shape[1], self.read.out_channels, hidden], dim=1)
+        step_w, step_b = self.read_of_write()
+        w_via_read = torch.einsum("odkl,di->oikl", w_read, step_w[:, :, 0, 0])
+        constant_map = lambda values: values[None, :, None, None].expand(1, -1, size, size)
+        shared = F.conv2d(fixed, w_fixed, gates.bias, padding=pad) + \
+            F.conv2d(constant_map(self.read.bias), w_read, padding=pad)           # all but h's share, step 0
+        step_shared = F.conv2d(constant_map(step_b), w_read, padding=pad)          # the read's bias growth per step
+        h, c = lstm_update(shared, None)
+        h_sum = h
+        for t in range(1, self.nt):
+            last = t == self.nt - 1
+            weight = w_h + w_via_read if last else torch.cat([w_h + w_via_read, w_via_read])
+            out = F.conv2d(h, weight, padding=pad)
+            h, c = lstm_update(shared + step_shared + out[:, :4 * hidden], c)
+            if not last:
+                shared = shared + step_shared + out[:, 4 * hidden:]
+            h_sum = h_sum + h
+        images = torch.sigmoid(self.image_of_state_sum(h_sum).float())
         return images.unflatten(0, (b, q))
+
+    def read_of_write(self) -> tuple:
+        """The 1x1 conv equal to read (without its bias) after write: (weight [nf_dec, nf_to_hidden, 1, 1],
+        bias [nf_dec])."""
+        r, w = self.read.weight, self.write.weight      # [nf_dec, nf_to_obs, k, k], [nf_to_hidden, nf_to_obs, k, k]
+        weight = torch.einsum("dckl,ickl->di", r, w)[:, :, None, None]
+        return weight, torch.einsum("dckl,c->d", r, self.write.bias)
+
+    def image_of_state_sum(self, h_sum):
+        """to_image(write(h_sum) + nt x write's bias) for h_sum [N, nf_to_hidden, S, S] -> [N, 3, H, W], done
+        as one matrix product: write and to_image both have kernel = stride, so each state pixel paints its
+        own H/S x H/S block of the image through their product; the biases give a fixed picture."""
+        n, _, size, _ = h_sum.shape
+        w, t = self.write.weight, self.to_image.weight   # [hidden, obs, a, b], [obs, 3, p, q]
+        so, up = w.shape[-1], t.shape[-1]
+        block = so * up
+        kernel = torch.einsum("icab,copq->ioapbq", w, t).reshape(w.shape[0], 3 * block * block)
+        bias_canvas = (self.nt * self.write.bias)[None, :, None, None].expand(1, -1, size * so, size * so)
+        picture = self.to_image(bias_canvas)                                           # [1, 3, H, W]
+        pixels = (h_sum.permute(0, 2, 3, 1).reshape(n * size * size, -1) @ kernel)   # [N*S*S, 3*block*block]
+        pixels = pixels.view(n, size, size, 3, block, block).permute(0, 3, 1, 4, 2, 5)
+        return pixels.reshape(n, 3, size * block, size * block) + picture
 
 
 class JUMP(nn.Module):
@@ -200,19 +293,18 @@ class JUMP(nn.Module):
         With `e` [B, 32, H/4, W/4]: z ~ q(z | r, e) (reparameterised) and kl float32 [B], the sum over
         the steps of KL(q || p) (training). Returns (z [B, nt*ni_z, S, S], kl).
         """
-        xp, hp, cp = self.prior.start(r)
+        prior = self.prior.rollout(r)
         if e is not None:
-            xq, hq, cq = self.posterior.start(torch.cat([r, e], dim=1))
-        z = xp.new_zeros((r.shape[0], self.cfg.ni_z) + xp.shape[2:])
-        zs, kl = [], None
+            posterior = self.posterior.rollout(torch.cat([r, e], dim=1))
+        z, zs, kl = None, [], None
         for _ in range(self.cfg.nt):
-            mean, std, hp, cp = self.prior.step(xp, z, hp, cp)
+            mean, std = self.prior.next(prior, z)
             if e is not None:
                 pm, ps = mean, std
-                mean, std, hq, cq = self.posterior.step(xq, z, hq, cq)
+                mean, std = self.posterior.next(posterior, z)
                 step_kl = gaussian_kl(mean, std, pm, ps).flatten(1).sum(1)
                 kl = step_kl if kl is None else kl + step_kl
-            z = (mean + std * torch.randn_like(std)).to(xp.dtype)
+            z = (mean + std * torch.randn_like(std)).to(prior.fixed_gates.dtype)
             zs.append(z)
         return torch.cat(zs, dim=1), kl
 

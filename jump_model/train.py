@@ -7,9 +7,12 @@ is importable. Every random draw of step s comes from
 `resume` continues exactly the trajectory of an uninterrupted run.
 """
 
+import importlib.util
 import json
 import os
+import shutil
 import signal
+import sys
 import threading
 import time
 from dataclasses import dataclass
@@ -107,12 +110,13 @@ def tensorboard_writer(out: Path):
 
 
 def distributed_setup(device: torch.device) -> tuple:
-    """Join the torchrun process group if WORLD_SIZE > 1 (NCCL on CUDA, gloo on CPU).
+    """Join the torchrun process group when torchrun started this process (RANK set; NCCL on CUDA, gloo on
+    CPU), even with one process, so a one-GPU torchrun run takes the same path as a many-GPU one.
 
     Returns (rank, world size, device); on CUDA each rank takes GPU LOCAL_RANK.
     """
     world = int(os.environ.get("WORLD_SIZE", "1"))
-    if world <= 1:
+    if "RANK" not in os.environ and world <= 1:
         return 0, 1, device
     if not dist.is_initialized():
         dist.init_process_group("nccl" if device.type == "cuda" else "gloo")
@@ -191,6 +195,19 @@ def bf16_is_fast(device: torch.device) -> bool:
     return "avx512_bf16" in flags or "amx_bf16" in flags
 
 
+def compiler_available(device: torch.device) -> bool:
+    """Return True if torch.compile can generate code for `device` here: Triton for CUDA, a C++ compiler (CXX,
+    else g++) for the CPU. If not, say so in one line on stderr (the run goes on uncompiled)."""
+    if device.type == "cuda":
+        missing = None if importlib.util.find_spec("triton") else "Triton is not installed"
+    else:
+        cxx = os.environ.get("CXX", "g++")
+        missing = None if shutil.which(cxx) else f"no C++ compiler ({cxx}) on PATH"
+    if missing:
+        print(f"jumpdata: --compile: {missing}; training uncompiled", file=sys.stderr)
+    return missing is None
+
+
 def parameters_finite(model: torch.nn.Module) -> bool:
     """Return True if every parameter of `model` is finite (no NaN or inf)."""
     return all(bool(torch.isfinite(p).all()) for p in model.parameters())
@@ -246,10 +263,10 @@ def train(cfg: JumpConfig, out, resume: bool = False, on_progress=None) -> Train
     if ckpt is not None:
         optimizer.load_state_dict(ckpt["optimizer"])
     step_fn = model
-    if world > 1:
+    if dist.is_initialized():
         step_fn = torch.nn.parallel.DistributedDataParallel(model, device_ids=[device] if device.type == "cuda"
                                                             else None)
-    if cfg.compile and device.type == "cuda":
+    if cfg.compile and compiler_available(device):
         step_fn = torch.compile(step_fn)
     use_amp = cfg.amp and bf16_is_fast(device)
 
