@@ -11,7 +11,7 @@
 #
 # Environment: PYTHON (default python3) and JUMPDATA (default: jumpdata beside PYTHON, else on PATH) pick the
 # install. GPU_CHECK_DEVICE=cpu runs every step on the CPU instead (gloo instead of NCCL, no nvidia-smi, no
-# EGL): only to check this script on a machine without a GPU; it proves nothing about the GPU path.
+# EGL, time limits x5): only to check this script on a machine without a GPU; it proves nothing about the GPU path.
 set -euo pipefail
 
 PYTHON=${PYTHON:-python3}
@@ -34,24 +34,31 @@ finish_step() {
         fail "$3 (exit status $1)"
     fi
 }
-# run_step SECONDS NAME COMMAND...: run COMMAND with a time limit, stop the script if it fails.
+# run_step SECONDS NAME COMMAND...: run COMMAND with a time limit (x LIMIT_SCALE), stop the script if it fails.
 run_step() {
-    local limit=$1 name=$2 status=0
+    local limit=$(($1 * LIMIT_SCALE)) name=$2 status=0
     shift 2
     timeout --kill-after=10 "$limit" "$@" || status=$?
     finish_step "$status" "$limit" "$name"
 }
 
+LIMIT_SCALE=1
 case "$DEVICE" in
     cuda)
         if ! "$PYTHON" -c 'import sys, torch; sys.exit(0 if torch.cuda.is_available() else 1)' 2>/dev/null; then
             echo "gpu_check: no CUDA GPU here (torch.cuda.is_available() is False for $PYTHON); nothing was checked" >&2
             exit 1
         fi ;;
-    cpu) echo "gpu_check: GPU_CHECK_DEVICE=cpu: checking this script on the CPU; this proves nothing about a GPU" ;;
+    cpu) echo "gpu_check: GPU_CHECK_DEVICE=cpu: checking this script on the CPU; this proves nothing about a GPU"
+         LIMIT_SCALE=5 ;;
     *) echo "gpu_check: GPU_CHECK_DEVICE must be cuda or cpu, got '$DEVICE'" >&2; exit 2 ;;
 esac
 
+if [[ $DEVICE == cuda ]]; then
+    BATCH=36 STEPS=(--steps 40 --warmup 10)
+else
+    BATCH=4 STEPS=(--steps 2 --warmup 1)
+fi
 TMP=$(mktemp -d)
 trap 'rm -rf "$TMP"' EXIT
 START=$SECONDS
@@ -77,26 +84,25 @@ section "2. CUDA tests (tests/test_cuda.py; a missing GPU fails them)"
 if [[ $DEVICE == cuda ]]; then
     run_step 150 "CUDA tests" env JUMPDATA_REQUIRE_CUDA=1 "$PYTHON" -m pytest -q -m cuda -p no:cacheprovider tests/test_cuda.py
 else
-    run_step 300 "CUDA tests (on the CPU)" env JUMPDATA_TEST_DEVICE=cpu "$PYTHON" -m pytest -q -m cuda -p no:cacheprovider tests/test_cuda.py
+    run_step 150 "CUDA tests (on the CPU)" env JUMPDATA_TEST_DEVICE=cpu "$PYTHON" -m pytest -q -m cuda -p no:cacheprovider tests/test_cuda.py
 fi
 
-section "3. training speed, salesman preset, batch 36, 64x64 (ours only)"
+section "3. training speed, salesman preset, batch $BATCH, 64x64 (ours only)"
 run_step 60 "writing the salesman data" "$JUMPDATA" narratives --story salesman --size 64 --n 600 --test-n 40 \
     --out "$TMP/shards"
-if [[ $DEVICE == cuda ]]; then STEPS=(--steps 40 --warmup 10); else STEPS=(--steps 2 --warmup 1); fi
 run_step 90 "training speed without --compile" "$PYTHON" bench/train.py "$TMP/shards" --device "$DEVICE" \
-    --batch-size 36 --rounds 1 --runs default "${STEPS[@]}"
+    --batch-size "$BATCH" --rounds 1 --runs default "${STEPS[@]}"
 run_step 240 "training speed with --compile" "$PYTHON" bench/train.py "$TMP/shards" --device "$DEVICE" \
-    --batch-size 36 --rounds 1 --runs compile "${STEPS[@]}"
+    --batch-size "$BATCH" --rounds 1 --runs compile "${STEPS[@]}"
 
 section "4. torchrun --nproc_per_node 1 ($([[ $DEVICE == cuda ]] && echo NCCL || echo gloo))"
 status=0
-timeout --kill-after=10 120 env NCCL_DEBUG=INFO NCCL_DEBUG_SUBSYS=INIT "$PYTHON" -m torch.distributed.run \
-    --standalone --nproc_per_node 1 "$JUMPDATA" train "$TMP/shards" --preset salesman --batch-size 36 \
+timeout --kill-after=10 $((120 * LIMIT_SCALE)) env NCCL_DEBUG=INFO NCCL_DEBUG_SUBSYS=INIT "$PYTHON" -m torch.distributed.run \
+    --standalone --nproc_per_node 1 "$JUMPDATA" train "$TMP/shards" --preset salesman --batch-size "$BATCH" \
     --steps 6 --log-every 2 --eval-every 6 --sample-every 6 --checkpoint-every 6 --device "$DEVICE" \
     --out "$TMP/ddp" >"$TMP/ddp.log" 2>&1 || status=$?
 grep -v "NCCL INFO" "$TMP/ddp.log" | tail -n 20 || true
-finish_step "$status" 120 "torchrun training"
+finish_step "$status" $((120 * LIMIT_SCALE)) "torchrun training"
 [[ -f "$TMP/ddp/checkpoint.pt" ]] || fail "torchrun training wrote no checkpoint"
 if [[ $DEVICE == cuda ]]; then
     grep -m1 "NCCL version" "$TMP/ddp.log" || fail "torchrun training did not start NCCL"
