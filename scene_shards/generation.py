@@ -33,7 +33,9 @@ class GeneratorSpec:
     "viewpoints": float32 [V,D], "labels": {name: array}}. `labels` maps a
     label name to (dtype name, per-scene shape). `viewpoint_kind` is a key of
     manifest.VIEWPOINT_NAMES, which names the columns of the viewpoints. `extra_datasets` maps an HDF5
-    path to an array written once into every shard (e.g. a digit bank).
+    path to an array written once into every shard (e.g. a digit bank). A generator that draws many
+    scenes faster together may give `block_maker(config)`, returning `make_all(rngs) -> [scene, ...]`,
+    scene i being exactly what make(rngs[i]) returns; the driver then uses it instead.
     """
 
     dataset: str
@@ -45,6 +47,7 @@ class GeneratorSpec:
     labels: dict
     scene_maker: Callable
     extra_datasets: Optional[dict] = field(default=None)
+    block_maker: Optional[Callable] = field(default=None)
 
 
 def default_workers() -> int:
@@ -70,14 +73,19 @@ def _start_worker(spec: GeneratorSpec, seed: int) -> None:
 
 
 def _begin(spec: GeneratorSpec, seed: int) -> None:
-    _WORKER.update(spec=spec, seed=seed, make=spec.scene_maker(spec.config))
+    if spec.block_maker is not None:
+        make_all = spec.block_maker(spec.config)
+    else:
+        make = spec.scene_maker(spec.config)
+        make_all = lambda rngs: [make(rng) for rng in rngs]  # noqa: E731
+    _WORKER.update(spec=spec, seed=seed, make_all=make_all)
 
 
 def _make_block(task) -> list:
     split, first, count = task
-    spec, seed, make = _WORKER["spec"], _WORKER["seed"], _WORKER["make"]
-    return [encode_scene(make(np.random.default_rng([seed, SPLIT_ID[split], j])), spec)
-            for j in range(first, first + count)]
+    spec, seed, make_all = _WORKER["spec"], _WORKER["seed"], _WORKER["make_all"]
+    rngs = [np.random.default_rng([seed, SPLIT_ID[split], j]) for j in range(first, first + count)]
+    return [encode_scene(scene, spec) for scene in make_all(rngs)]
 
 
 def _remove_stale_temporaries(folder: Path, dataset: str) -> None:
