@@ -113,33 +113,40 @@ def footprint(kinds, radii, centres, box, size):
 
 
 def paint(frames, layers, kinds, radii, centres, rgb):
-    """Blend N shapes over frames `layers` (int [N], all different) of `frames` uint8 [L, size, size, 3]
-    in place: shape n, of kind `kinds[n]`, bounding radius `radii[n]` px, centre `centres[n]` (float64
-    [N, 2]) and colour `rgb[n]` (uint8 [N, 3]), is drawn into frame `layers[n]`: each pixel becomes
+    """Blend N shapes, in the order given, over `frames` uint8 [L, size, size, 3] in place: shape n, of kind
+    `kinds[n]`, bounding radius `radii[n]` px, centre `centres[n]` (float64 [N, 2]) and colour `rgb[n]`
+    (uint8 [N, 3]), is drawn into frame `layers[n]` (int [N]): each pixel it covers becomes
     under + (colour - under) * coverage, rounded.  Returns None."""
     if not len(layers):
         return
     size = frames.shape[1]
     box = box_side(radii.max(), size)
-    order = np.argsort(kinds, kind="stable")
-    origin, alpha = footprint(kinds[order], radii[order], centres[order], box, size)
+    # draw order: the rank of each shape among the earlier shapes of its frame
+    by_layer = np.argsort(layers, kind="stable")
+    rank = np.empty(len(layers), np.intp)
+    rank[by_layer] = np.arange(len(layers)) - np.searchsorted(layers[by_layer], layers[by_layer])
+    by_kind = np.argsort(kinds, kind="stable")
+    origin, alpha = footprint(kinds[by_kind], radii[by_kind], centres[by_kind], box, size)
+    layers, rank, colour = layers[by_kind], rank[by_kind], np.tile(rgb[by_kind].astype(np.float32), box)
     # every box x box window of every frame, as a writeable view of rows of RGB values
     f, r, c, ch = frames.strides
     view = as_strided(frames, (len(frames), size - box + 1, size - box + 1, box, 3 * box), (f, r, c, r, ch))
-    pick = (layers[order], origin[:, 1], origin[:, 0])
-    under = _SCRATCH.get("under", alpha.shape)
-    np.copyto(under, view[pick])
-    change = np.subtract(np.tile(rgb[order].astype(np.float32), box)[:, None, :], under,
-                         out=_SCRATCH.get("change", alpha.shape))
-    change *= alpha
-    change += under                                      # under + change, the same sum
-    change += 0.5
-    view[pick] = change.astype(np.uint8)
+    for k in range(rank.max() + 1):      # the k-th shape of every frame together: one box per frame
+        rows = np.flatnonzero(rank == k) if k or rank.any() else slice(None)
+        pick = (layers[rows], origin[rows, 1], origin[rows, 0])
+        coverage = alpha[rows]
+        under = _SCRATCH.get("under", coverage.shape)
+        np.copyto(under, view[pick])
+        change = np.subtract(colour[rows, None, :], under, out=_SCRATCH.get("change", coverage.shape))
+        change *= coverage
+        change += under                                      # under + change, the same sum
+        change += 0.5
+        view[pick] = change.astype(np.uint8)
 
 
 def render_all(boards, size):
     """Return uint8 [K, V, size, size, 3]: the RGB frames of K storyboards of V frames and S shapes each
-    (`boards`, a sequence), on the plain background.  Each scene's frames are those render() draws."""
+    (`boards`, a sequence), on the black background.  Each scene's frames are those render() draws."""
     count = len(boards)
     kinds = np.stack([b.kinds for b in boards]).astype(np.intp)                         # [K, S]
     radii = vocab.radii_px(size)[np.stack([b.sizes for b in boards])]                  # [K, S]
@@ -151,20 +158,21 @@ def render_all(boards, size):
     frames = np.empty((count, frames_n, size, size, 3), np.uint8)
     layers = frames.reshape(count * frames_n, size, size, 3)
     # the shapes that stay put, into each scene's first frame, which every frame then starts from
-    frames[:, 0] = vocab.BACKGROUND
-    for s in range(1, shapes):
-        scenes = np.flatnonzero(still[:, s])
-        paint(layers, scenes * frames_n, kinds[scenes, s], radii[scenes, s], positions[scenes, 0, s],
-              vocab.PALETTE[colors[scenes, 0, s]])
+    frames[:, 0] = np.full((size, size, 3), vocab.BACKGROUND, np.uint8)
+    scene, shape = np.nonzero(still)
+    paint(layers, scene * frames_n, kinds[scene, shape], radii[scene, shape], positions[scene, 0, shape],
+          vocab.PALETTE[colors[scene, 0, shape]])
     frames[:, 1:] = frames[:, :1]
-    for s in list(range(1, shapes)) + [0]:
-        scenes = np.flatnonzero(~still[:, s])
-        paint(layers, (scenes[:, None] * frames_n + np.arange(frames_n)).ravel(),
-              np.repeat(kinds[scenes, s], frames_n), np.repeat(radii[scenes, s], frames_n),
-              positions[scenes, :, s].reshape(-1, 2), vocab.PALETTE[colors[scenes, :, s]].reshape(-1, 3))
+    # the others into every frame, shapes 1..S-1 then the actor
+    draw = np.concatenate([np.arange(1, shapes), [0]])
+    scene, shape = np.nonzero(~still[:, draw])
+    shape = draw[shape]
+    paint(layers, (scene[:, None] * frames_n + np.arange(frames_n)).ravel(), np.repeat(kinds[scene, shape], frames_n),
+          np.repeat(radii[scene, shape], frames_n), positions[scene, :, shape].reshape(-1, 2),
+          vocab.PALETTE[colors[scene, :, shape]].reshape(-1, 3))
     return frames
 
 
 def render(board, size):
-    """Return uint8 [V, size, size, 3]: the RGB frames of storyboard `board` on the plain background."""
+    """Return uint8 [V, size, size, 3]: the RGB frames of storyboard `board` on the black background."""
     return render_all([board], size)[0]
