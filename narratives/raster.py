@@ -104,8 +104,7 @@ def footprint(kinds, radii, centres, box, size):
     # coverage = clip(0.5 - (sdf - scale * radius), 0, 1), in place
     level = 0.5 + _SCALE[kinds] * radii.astype(np.float32)
     np.subtract(level[:, None, None], sdf, out=sdf)
-    np.minimum(sdf, 1.0, out=sdf)
-    np.maximum(sdf, 0.0, out=sdf)
+    np.clip(sdf, 0.0, 1.0, out=sdf)
     alpha = _SCRATCH.get("alpha", (len(kinds), box, box, 3))
     for channel in range(3):
         alpha[..., channel] = sdf
@@ -132,7 +131,7 @@ def paint(frames, layers, kinds, radii, centres, rgb):
     f, r, c, ch = frames.strides
     view = as_strided(frames, (len(frames), size - box + 1, size - box + 1, box, 3 * box), (f, r, c, r, ch))
     for k in range(rank.max() + 1):      # the k-th shape of every frame together: one box per frame
-        rows = np.flatnonzero(rank == k) if k or rank.any() else slice(None)
+        rows = np.flatnonzero(rank == k) if rank.any() else slice(None)   # all of them at once, or a group
         pick = (layers[rows], origin[rows, 1], origin[rows, 0])
         coverage = alpha[rows]
         under = _SCRATCH.get("under", coverage.shape)
