@@ -7,6 +7,7 @@ is importable. Every random draw of step s comes from
 `resume` continues exactly the trajectory of an uninterrupted run.
 """
 
+import atexit
 import json
 import os
 import signal
@@ -116,10 +117,22 @@ def distributed_setup(device: torch.device) -> tuple:
         return 0, 1, device
     if not dist.is_initialized():
         dist.init_process_group("nccl" if device.type == "cuda" else "gloo")
+        atexit.register(leave_process_group, world, False)   # an error before train's own exit: leave anyway
     if device.type == "cuda":
         device = torch.device("cuda", int(os.environ.get("LOCAL_RANK", "0")))
         torch.cuda.set_device(device)
     return dist.get_rank(), world, device
+
+
+def leave_process_group(world: int, finished: bool) -> None:
+    """Leave the process group distributed_setup joined (nothing when `world` is 1). A rank that `finished`
+    cleanly first waits at a barrier for every other rank, so no rank shuts its connections down while another
+    still uses them (gloo aborts the process then); a failing rank leaves at once, which ends the collectives
+    its peers are waiting in with an error instead of a hang."""
+    if world > 1 and dist.is_initialized():
+        if finished:
+            dist.barrier()
+        dist.destroy_process_group()
 
 
 class MetricsLog:
@@ -262,7 +275,7 @@ def train(cfg: JumpConfig, out, resume: bool = False, on_progress=None) -> Train
     sums = torch.zeros(len(LOSS_KEYS), device=device)
     window_steps, wait, t_window = 0, 0.0, time.perf_counter()
     metrics, step, interrupted, saved = {}, start, False, (None if ckpt is None else start)
-    batches = iter(loader)
+    batches, finished = iter(loader), False
     try:
         with StopRequest() as stop:
             while step < cfg.steps:
@@ -310,8 +323,10 @@ def train(cfg: JumpConfig, out, resume: bool = False, on_progress=None) -> Train
                     on_progress(step, cfg.steps, metrics)
                 if interrupted:
                     break
+        finished = True
     finally:
         del batches
         if log.board is not None:
             log.board.close()
+        leave_process_group(world, finished)
     return TrainResult(step, interrupted, metrics)
