@@ -27,8 +27,8 @@ from .config import JumpConfig
 from .data import (SceneViews, StepSampler, fill_from_dataset, loader_workers, make_loader, open_split,
                    open_test_split, refill_from_dataset, to_device)
 from .model import JUMP
-from .run_folder import (build_model, has_checkpoint, load_checkpoint, require_run_folder, save_checkpoint,
-                         write_config)
+from .run_folder import (build_model, has_checkpoint, load_checkpoint, load_optimizer, require_run_folder,
+                         save_checkpoint, write_config)
 from .sample import render_scene
 from .schedules import parse_schedule, pixel_variance
 
@@ -257,7 +257,7 @@ def train(cfg: JumpConfig, out, resume: bool = False, on_progress=None) -> Train
     model = JUMP(cfg).to(device) if ckpt is None else build_model(cfg, ckpt, device)
     optimizer = torch.optim.Adam(model.parameters(), lr=cfg.lr)
     if ckpt is not None:
-        optimizer.load_state_dict(ckpt["optimizer"])
+        load_optimizer(optimizer, ckpt)
     step_fn = model
     if world > 1:
         step_fn = torch.nn.parallel.DistributedDataParallel(model, device_ids=[device] if device.type == "cuda"

@@ -283,7 +283,7 @@ def test_failed_first_run_does_not_block_the_corrected_one(tmp_path):
         raise RuntimeError("generator bug")
     spec = toy_spec()
     spec.scene_maker = broken
-    with pytest.raises(RuntimeError):
+    with pytest.raises(UserError, match="train scene 0 of 'toy' failed: RuntimeError: generator bug"):
         generate_dataset(spec, tmp_path, n=5, test_n=1, seed=3, workers=1)
     assert (tmp_path / "toy.json").exists()
     make(tmp_path, size=9)  # other settings go ahead: the failed run completed no shard
