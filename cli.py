@@ -78,13 +78,16 @@ def generator_options(default_n: int):
 
 
 class ProgressBar:
-    """A click progress bar on stderr, opened at the first report, so errors raised before any work print alone."""
+    """A click progress bar on stderr, opened at the first report, so errors raised before any work print alone;
+    shown only when stderr is a terminal (redirected, stderr holds nothing but warnings and the error line)."""
 
     def __init__(self, label: str):
         self.label, self.bar, self.seen = label, None, 0
 
     def update(self, done: int, total: int, text=None) -> None:
         """Show `done` of `total` units, with an optional `text` after the bar."""
+        if not sys.stderr.isatty():
+            return
         if self.bar is None:
             self.bar = click.progressbar(length=total, label=self.label, file=sys.stderr, show_eta=True,
                                          show_pos=True, item_show_func=lambda item: item)
