@@ -135,6 +135,15 @@ def leave_process_group(world: int, finished: bool) -> None:
         dist.destroy_process_group()
 
 
+def logged_step(line: str) -> float:
+    """Return the step of a metrics.jsonl line; infinity for a damaged line (e.g. cut short by a full disk or a
+    kill -9 while appended), so a resume drops it with the lines past its checkpoint."""
+    try:
+        return int(json.loads(line)["step"])
+    except (ValueError, KeyError, TypeError):
+        return float("inf")
+
+
 class MetricsLog:
     """Appends metrics lines to metrics.jsonl (and TensorBoard) on rank 0; a no-op on other ranks."""
 
@@ -147,7 +156,7 @@ class MetricsLog:
         """Remove lines past `step` (logged after the checkpoint a resumed run starts from), atomically."""
         if not self.active or not self.path.is_file():
             return
-        keep = [line for line in self.path.read_text().splitlines(keepends=True) if json.loads(line)["step"] <= step]
+        keep = [line for line in self.path.read_text().splitlines(keepends=True) if logged_step(line) <= step]
         with atomic_open(self.path) as f:
             f.write("".join(keep))
 

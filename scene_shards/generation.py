@@ -17,8 +17,8 @@ import numpy as np
 from .common import UserError, one_line
 from .files import TMP_MARK, sha256_of, write_json_atomic
 from .lock import writing_folder
-from .manifest import (MAX_SHARDS, SPLIT_ID, SPLITS, VIEWPOINT_NAMES, check_dataset_name, differences, load_manifest, manifest_path,
-                       new_manifest, shard_count, shard_file_name)
+from .manifest import (MAX_SHARDS, SPLIT_ID, SPLITS, VIEWPOINT_NAMES, check_dataset_name, differences,
+                       load_manifest, manifest_path, new_manifest, shard_count, shard_file_name)
 from .writer import ShardWriter, encode_scene
 
 BLOCK_SCENES = 16               # most scenes per task sent to a worker
@@ -160,9 +160,9 @@ def _keep_intact_shards(folder: Path, old: dict, new: dict) -> None:
                 new["splits"][split]["shards"].append(entry)
 
 
-def prepare_folder(out, spec: GeneratorSpec, seed: int, n: int, test_n: int, shard_size: int,
+def _prepare_folder(out, spec: GeneratorSpec, seed: int, n: int, test_n: int, shard_size: int,
                    version: str) -> dict:
-    """Create `out` if needed and return the manifest to resume from (intact shards of an earlier run kept).
+    """Return the manifest to resume from in folder `out` (intact shards of an earlier run kept), written there.
 
     Raises UserError if `out` holds shards of a dataset of the same name made with other settings (a manifest
     of other settings that lists no shard yet is simply replaced). The caller holds the dataset's lock.
@@ -199,7 +199,7 @@ def generate_dataset(spec: GeneratorSpec, out, n: int, test_n: int, seed: int = 
     if folder.exists() and not folder.is_dir():
         raise UserError(f"--out {folder} is a file, not a folder")
     with writing_folder(folder, lock_name(spec.dataset), f"generating dataset '{spec.dataset}'"):
-        manifest = prepare_folder(folder, spec, seed, n, test_n, shard_size, version)
+        manifest = _prepare_folder(folder, spec, seed, n, test_n, shard_size, version)
         _run(spec, folder, manifest, seed, workers, shard_size, on_progress)
     return manifest
 

@@ -366,3 +366,13 @@ def test_a_generator_worker_error_is_one_line_and_keeps_complete_shards(tmp_path
         generate_dataset(spec, tmp_path, n=40, test_n=5, seed=3, workers=2, shard_size=7)
     make(tmp_path)
     assert verify_dataset(tmp_path, "toy") == []
+
+
+def test_resume_drops_a_metrics_line_cut_short(run2, squares, tmp_path, capsys):
+    run = tmp_path / "run"
+    shutil.copytree(run2, run)
+    with open(run / "metrics.jsonl", "a") as f:
+        f.write('{"step": 3, "lo')   # a kill -9 or a full disk in the middle of an append
+    code, err = jumpdata(capsys, "train", squares, "--out", run, "--resume", "--steps", 3)
+    assert code == 0, err
+    assert [json.loads(line)["step"] for line in (run / "metrics.jsonl").read_text().splitlines()] == [1, 2, 3]
