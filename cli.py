@@ -52,7 +52,7 @@ def main():
 # --------------------------------------------------------------------------- generators
 
 def generator_options(default_n: int):
-    """Return a decorator adding the options every generator takes (DESIGN.md), `--n` defaulting to `default_n`."""
+    """Return a decorator adding the options every generator takes (README.md, docs/format.md), `--n` defaulting to `default_n`."""
     options = [
         click.option("--n", "n", type=click.IntRange(min=1), default=default_n, show_default=True,
                      help="Training scenes."),
