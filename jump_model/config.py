@@ -89,7 +89,7 @@ class JumpConfig:
             if not (value > 0 and math.isfinite(value)):
                 raise UserError(f"{name.replace('_', '-')} must be positive, got {value}")
         if not 0 <= self.seed < 2**63:   # the seed goes to torch.manual_seed, which takes < 2**64
-            raise UserError(f"seed must be between 0 and 2**63 - 1, got {self.seed}")
+            raise UserError(f"seed must be 0 or more and less than 2**63, got {self.seed}")
         if self.workers < -1:
             raise UserError(f"workers must be 0 or more (or -1: pick from the machine), got {self.workers}")
         if self.device not in ("auto", "cpu", "cuda"):

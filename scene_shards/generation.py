@@ -85,9 +85,10 @@ def check_sizes(spec: GeneratorSpec, n: int, test_n: int, shard_size: int, worke
                         f"allowed: use fewer views or a smaller --size")
     v = spec.views_per_scene * len(VIEWPOINT_NAMES[spec.viewpoint_kind]) * 4
     per_scene = v + sum(np.dtype(dt).itemsize * int(np.prod(shape)) for dt, shape in spec.labels.values())
-    if per_scene * min(shard_size, max(n, test_n)) > MAX_SHARD_LABEL_BYTES:
+    largest = min(shard_size, max(n, test_n))   # scenes in the largest shard
+    if per_scene * largest > MAX_SHARD_LABEL_BYTES:
         raise UserError(f"--shard-size {shard_size}: the viewpoints and labels of one shard would take "
-                        f"{per_scene * shard_size / 2**30:.1f} GiB in memory; use --shard-size "
+                        f"{per_scene * largest / 2**30:.1f} GiB in memory; use --shard-size "
                         f"{MAX_SHARD_LABEL_BYTES // per_scene} or less")
     if workers > MAX_WORKERS:
         raise UserError(f"--workers {workers} is more than {MAX_WORKERS}")
