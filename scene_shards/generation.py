@@ -38,7 +38,9 @@ class GeneratorSpec:
     "viewpoints": float32 [V,D], "labels": {name: array}}. `labels` maps a
     label name to (dtype name, per-scene shape). `viewpoint_kind` is a key of
     manifest.VIEWPOINT_NAMES, which names the columns of the viewpoints. `extra_datasets` maps an HDF5
-    path to an array written once into every shard (e.g. a digit bank).
+    path to an array written once into every shard (e.g. a digit bank). A generator that draws many
+    scenes faster together may give `block_maker(config)`, returning `make_all(rngs) -> [scene, ...]`,
+    scene i being exactly what make(rngs[i]) returns; the driver then uses it instead.
     """
 
     dataset: str
@@ -50,6 +52,7 @@ class GeneratorSpec:
     labels: dict
     scene_maker: Callable
     extra_datasets: Optional[dict] = field(default=None)
+    block_maker: Optional[Callable] = field(default=None)
 
 
 def default_workers() -> int:
@@ -114,18 +117,24 @@ def _make_block(task) -> list:
     initializer would instead make the pool restart its workers forever: the scene maker is built here)."""
     split, first, count = task
     spec, seed = _WORKER["spec"], _WORKER["seed"]
-    j = first
+    rngs = [np.random.default_rng([seed, SPLIT_ID[split], j]) for j in range(first, first + count)]
+    where = f"scenes {first}..{first + count - 1}"
     try:
-        if "make" not in _WORKER:   # built once per process, by its first task
+        if spec.block_maker is not None:
+            if "make_all" not in _WORKER:   # built once per process, by its first task
+                _WORKER["make_all"] = spec.block_maker(spec.config)
+            return [encode_scene(scene, spec) for scene in _WORKER["make_all"](rngs)]
+        if "make" not in _WORKER:
             _WORKER["make"] = spec.scene_maker(spec.config)
         encoded = []
-        for j in range(first, first + count):
-            encoded.append(encode_scene(_WORKER["make"](np.random.default_rng([seed, SPLIT_ID[split], j])), spec))
+        for j, rng in zip(range(first, first + count), rngs):
+            where = f"scene {j}"
+            encoded.append(encode_scene(_WORKER["make"](rng), spec))
         return encoded
     except UserError:
         raise
     except Exception as e:
-        raise UserError(f"generating {split} scene {j} of '{spec.dataset}' failed: {type(e).__name__}: "
+        raise UserError(f"generating {split} {where} of '{spec.dataset}' failed: {type(e).__name__}: "
                         f"{one_line(e)}") from None
 
 
