@@ -118,7 +118,6 @@ def _make_block(task) -> list:
     split, first, count = task
     spec, seed = _WORKER["spec"], _WORKER["seed"]
     rngs = [np.random.default_rng([seed, SPLIT_ID[split], j]) for j in range(first, first + count)]
-    # the scene an error is reported for: the whole block when a block maker draws it, else the scene at hand
     where = f"scenes {first}..{first + count - 1}" if spec.block_maker is not None else f"scene {first}"
     try:
         if spec.block_maker is not None:
