@@ -129,12 +129,12 @@ def distributed_setup(device: torch.device) -> tuple:
 
 
 def leave_process_group(world: int, finished: bool) -> None:
-    """Leave the process group distributed_setup joined (nothing when `world` is 1). A rank that `finished`
+    """Leave the process group distributed_setup joined (nothing when it joined none). A rank that `finished`
     cleanly first waits at a barrier for every other rank, so no rank shuts its connections down while another
     still uses them (gloo aborts the process then); a failing rank leaves at once, which ends the collectives
     its peers are waiting in with an error instead of a hang."""
-    if world > 1 and dist.is_initialized():
-        if finished:
+    if dist.is_initialized():
+        if finished and world > 1:
             dist.barrier()
         dist.destroy_process_group()
 
