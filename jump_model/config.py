@@ -226,9 +226,8 @@ def new_run_config(facts: DataFacts, preset: str = None, **options) -> RunConfig
 
     preset: a name in PRESETS (None: default_preset of the dataset's generator). options: any
     ModelConfig or RunConfig field by name (None values ignored), e.g. model="gqn", steps=100.
-    Without `eval_pixel_variance` the held-out NELBO uses the end value of the schedule. Without
-    `targets`: model="badj" trains on 1 target view (the paper's ablation), model="ar" on up to the rest of the
-    video after the context (a video model learns from whole sequences).
+    Without `eval_pixel_variance` the held-out NELBO uses the end value of the schedule. With
+    model="badj" and no `targets`, targets is 1 (the ablation trains on one target view).
     Raises UserError on an unknown preset or name, a bad value, or frames the sizes do not fit.
     """
     preset = preset or default_preset(facts.generator)
@@ -236,9 +235,8 @@ def new_run_config(facts: DataFacts, preset: str = None, **options) -> RunConfig
         raise UserError(f"unknown preset '{preset}' (choose {', '.join(PRESETS)})")
     given = {("kind" if k == "model" else k): v for k, v in options.items() if v is not None}
     model_values, run_values = split_settings({**PRESETS[preset], **given})
-    if "targets" not in given and given.get("kind") in ("badj", "ar"):
-        run_values["targets"] = 1 if given["kind"] == "badj" else \
-            facts.views_per_scene - run_values.get("context", RunConfig.context)
+    if "targets" not in given and given.get("kind") == "badj":
+        run_values["targets"] = 1
     data_model, data_run = facts_values(facts)
     if "eval_pixel_variance" not in run_values:
         run_values["eval_pixel_variance"] = schedule_end(parse_schedule(run_values.get(

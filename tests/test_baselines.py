@@ -137,7 +137,7 @@ def test_ar_rolls_frames_out_from_the_context_up_to_the_last_query():
         model.sample(*context, torch.ones(B, 1, 1))
 
 
-def test_ar_refuses_camera_data_and_the_default_targets_of_badj_and_ar(tmp_path, capsys):
+def test_ar_refuses_camera_data_and_badj_trains_on_one_target(tmp_path, capsys):
     with pytest.raises(UserError, match="needs time viewpoints"):
         new_run_config(facts("camera"), "tiny", model="ar")
     make_square_dataset(tmp_path / "cams", kind="camera", n=4, test_n=2)
@@ -147,8 +147,7 @@ def test_ar_refuses_camera_data_and_the_default_targets_of_badj_and_ar(tmp_path,
     assert new_run_config(facts(), "tiny", model="badj").targets == 1
     with pytest.raises(UserError, match="--targets must be 1"):
         new_run_config(facts(), "tiny", model="badj", targets=3)
-    assert new_run_config(facts(views=21), "tiny", model="ar").targets == 18   # the rest of the video after 3
-    assert new_run_config(facts(views=21), "tiny", model="ar", targets=2).targets == 2
+    assert new_run_config(facts(), "tiny", model="ar").targets == 3   # the preset's, like jump and gqn
 
 
 @pytest.fixture(scope="module")
