@@ -5,7 +5,8 @@
 
 Without a folder it writes a small 64x64 salesman set to a temporary folder.
 Ours: `jump_model.train.train` with --preset salesman --batch-size 16
---context 3 --targets 4 (each scene draws 1..3 context views), timed from the
+--context 3 --targets 4 (each scene draws 1..3 context views and exactly 4 targets, as the
+reference renders; training itself draws 1..4 targets), timed from the
 per-step lines of metrics.jsonl after a warm-up: `default` (bf16 autocast where
 the device computes bf16 natively), `float32`, and `compile` (the default with
 --compile) if --runs names it. Reference: gqnlib's ConsistentGQN, the package itself when
@@ -34,9 +35,9 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench import gqnlib_reference  # noqa: E402
-from jump_model.config import preset_config  # noqa: E402
-from jump_model.data import (SceneViews, StepSampler, fill_from_dataset, loader_workers, make_loader,  # noqa: E402
-                             open_split)
+import jump_model.train  # noqa: E402
+from jump_model.data import SceneViews, StepSampler, loader_workers, make_loader, open_split  # noqa: E402
+from jump_model.run_folder import plan_run  # noqa: E402
 from jump_model.model import encode_viewpoints, frames_to_images  # noqa: E402
 from jump_model.train import bf16_is_fast, resolve_device, train  # noqa: E402
 
@@ -62,12 +63,20 @@ def peak_memory(device: torch.device) -> float:
     return peak
 
 
+def all_target_examples(cfg, scenes, shuffle: bool) -> SceneViews:
+    """The trainer's examples with exactly TARGETS target views per scene, as the reference renders: training
+    itself draws 1..targets, which would make our side render fewer views than the reference."""
+    return SceneViews(scenes, cfg.context, cfg.targets, cfg.seed, shuffle, all_targets=True)
+
+
 def bench_ours(data: Path, args, run: Path, amp: bool, compile_model: bool) -> dict:
-    """Train our model for warmup + steps steps; returns {"scenes/s", "wait", "peak"} over the timed steps."""
-    cfg = preset_config("salesman", data_dir=str(data), steps=args.warmup + args.steps, batch_size=args.batch_size,
-                        context=CONTEXT, targets=TARGETS, device=args.device, log_every=1, eval_every=10**9,
-                        sample_every=10**9, checkpoint_every=10**9, eval_scenes=args.batch_size, amp=amp,
-                        compile=compile_model)
+    """Train our model for warmup + steps steps, every scene with TARGETS target views (like the reference);
+    returns {"scenes/s", "wait", "peak"} over the timed steps."""
+    jump_model.train.training_examples = all_target_examples
+    cfg = plan_run(data, preset="salesman", steps=args.warmup + args.steps, batch_size=args.batch_size,
+                   context=CONTEXT, targets=TARGETS, device=args.device, log_every=1, eval_every=10**9,
+                   sample_every=10**9, checkpoint_every=10**9, eval_scenes=args.batch_size, amp=amp,
+                   compile=compile_model)
     train(cfg, run)
     lines = [json.loads(x) for x in (run / "metrics.jsonl").read_text().splitlines()][args.warmup:-1]
     seconds = [args.batch_size / m["scenes_per_s"] for m in lines]
@@ -118,21 +127,20 @@ class Reference:
     """gqnlib's ConsistentGQN trained on our DataLoader; call it for one timed run."""
 
     def __init__(self, data: Path, args, model_class):
-        base = preset_config("salesman", data_dir=str(data))
-        self.scenes = open_split(base, "train")
-        self.cfg = fill_from_dataset(base, self.scenes)
+        self.cfg = plan_run(data, preset="salesman")
+        self.scenes = open_split(self.cfg, "train")
         self.args, self.model_class = args, model_class
         self.device = resolve_device(args.device)
 
     def __call__(self) -> dict:
         """Train warmup + steps steps; returns {"scenes/s", "wait", "peak"} over the timed steps."""
         args, dev = self.args, self.device
-        loader = make_loader(SceneViews(self.scenes, CONTEXT, TARGETS, 0, shuffle=True),
+        loader = make_loader(SceneViews(self.scenes, CONTEXT, TARGETS, 0, shuffle=True, all_targets=True),
                              StepSampler(0, args.batch_size), args.batch_size, loader_workers(-1, dev), dev)
         torch.manual_seed(0)
         model = self.model_class(generator_params=GENERATOR_PARAMS).to(dev)
         opt = torch.optim.Adam(model.parameters(), lr=5e-4)
-        enc = lambda v: as_gqnlib_viewpoints(encode_viewpoints(v, self.cfg))
+        enc = lambda v: as_gqnlib_viewpoints(encode_viewpoints(v, self.cfg.model))
         batches = iter(loader)
         wait = total = 0.0
         for i in range(args.warmup + args.steps):

@@ -15,8 +15,7 @@ from PIL import Image
 
 from cli import run as cli_run
 from conftest import HANG_GUARD_S, wait_for
-from jump_model.config import preset_config
-from jump_model.run_folder import resume_config
+from jump_model.run_folder import plan_run
 from jump_model.train import train
 from model_scenes import make_square_dataset
 from scene_shards.common import UserError
@@ -41,7 +40,11 @@ def trained(data, tmp_path_factory):
 
 
 def config(data, steps, **kw):
-    return preset_config("tiny", data_dir=str(data), steps=steps, **dict(FAST, **kw))
+    return plan_run(data, preset="tiny", steps=steps, **dict(FAST, **kw))
+
+
+def resumed(data, run, **changes):
+    return plan_run(data, run, resume=True, **changes)
 
 
 def jumpdata(capsys, *argv):
@@ -70,9 +73,10 @@ def test_run_folder_and_weights_only_checkpoint(data, tmp_path):
     assert [m["step"] for m in lines] == list(range(1, 7))
     for key in ("loss", "kl", "nll", "mse", "pixel_variance", "scenes_per_s", "data_wait_share"):
         assert np.isfinite(lines[-1][key])
-    assert "eval_loss" in lines[-1]
+    for key in ("eval_nelbo", "eval_kl", "eval_nll", "eval_recon_mse", "eval_pred_mse"):
+        assert np.isfinite(lines[-1][key])
     ckpt = torch.load(run / "checkpoint.pt", weights_only=True)
-    assert ckpt["step"] == 6 and ckpt["config"]["image_size"] == 16
+    assert ckpt["step"] == 6 and ckpt["config"]["model"]["image_size"] == 16
     assert json.loads((run / "config.json").read_text())["dataset"] == "squares"
     picture = Image.open(run / "samples_000006.png")
     assert picture.width > 16 * 4 and picture.height > 16 * 3
@@ -81,7 +85,7 @@ def test_run_folder_and_weights_only_checkpoint(data, tmp_path):
 def test_resume_continues_the_same_trajectory(data, tmp_path):
     train(config(data, 8), tmp_path / "whole")
     train(config(data, 5, checkpoint_every=5), tmp_path / "half")
-    train(resume_config(tmp_path / "half", data, steps=8), tmp_path / "half", resume=True)
+    train(resumed(data, tmp_path / "half", steps=8), tmp_path / "half", resume=True)
     whole, half = losses(tmp_path / "whole"), losses(tmp_path / "half")
     assert len(half) == 8
     assert half == pytest.approx(whole, rel=1e-6, abs=1e-6)
@@ -228,7 +232,7 @@ def test_resume_reads_the_moved_data_and_refuses_trajectory_changes(data, tmp_pa
     code, err = jumpdata(capsys, "train", new, *base, "--lr", 0.5, "--batch-size", 7, "--steps", 4)
     one_line_error(code, err, "cannot change --lr 0.5 (run: 0.003), --batch-size 7 (run: 2)")
     for option in (["--seed", 3], ["--preset", "dice"], ["--pixel-variance", "0.3"], ["--context", 2],
-                   ["--targets", 2], ["--dataset", "other"]):
+                   ["--targets", 2], ["--dataset", "other"], ["--model", "gqn"], ["--eval-pixel-variance", 0.3]):
         one_line_error(*jumpdata(capsys, "train", new, *base, *option), f"cannot change {option[0]}")
     assert (run / "config.json").read_text() == before
     one_line_error(*jumpdata(capsys, "train", new, *base), "already done 2 steps; give --steps more than 2")
@@ -264,7 +268,7 @@ def test_preset_defaults_to_the_generator(tmp_path, capsys):
                          "--out", tmp_path / "run")
     assert code == 0, err
     stored = json.loads((tmp_path / "run" / "config.json").read_text())
-    assert (stored["preset"], stored["nt"], stored["nf_to_hidden"]) == ("dice", 6, 128)
+    assert (stored["preset"], stored["model"]["nt"], stored["model"]["nf_to_hidden"]) == ("dice", 6, 128)
 
 
 def test_ctrl_c_saves_a_whole_step_and_resume_continues_the_trajectory(data, tmp_path):
@@ -283,7 +287,7 @@ def test_ctrl_c_saves_a_whole_step_and_resume_continues_the_trajectory(data, tmp
     assert proc.returncode == 130 and "interrupted at step" in err and "Traceback" not in err
     stopped = torch.load(run / "checkpoint.pt", weights_only=True)["step"]
     assert stopped == json.loads((run / "metrics.jsonl").read_text().splitlines()[-1])["step"] >= 4
-    train(resume_config(run, data, steps=stopped + 2), run, resume=True)
+    train(resumed(data, run, steps=stopped + 2), run, resume=True)
     train(config(data, stopped + 2), tmp_path / "whole")
     assert losses(run) == pytest.approx(losses(tmp_path / "whole"), rel=1e-6, abs=1e-6)
 
@@ -310,3 +314,65 @@ def test_nan_loss_stops_with_a_clear_error_and_keeps_the_last_good_checkpoint(da
     with pytest.raises(TrainingDiverged, match="near step 5; stopped, no checkpoint was written yet"):
         train(config(data, 20, checkpoint_every=10), tmp_path / "early")
     assert not (tmp_path / "early" / "checkpoint.pt").exists()
+
+
+OLD_CONFIG_KEYS = (   # config.json before the model/run split: one flat object, JUMP only
+    "preset nt nf_to_hidden nf_enc nf_to_obs nf_dec ni_z stride_to_hidden stride_to_obs lstm_kernel latent_std_init "
+    "image_size views_per_scene viewpoint_kind position_scale steps batch_size lr grad_clip context targets "
+    "pixel_variance seed device compile amp workers log_every sample_every checkpoint_every eval_every eval_scenes "
+    "data_dir dataset manifest").split()
+
+
+@pytest.fixture
+def legacy_run(trained, tmp_path):
+    """A run folder in the format written before the model/run split: flat config.json, flat "config" in the
+    checkpoint (the weights of a JUMP, whose parameter names did not change)."""
+    run = tmp_path / "legacy"
+    shutil.copytree(trained, run)
+    new = json.loads((run / "config.json").read_text())
+    flat = {k: new["model"][k] if k in new["model"] else new[k] for k in OLD_CONFIG_KEYS}
+    (run / "config.json").write_text(json.dumps(flat, indent=2))
+    ckpt = torch.load(run / "checkpoint.pt", weights_only=True)
+    torch.save(dict(ckpt, config=flat), run / "checkpoint.pt")
+    return run
+
+
+def test_a_run_folder_from_before_the_config_split_samples_and_refuses_resume(legacy_run, data, tmp_path, capsys):
+    from jump_model.run_folder import load_run
+    cfg, model, step = load_run(legacy_run)
+    assert (cfg.model.kind, step, cfg.eval_pixel_variance) == ("jump", 3, 0.1)   # tiny's schedule ends at 0.1
+    assert json.loads((legacy_run / "config.json").read_text())["nt"] == cfg.model.nt
+    code, err = jumpdata(capsys, "sample", legacy_run, "--out", tmp_path / "old.png")
+    assert code == 0 and (tmp_path / "old.png").is_file(), err
+    one_line_error(*jumpdata(capsys, "train", data, "--out", legacy_run, "--resume", "--steps", 5),
+                   "was made by an older jumpdata (a flat config.json): sample and eval read it, but --resume")
+
+
+def test_training_draws_1_to_targets_target_views_per_scene(data, tmp_path, monkeypatch):
+    from jump_model.data import SceneViews
+    from jump_model.model import JUMP
+    from scene_shards import open_dataset
+    scenes = open_dataset(data, None, "train")
+    examples = [SceneViews(scenes, 2, 3, seed=0, shuffle=True)[g] for g in range(40)]
+    counts = [int(e["target_mask"].sum()) for e in examples]
+    assert set(counts) == {1, 2, 3}
+    for e, t in zip(examples, counts):
+        assert e["target_mask"].tolist() == [True] * t + [False] * (3 - t)      # the real ones first
+        assert not e["target_frames"][t:].any() and not e["target_viewpoints"][t:].any()
+        real = set(e["target_viewpoints"][:t, 0]) | set(e["context_viewpoints"][e["context_mask"], 0])
+        assert len(real) == t + e["context_mask"].sum()                        # disjoint views
+    windows = [SceneViews(scenes, 2, 3, seed=0, shuffle=True, sequential=True)[g] for g in range(20)]
+    for w in windows:                                                           # consecutive frames (ar)
+        times = np.concatenate([w["context_viewpoints"][w["context_mask"], 0],
+                                w["target_viewpoints"][w["target_mask"], 0]])
+        assert (np.diff(times) == 1).all()
+    seen, forward = [], JUMP.forward
+
+    def recording(self, batch, variance):
+        if self.training:
+            seen.extend(batch["target_mask"].sum(1).tolist())
+        return forward(self, batch, variance)
+
+    monkeypatch.setattr(JUMP, "forward", recording)
+    train(config(data, 4, eval_every=100, sample_every=100), tmp_path / "run")
+    assert len(seen) == 16 and set(seen) == {1, 2, 3}   # tiny preset: --targets 3
