@@ -10,6 +10,7 @@ import sys
 
 import click
 
+from jump_model.config import MODEL_KINDS
 from scene_shards.common import UserError, package_version
 
 CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
@@ -31,7 +32,7 @@ def main():
 # --------------------------------------------------------------------------- generators
 
 def generator_options(default_n: int):
-    """Return a decorator adding the options every generator takes (DESIGN.md), `--n` defaulting to `default_n`."""
+    """Return a decorator adding the options every generator takes (README.md, docs/format.md), `--n` defaulting to `default_n`."""
     options = [
         click.option("--n", "n", type=click.IntRange(min=1), default=default_n, show_default=True,
                      help="Training scenes."),
@@ -169,15 +170,20 @@ def show(folder, dataset, split, scenes, out, scale):
 @click.argument("folder", type=click.Path())
 @click.option("--dataset", default=None, help="Dataset name (needed when the folder holds several).")
 @click.option("--out", type=click.Path(), default=None, help="Run folder [default: runs/<dataset>-<time>].")
+@click.option("--model", type=click.Choice(MODEL_KINDS), default=None,
+              help="jump, or a baseline: gqn, badj, ar (docs/model.md) [default: jump; --resume: the run's].")
 @click.option("--preset", default=None,
               help="salesman, dice or tiny (docs/model.md) [default: dice for a dice dataset, else salesman].")
 @click.option("--steps", type=int, default=None, help="Training steps [default: the preset's; --resume: the run's].")
 @click.option("--batch-size", type=int, default=None, help="Scenes per step (per process) [default: the preset's].")
 @click.option("--context", type=int, default=None, help="Most context views per scene (each draws 1..this).")
-@click.option("--targets", type=int, default=None, help="Target views per scene.")
+@click.option("--targets", type=int, default=None,
+              help="Most target views per scene (each draws 1..this) [default: the preset's; badj: 1].")
 @click.option("--lr", type=float, default=None, help="Adam learning rate [default: the preset's].")
 @click.option("--pixel-variance", default=None,
               help="Schedule, e.g. 2.0:0.5@100000 or 2.0@100000,0.2@50000,0.9 [default: the preset's].")
+@click.option("--eval-pixel-variance", type=float, default=None,
+              help="Fixed pixel variance of the held-out NELBO [default: the schedule's final value].")
 @click.option("--seed", type=click.IntRange(min=0), default=None,
               help="Seed of the weights, data order and noise [default: 0].")
 @click.option("--device", default=None, help="auto, cpu or cuda [default: auto; --resume: the run's].")
@@ -192,23 +198,13 @@ def show(folder, dataset, split, scenes, out, scale):
               help="Continue the run in --out on the data in FOLDER; only --steps, --device, --workers, --compile "
                    "and the --*-every intervals may change.")
 def train(folder, out, resume, **opts):
-    """Train JUMP on the dataset in shard folder FOLDER (GPU when present; several GPUs under torchrun)."""
+    """Train JUMP (or a baseline, --model) on the dataset in shard folder FOLDER (GPU when present; several GPUs
+    under torchrun)."""
     import time
-    from pathlib import Path
-    from scene_shards import resolve_dataset
-    from scene_shards.manifest import load_manifest, manifest_path
-    from jump_model.config import default_preset, preset_config
-    from jump_model.run_folder import resume_config
+    from jump_model.run_folder import plan_run
     from jump_model.train import train as run_training
-    if resume:
-        if out is None:
-            raise UserError("--resume needs --out RUN_FOLDER")
-        cfg = resume_config(out, folder, **opts)
-    else:
-        dataset = resolve_dataset(folder, opts.pop("dataset"))
-        preset = opts.pop("preset") or default_preset(load_manifest(manifest_path(folder, dataset))["generator"])
-        out = out or f"runs/{dataset}-{time.strftime('%Y%m%d-%H%M%S')}"
-        cfg = preset_config(preset, data_dir=str(Path(folder).resolve()), dataset=dataset, **opts)
+    cfg = plan_run(folder, out, resume, **opts)
+    out = out or f"runs/{cfg.dataset}-{time.strftime('%Y%m%d-%H%M%S')}"
     with ProgressBar("train") as bar:
         def progress(step, total, metrics):
             bar.update(step, total, f"loss {metrics['loss']:.1f}  {metrics['scenes_per_s']:.1f} scenes/s"

@@ -1,6 +1,6 @@
 """Camera poses inside the dice room, aimed at the cube, from all around and from several heights.
 
-A pose is (x, y, z, yaw, pitch) in metres and radians (DESIGN.md geometry:
+A pose is (x, y, z, yaw, pitch) in metres and radians (docs/dice.md, Geometry:
 yaw about +z from +x, pitch up from the horizontal, +z up).
 """
 

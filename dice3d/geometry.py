@@ -1,6 +1,6 @@
 """Rotations and the cube's face frames (numpy only). Quaternions are (x, y, z, w), z is up.
 
-Faces are numbered in the DESIGN.md order +x, -x, +y, -y, +z, -z of the cube's
+Faces are numbered in the order +x, -x, +y, -y, +z, -z of the cube's
 own frame. A digit is drawn on face k with its upright direction `FACE_UP[k]`
 and its rightward direction `FACE_RIGHT[k]` (as seen from outside the cube).
 """
@@ -82,6 +82,6 @@ def matrix_to_quat(m: np.ndarray) -> np.ndarray:
 
 
 def look_direction(yaw, pitch) -> np.ndarray:
-    """Return float64 [..., 3] unit vectors a camera with `yaw`, `pitch` (radians) looks along (DESIGN.md geometry)."""
+    """Return float64 [..., 3] unit vectors a camera with `yaw`, `pitch` (radians) looks along (docs/dice.md, Geometry)."""
     yaw, pitch = np.asarray(yaw, dtype=np.float64), np.asarray(pitch, dtype=np.float64)
     return np.stack([np.cos(pitch) * np.cos(yaw), np.cos(pitch) * np.sin(yaw), np.sin(pitch)], axis=-1)

@@ -21,7 +21,7 @@ def labels(views: int) -> dict:
             "cube_orientation": ("float32", (4,)), "cube_size": ("float32", ()), "wall_colors": ("float32", (4, 3)),
             "floor_color": ("float32", (3,)), "light_position": ("float32", (3,)),
             "visible_faces": ("float32", (views, 6)),
-            # beyond DESIGN.md: the rest of the scene description
+            # beyond the labels every dice dataset needs: the rest of the scene description
             "cube_color": ("float32", (3,)), "wall_textures": ("int8", (4,)), "floor_texture": ("int8", ())}
 
 

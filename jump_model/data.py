@@ -16,12 +16,11 @@ from torch.utils.data import DataLoader, Dataset, Sampler
 
 from scene_shards import open_dataset
 from scene_shards.common import UserError
-from scene_shards.manifest import manifest_path
+from scene_shards.manifest import load_manifest, manifest_path
 
-from .config import JumpConfig
+from .config import DataFacts, RunConfig
 
 EPOCH_STREAM, PICK_STREAM = 101, 102   # the fixed tags that separate the random streams below
-DATA_FACTS = ("dataset", "image_size", "views_per_scene", "viewpoint_kind", "position_scale")  # set from the data
 
 
 class SceneViews(Dataset):
@@ -29,15 +28,17 @@ class SceneViews(Dataset):
 
     `shuffle=True`: example g is scene perm_e[g mod N] of epoch e = g // N (a fresh
     permutation per epoch). `shuffle=False`: example g is scene g (for evaluation).
-    Each example draws k in 1..context context views and `targets` other views.
+    Each example draws k in 1..context context views and t in 1..targets target views, other views
+    than the context's. `sequential=True` (the autoregressive model): the views are a window of
+    consecutive frames, k context frames from a random start, then the t frames that follow them.
     """
 
-    def __init__(self, scenes, context: int, targets: int, seed: int, shuffle: bool):
+    def __init__(self, scenes, context: int, targets: int, seed: int, shuffle: bool, sequential: bool = False):
         if context + targets > scenes.views_per_scene:
             raise UserError(f"context ({context}) + targets ({targets}) must be at most the {scenes.views_per_scene} "
                             f"views per scene of dataset '{scenes.name}'")
         self.scenes, self.context, self.targets = scenes, context, targets
-        self.seed, self.shuffle = seed, shuffle
+        self.seed, self.shuffle, self.sequential = seed, shuffle, sequential
         self._epoch, self._perm = None, None
 
     def __len__(self) -> int:
@@ -54,23 +55,30 @@ class SceneViews(Dataset):
         return int(self._perm[pos])
 
     def __getitem__(self, g: int) -> dict:
-        """Return example g: context_frames uint8 [K, H, W, 3] (zero-padded to K = context), context_viewpoints
-        float32 [K, D], context_mask bool [K], target_frames uint8 [T, H, W, 3], target_viewpoints float32 [T, D]."""
+        """Return example g: context_frames uint8 [K, H, W, 3], context_viewpoints float32 [K, D], context_mask
+        bool [K], target_frames uint8 [T, H, W, 3], target_viewpoints float32 [T, D], target_mask bool [T]
+        (K = context, T = targets; the real views first, the rest zero padding marked False in the masks)."""
         i = self.scene_index(g)
         rng = np.random.default_rng([self.seed, PICK_STREAM, g])
         frames, views = self.scenes.frames(i), self.scenes.viewpoints(i)
         k = int(rng.integers(1, self.context + 1))
-        picks = rng.choice(len(frames), size=k + self.targets, replace=False)
+        t = int(rng.integers(1, self.targets + 1))
+        if self.sequential:
+            picks = int(rng.integers(0, len(frames) - k - t + 1)) + np.arange(k + t)
+        else:
+            picks = rng.choice(len(frames), size=k + t, replace=False)
         ctx, tgt = picks[:k], picks[k:]
-        mask = np.arange(self.context) < k
-        pad = self.context - k
-        return {
-            "context_frames": np.concatenate([frames[ctx], np.zeros((pad,) + frames.shape[1:], np.uint8)]),
-            "context_viewpoints": np.concatenate([views[ctx], np.zeros((pad, views.shape[1]), np.float32)]),
-            "context_mask": mask,
-            "target_frames": frames[tgt],
-            "target_viewpoints": views[tgt],
-        }
+        return {"context_frames": padded(frames[ctx], self.context),
+                "context_viewpoints": padded(views[ctx], self.context),
+                "context_mask": np.arange(self.context) < k,
+                "target_frames": padded(frames[tgt], self.targets),
+                "target_viewpoints": padded(views[tgt], self.targets),
+                "target_mask": np.arange(self.targets) < t}
+
+
+def padded(a: np.ndarray, n: int) -> np.ndarray:
+    """Return `a` [m, ...] with zeros appended along the first axis up to length n: [n, ...]."""
+    return np.concatenate([a, np.zeros((n - len(a),) + a.shape[1:], a.dtype)])
 
 
 class StepSampler(Sampler):
@@ -105,7 +113,7 @@ def make_loader(examples: Dataset, sampler, batch_size: int, workers: int, devic
                       prefetch_factor=4 if workers > 0 else None, drop_last=True)
 
 
-def open_split(cfg, split: str):
+def open_split(cfg: RunConfig, split: str):
     """Open `split` of the run's dataset (cfg.data_dir, cfg.dataset); returns a scene_shards.ShardDataset."""
     return open_dataset(cfg.data_dir, cfg.dataset or None, split)
 
@@ -116,35 +124,20 @@ def position_scale(scenes, probe: int = 64) -> float:
     return top if top > 0 else 1.0
 
 
-def fill_from_dataset(cfg: JumpConfig, scenes) -> JumpConfig:
-    """Copy the dataset's facts (DATA_FACTS, the absolute data folder and manifest path) into cfg; returns cfg."""
+def dataset_facts(scenes) -> DataFacts:
+    """Return the DataFacts of a run on `scenes` (its train split): frame size, views, viewpoint kind,
+    position scale, and the absolute data folder and manifest path. UserError on frames that are not square."""
     h, w, _ = scenes.frame_shape
-    if h != w or h % (4 * cfg.stride_to_hidden) or (h // (4 * cfg.stride_to_hidden)) * cfg.stride_to_obs > h:
-        raise UserError(f"frames of {h}x{w} do not fit preset '{cfg.preset}' (square, a multiple of "
-                        f"{4 * cfg.stride_to_hidden} pixels)")
-    cfg.image_size, cfg.views_per_scene = h, scenes.views_per_scene
-    cfg.viewpoint_kind = scenes.viewpoint_kind
-    cfg.position_scale = position_scale(scenes) if scenes.viewpoint_kind == "camera" else 1.0
-    cfg.dataset = scenes.name
-    cfg.data_dir = str(Path(scenes.folder).resolve())
-    cfg.manifest = str(manifest_path(scenes.folder, scenes.name).resolve())
-    return cfg
+    if h != w:
+        raise UserError(f"frames of {h}x{w} are not square; the models need square frames")
+    manifest = manifest_path(scenes.folder, scenes.name)
+    return DataFacts(dataset=scenes.name, generator=load_manifest(manifest)["generator"],
+                     data_dir=str(Path(scenes.folder).resolve()), manifest=str(manifest.resolve()), image_size=h,
+                     views_per_scene=scenes.views_per_scene, viewpoint_kind=scenes.viewpoint_kind,
+                     position_scale=position_scale(scenes) if scenes.viewpoint_kind == "camera" else 1.0)
 
 
-def refill_from_dataset(cfg: JumpConfig, scenes) -> JumpConfig:
-    """For a resume or sampling: return a copy of cfg pointing at `scenes` (the data folder may have moved).
-
-    Raises UserError when the dataset's facts (DATA_FACTS) differ from those the run was trained on.
-    """
-    fresh = fill_from_dataset(JumpConfig.from_dict(cfg.to_dict()), scenes)
-    changed = [f"{k} {getattr(fresh, k)} (run: {getattr(cfg, k)})" for k in DATA_FACTS
-               if getattr(fresh, k) != getattr(cfg, k)]
-    if changed:
-        raise UserError(f"{scenes.folder} does not hold the dataset this run trained on: {', '.join(changed)}")
-    return fresh
-
-
-def open_test_split(cfg: JumpConfig):
+def open_test_split(cfg: RunConfig):
     """Open the run's test split (evaluation and sample pictures); UserError when it holds no scenes."""
     scenes = open_split(cfg, "test")
     if len(scenes) == 0:

@@ -8,7 +8,9 @@
 Frames enter as uint8 [B, N, H, W, 3] and are scaled to [0, 1]; viewpoints enter raw
 (time: frame index; camera: x, y, z, yaw, pitch) and are encoded here, so a
 checkpoint needs no data statistics beyond its config. A batch may mix scenes
-with 1..K context views: `context_mask` [B, K] marks the real ones.
+with 1..K context views and 1..T target views: `context_mask` [B, K] and
+`target_mask` [B, T] mark the real ones. The blocks (Tower, Draw, ConvLSTMCell,
+Renderer) and SceneModel's losses are shared with the baselines in baselines.py.
 """
 
 import math
@@ -19,7 +21,7 @@ from torch import nn
 
 from scene_shards.manifest import VIEWPOINT_NAMES
 
-from .config import JumpConfig
+from .config import ModelConfig
 
 CAMERA_POSITION = [VIEWPOINT_NAMES["camera"].index(n) for n in ("x", "y", "z")]
 CAMERA_YAW, CAMERA_PITCH = (VIEWPOINT_NAMES["camera"].index(n) for n in ("yaw", "pitch"))
@@ -32,7 +34,7 @@ def encoded_viewpoint_dim(kind: str) -> int:
     return {"time": 1, "camera": 7}[kind]
 
 
-def encode_viewpoints(v: torch.Tensor, cfg: JumpConfig) -> torch.Tensor:
+def encode_viewpoints(v: torch.Tensor, cfg: ModelConfig) -> torch.Tensor:
     """Encode raw viewpoints [..., D] as model features float32 [..., 1 or 7].
 
     time: the normalised frame index t / (V - 1) in [0, 1].
@@ -100,14 +102,12 @@ class Tower(nn.Module):
 class Draw(nn.Module):
     """One convolutional-DRAW latent chain (prior or posterior): nt ConvLSTM steps, each emitting N(mu, sigma)."""
 
-    def __init__(self, cfg: JumpConfig, in_channels: int):
+    def __init__(self, cfg: ModelConfig, in_channels: int):
         super().__init__()
         k = cfg.lstm_kernel
         self.to_hidden = nn.Conv2d(in_channels, cfg.nf_enc, cfg.stride_to_hidden, stride=cfg.stride_to_hidden)
         self.cell = ConvLSTMCell(cfg.nf_enc + cfg.ni_z, cfg.nf_to_hidden, k)
-        self.head = nn.Conv2d(cfg.nf_to_hidden, 2 * cfg.ni_z, k, padding=k // 2)
-        with torch.no_grad():   # start with std = latent_std_init: the softplus's inverse as the std half's bias
-            self.head.bias[cfg.ni_z:].fill_(math.log(math.expm1(cfg.latent_std_init - STD_FLOOR)))
+        self.head = latent_head(cfg)
 
     def start(self, features):
         """Map the conditioning features [B, C, H/4, W/4] to the LSTM input and zero state.
@@ -121,8 +121,22 @@ class Draw(nn.Module):
     def step(self, x, z_prev, h, c):
         """One DRAW step: returns (mean, std, h, c); mean and std are float32 [B, ni_z, S, S]."""
         h, c = self.cell(torch.cat([x, z_prev], dim=1), h, c)
-        mean, std_raw = self.head(h).float().chunk(2, dim=1)
-        return mean, F.softplus(std_raw) + STD_FLOOR, h, c
+        return (*head_gaussian(self.head, h), h, c)
+
+
+def latent_head(cfg: ModelConfig) -> nn.Conv2d:
+    """The conv from an LSTM state to a latent's mean and raw std (2 * ni_z channels), the std starting at
+    latent_std_init (the softplus's inverse as the std half's bias)."""
+    head = nn.Conv2d(cfg.nf_to_hidden, 2 * cfg.ni_z, cfg.lstm_kernel, padding=cfg.lstm_kernel // 2)
+    with torch.no_grad():
+        head.bias[cfg.ni_z:].fill_(math.log(math.expm1(cfg.latent_std_init - STD_FLOOR)))
+    return head
+
+
+def head_gaussian(head: nn.Conv2d, h) -> tuple:
+    """Apply a latent head to a state h: returns (mean, std), float32 [N, ni_z, S, S]."""
+    mean, std_raw = head(h).float().chunk(2, dim=1)
+    return mean, F.softplus(std_raw) + STD_FLOOR
 
 
 class Renderer(nn.Module):
@@ -133,7 +147,7 @@ class Renderer(nn.Module):
     The image is a transposed conv of the final canvas up to H, through a sigmoid.
     """
 
-    def __init__(self, cfg: JumpConfig, vdim: int, state_size: int):
+    def __init__(self, cfg: ModelConfig, vdim: int, state_size: int):
         super().__init__()
         so, k = cfg.stride_to_obs, cfg.lstm_kernel
         up = cfg.image_size // (state_size * so)
@@ -162,81 +176,133 @@ class Renderer(nn.Module):
         return images.unflatten(0, (b, q))
 
 
-class JUMP(nn.Module):
-    """The whole model. `forward(batch, pixel_variance)` gives the training losses; `sample(...)` gives frames."""
+def draw_latents(prior: Draw, posterior: Draw, nt: int, prior_input, posterior_input=None, noise: bool = True):
+    """The DRAW roll-out: nt steps of the prior chain, and given `posterior_input` the posterior chain beside it.
 
-    def __init__(self, cfg: JumpConfig):
-        super().__init__()
-        self.cfg = cfg
-        vdim = encoded_viewpoint_dim(cfg.viewpoint_kind)
-        rep_size = cfg.image_size // 4
-        if rep_size * 4 != cfg.image_size or rep_size % cfg.stride_to_hidden:
-            raise ValueError(f"image size {cfg.image_size} must be a multiple of 4 x stride_to_hidden")
-        state_size = rep_size // cfg.stride_to_hidden
-        self.context_tower = Tower(vdim)
-        self.target_tower = Tower(vdim)
-        self.prior = Draw(cfg, TOWER_CHANNELS)
-        self.posterior = Draw(cfg, 2 * TOWER_CHANNELS)
-        self.renderer = Renderer(cfg, vdim, state_size)
+    Both chains read the previous step's z. Without `posterior_input`: z ~ p (sampling), kl is None. With it:
+    z ~ q (reparameterised) and kl float32 [N], the sum over steps and elements of KL(q || p) in nats.
+    noise=False follows the chosen chain's means instead of drawing (a deterministic path, for exact checks).
+    prior_input [N, C, H/4, W/4], posterior_input [N, C', H/4, W/4]. Returns (z [N, nt*ni_z, S, S], kl).
+    """
+    xp, hp, cp = prior.start(prior_input)
+    if posterior_input is not None:
+        xq, hq, cq = posterior.start(posterior_input)
+    z = xp.new_zeros((xp.shape[0], prior.head.out_channels // 2) + xp.shape[2:])
+    zs, kl = [], None
+    for _ in range(nt):
+        mean, std, hp, cp = prior.step(xp, z, hp, cp)
+        if posterior_input is not None:
+            pm, ps = mean, std
+            mean, std, hq, cq = posterior.step(xq, z, hq, cq)
+            step_kl = gaussian_kl(mean, std, pm, ps).flatten(1).sum(1)
+            kl = step_kl if kl is None else kl + step_kl
+        z = (mean + std * torch.randn_like(std) if noise else mean).to(xp.dtype)
+        zs.append(z)
+    return torch.cat(zs, dim=1), kl
 
-    def represent(self, frames, viewpoints, mask):
-        """Context representation r: float [B, 32, H/4, W/4] summed over the views where mask [B, K] is True."""
-        b = frames.shape[0]
-        scene_of = torch.arange(b, device=frames.device).repeat_interleave(mask.sum(1))
-        images = frames_to_images(frames[mask])
-        return self.context_tower.pooled(images, encode_viewpoints(viewpoints[mask], self.cfg), scene_of, b)
 
-    def encode_targets(self, frames, viewpoints):
-        """Target encoding for the posterior: float [B, 32, H/4, W/4] summed over the T targets."""
-        b, t = frames.shape[:2]
-        scene_of = torch.arange(b, device=frames.device).repeat_interleave(t)
-        images = frames_to_images(frames.flatten(0, 1))
-        return self.target_tower.pooled(images, encode_viewpoints(viewpoints.flatten(0, 1), self.cfg), scene_of, b)
+def real_views(frames, viewpoints, mask):
+    """Gather the real views of a batch: returns (images float [N, 3, H, W] in [0, 1], viewpoints [N, D],
+    scene_of long [N]: the scene of each), N = mask.sum(), from frames uint8 [B, M, H, W, 3],
+    viewpoints [B, M, D], mask bool [B, M]."""
+    scene_of = torch.arange(frames.shape[0], device=frames.device).repeat_interleave(mask.sum(1))
+    return frames_to_images(frames[mask]), viewpoints[mask], scene_of
 
-    def latents(self, r, e=None):
-        """The DRAW roll-out: nt steps of the prior chain, and with a target encoding `e` the posterior beside it.
 
-        Both chains read the previous step's z. Without `e`: z ~ p(z | r), kl is None (sampling).
-        With `e` [B, 32, H/4, W/4]: z ~ q(z | r, e) (reparameterised) and kl float32 [B], the sum over
-        the steps of KL(q || p) (training). Returns (z [B, nt*ni_z, S, S], kl).
-        """
-        xp, hp, cp = self.prior.start(r)
-        if e is not None:
-            xq, hq, cq = self.posterior.start(torch.cat([r, e], dim=1))
-        z = xp.new_zeros((r.shape[0], self.cfg.ni_z) + xp.shape[2:])
-        zs, kl = [], None
-        for _ in range(self.cfg.nt):
-            mean, std, hp, cp = self.prior.step(xp, z, hp, cp)
-            if e is not None:
-                pm, ps = mean, std
-                mean, std, hq, cq = self.posterior.step(xq, z, hq, cq)
-                step_kl = gaussian_kl(mean, std, pm, ps).flatten(1).sum(1)
-                kl = step_kl if kl is None else kl + step_kl
-            z = (mean + std * torch.randn_like(std)).to(xp.dtype)
-            zs.append(z)
-        return torch.cat(zs, dim=1), kl
+def reconstruction(images, truth, scene_of, scenes: int, pixel_variance) -> dict:
+    """Per-scene reconstruction terms of rendered real targets: images and truth float [N, 3, H, W] in [0, 1],
+    scene_of long [N]. Returns {"nll": -log N(truth; images, pixel_variance) summed over each scene's targets,
+    pixels and channels (nats), "sq": squared error summed likewise, "pixels": values summed}, each float32 [B]."""
+    sq = (images.float() - truth).square().flatten(1).sum(1)
+    var = torch.as_tensor(pixel_variance, dtype=torch.float32, device=sq.device)
+    per_view = images[0].numel()
+    nll = 0.5 * (sq / var + per_view * torch.log(2 * math.pi * var))
+    into = lambda x: x.new_zeros(scenes).index_add_(0, scene_of, x)
+    return {"nll": into(nll), "sq": into(sq), "pixels": into(torch.full_like(sq, per_view))}
 
-    def render(self, z, query_viewpoints):
-        """Render raw query viewpoints [B, Q, D] from latents z -> image means float [B, Q, 3, H, W] in [0, 1]."""
-        return self.renderer(z, encode_viewpoints(query_viewpoints, self.cfg))
+
+class SceneModel(nn.Module):
+    """What every model shares: `terms(batch, pixel_variance)` gives per-scene kl, nll, sq, pixels (float32 [B]);
+    from it `forward` (training, under the caller's autocast) and `scene_losses` (float32) are made."""
 
     def forward(self, batch: dict, pixel_variance) -> dict:
         """Training losses of a batch (keys as data.SceneViews, batched), each averaged over the B scenes.
 
         pixel_variance: float or 0-dim tensor (a tensor keeps torch.compile from recompiling as it changes).
-
         Returns {"loss": negative ELBO per scene, "kl": KL per scene, "nll": -log-likelihood per scene
-        (summed over the targets' pixels and channels), "mse": mean squared error per pixel}; all scalars.
+        (summed over the real targets' pixels and channels), "mse": mean squared error per real target pixel};
+        all scalars.
         """
+        t = self.terms(batch, pixel_variance)
+        return {"loss": (t["kl"] + t["nll"]).mean(), "kl": t["kl"].mean(), "nll": t["nll"].mean(),
+                "mse": t["sq"].sum() / t["pixels"].sum()}
+
+    def scene_losses(self, batch: dict, pixel_variance) -> dict:
+        """Per-scene losses in float32 (autocast off): {"nelbo": kl + nll (nats), "kl", "nll", "mse" (per pixel of
+        the posterior reconstruction, images in [0, 1])}, each float32 [B]."""
+        with full_precision(self):
+            t = self.terms(batch, pixel_variance)
+        return {"nelbo": t["kl"] + t["nll"], "kl": t["kl"], "nll": t["nll"], "mse": t["sq"] / t["pixels"]}
+
+
+def full_precision(model: nn.Module):
+    """Return a context manager that turns autocast off on the device of `model`'s parameters."""
+    return torch.autocast(next(model.parameters()).device.type, enabled=False)
+
+
+class JUMP(SceneModel):
+    """The whole model: `forward(batch, pixel_variance)` the training losses, `kl(batch)` the KL alone,
+    `sample(...)` consistent frames."""
+
+    def __init__(self, cfg: ModelConfig):
+        super().__init__()
+        self.cfg = cfg
+        vdim = encoded_viewpoint_dim(cfg.viewpoint_kind)
+        self.context_tower = Tower(vdim)
+        self.target_tower = Tower(vdim)
+        self.prior = Draw(cfg, TOWER_CHANNELS)
+        self.posterior = Draw(cfg, 2 * TOWER_CHANNELS)
+        self.renderer = Renderer(cfg, vdim, state_size(cfg))
+
+    def represent(self, frames, viewpoints, mask):
+        """Context representation r: float [B, 32, H/4, W/4] summed over the views where mask [B, K] is True."""
+        images, v, scene_of = real_views(frames, viewpoints, mask)
+        return self.context_tower.pooled(images, encode_viewpoints(v, self.cfg), scene_of, frames.shape[0])
+
+    def encode_targets(self, frames, viewpoints, mask):
+        """Target encoding for the posterior: float [B, 32, H/4, W/4] summed over the real targets (mask [B, T]),
+        like r over the context: a scene with more targets gives the posterior a larger sum, as in the paper."""
+        images, v, scene_of = real_views(frames, viewpoints, mask)
+        return self.target_tower.pooled(images, encode_viewpoints(v, self.cfg), scene_of, frames.shape[0])
+
+    def latents(self, r, e=None, noise: bool = True):
+        """z ~ p(z | r) (e None; kl None) or z ~ q(z | r, e) with kl float32 [B]: see draw_latents.
+        Returns (z [B, nt*ni_z, S, S], kl)."""
+        return draw_latents(self.prior, self.posterior, self.cfg.nt, r,
+                            None if e is None else torch.cat([r, e], dim=1), noise)
+
+    def render(self, z, query_viewpoints):
+        """Render raw query viewpoints [B, Q, D] from latents z -> image means float [B, Q, 3, H, W] in [0, 1]."""
+        return self.renderer(z, encode_viewpoints(query_viewpoints, self.cfg))
+
+    def posterior_kl(self, batch: dict, noise: bool = True) -> tuple:
+        """Run the posterior on a batch: returns (z [B, nt*ni_z, S, S] drawn from q, kl float32 [B])."""
         r = self.represent(batch["context_frames"], batch["context_viewpoints"], batch["context_mask"])
-        e = self.encode_targets(batch["target_frames"], batch["target_viewpoints"])
-        z, kl = self.latents(r, e)
-        mean = self.render(z, batch["target_viewpoints"])
-        truth = frames_to_images(batch["target_frames"])
-        sq = (mean - truth).square()
-        var = torch.as_tensor(pixel_variance, dtype=torch.float32, device=sq.device)
-        nll = 0.5 * (sq.sum(dim=(1, 2, 3, 4)) / var + sq[0].numel() * torch.log(2 * math.pi * var))
-        return {"loss": (kl + nll).mean(), "kl": kl.mean(), "nll": nll.mean(), "mse": sq.mean()}
+        e = self.encode_targets(batch["target_frames"], batch["target_viewpoints"], batch["target_mask"])
+        return self.latents(r, e, noise)
+
+    def terms(self, batch: dict, pixel_variance) -> dict:
+        """Per-scene loss terms (SceneModel): z from the posterior, every real target rendered from its scene's z."""
+        z, kl = self.posterior_kl(batch)
+        truth, v, scene_of = real_views(batch["target_frames"], batch["target_viewpoints"], batch["target_mask"])
+        images = self.renderer(z[scene_of], encode_viewpoints(v, self.cfg)[:, None])[:, 0]
+        return {"kl": kl, **reconstruction(images, truth, scene_of, z.shape[0], pixel_variance)}
+
+    def kl(self, batch: dict, noise: bool = True):
+        """KL(q(z | context, targets) || p(z | context)) float32 [B] in nats, in float32 whatever the autocast: one
+        posterior sample's estimate (call repeatedly and average); noise=False follows the posterior means."""
+        with full_precision(self):
+            return self.posterior_kl(batch, noise)[1]
 
     @torch.no_grad()
     def sample(self, context_frames, context_viewpoints, query_viewpoints, context_mask=None):
@@ -245,10 +311,21 @@ class JUMP(nn.Module):
         context_frames uint8 [B, K, H, W, 3], context_viewpoints [B, K, D], query_viewpoints [B, Q, D],
         context_mask bool [B, K] (default all True). Returns float [B, Q, 3, H, W] in [0, 1].
         """
-        if context_mask is None:
-            context_mask = torch.ones(context_frames.shape[:2], dtype=torch.bool, device=context_frames.device)
-        z, _ = self.latents(self.represent(context_frames, context_viewpoints, context_mask))
+        z, _ = self.latents(self.represent(context_frames, context_viewpoints, all_true(context_frames, context_mask)))
         return self.render(z, query_viewpoints)
+
+
+def state_size(cfg: ModelConfig) -> int:
+    """Return S, the side of the latent and LSTM grids: H / 4 / stride_to_hidden (ValueError if it does not divide)."""
+    rep_size = cfg.image_size // 4
+    if rep_size * 4 != cfg.image_size or rep_size % cfg.stride_to_hidden:
+        raise ValueError(f"image size {cfg.image_size} must be a multiple of 4 x stride_to_hidden")
+    return rep_size // cfg.stride_to_hidden
+
+
+def all_true(frames, mask):
+    """Return `mask`, or (None) an all-True bool mask [B, K] for frames [B, K, ...]."""
+    return torch.ones(frames.shape[:2], dtype=torch.bool, device=frames.device) if mask is None else mask
 
 
 def gaussian_kl(qm, qs, pm, ps):

@@ -1,11 +1,14 @@
 """A training run's folder on disk: config.json and checkpoint.pt, read and written in one place.
 
-    RUN/config.json     every setting of the run (JumpConfig), rewritten when a resume changes one
+    RUN/config.json     every setting of the run (RunConfig.to_dict(): the model's settings under "model"),
+                        rewritten when a resume changes one
     RUN/checkpoint.pt   {"model", "optimizer", "step", "config"}; tensors and plain types only, so
                         torch.load(..., weights_only=True) reads it; written to a temporary name and renamed
 
-Every problem with these files (missing, truncated, not JSON, not a checkpoint)
-is raised as a one-line UserError.
+`plan_run` is where a run's RunConfig is made (new or resumed) from the command's options and the
+dataset. A config.json written before the model/run split (flat, every setting at the top) still loads
+for sampling and evaluation as a JUMP run; `--resume` refuses it with one line. Every problem with these
+files (missing, truncated, not JSON, not a checkpoint) is raised as a one-line UserError.
 """
 
 import json
@@ -15,11 +18,13 @@ from pathlib import Path
 
 import torch
 
+from scene_shards import open_dataset
 from scene_shards.common import UserError
 from scene_shards.files import AtomicFile, write_json_atomic
 
-from .config import RESUME_CHANGEABLE, JumpConfig
-from .model import JUMP
+from .config import ModelConfig, RunConfig, legacy_run_config, new_run_config, resumed_run_config
+from .data import dataset_facts
+from .models import make_model
 
 CONFIG, CHECKPOINT = "config.json", "checkpoint.pt"
 CHECKPOINT_KEYS = ("model", "optimizer", "step", "config")
@@ -41,8 +46,8 @@ def has_checkpoint(run) -> bool:
     return (Path(run) / CHECKPOINT).exists()
 
 
-def read_config(run) -> JumpConfig:
-    """Return the validated JumpConfig stored in RUN/config.json; UserError when it is unreadable or invalid."""
+def read_config_values(run) -> dict:
+    """Return the JSON object stored in RUN/config.json; UserError when it is unreadable or not an object."""
     path = Path(run) / CONFIG
     try:
         values = json.loads(path.read_text())
@@ -50,18 +55,30 @@ def read_config(run) -> JumpConfig:
         raise UserError(f"cannot read {path}: {str(e).splitlines()[0] if str(e) else type(e).__name__}") from None
     if not isinstance(values, dict):
         raise UserError(f"{path} does not hold a run config (a JSON object)")
+    return values
+
+
+def is_legacy(values: dict) -> bool:
+    """Return True for a config.json written before the model/run split (flat: no "model" object)."""
+    return "model" not in values
+
+
+def read_config(run) -> RunConfig:
+    """Return the validated RunConfig stored in RUN/config.json (a legacy flat one read as a JUMP run);
+    UserError when it is unreadable or invalid."""
+    values = read_config_values(run)
     try:
-        return JumpConfig.from_dict(values).validate()
+        return (legacy_run_config(values) if is_legacy(values) else RunConfig.from_dict(values)).validate()
     except UserError as e:
-        raise UserError(f"{path}: {e}") from None
+        raise UserError(f"{Path(run) / CONFIG}: {e}") from None
 
 
-def write_config(run, cfg: JumpConfig) -> None:
+def write_config(run, cfg: RunConfig) -> None:
     """Write cfg to RUN/config.json atomically."""
     write_json_atomic(Path(run) / CONFIG, cfg.to_dict())
 
 
-def save_checkpoint(run, model: JUMP, optimizer, step: int, cfg: JumpConfig) -> None:
+def save_checkpoint(run, model: torch.nn.Module, optimizer, step: int, cfg: RunConfig) -> None:
     """Write model, optimizer, step and config to RUN/checkpoint.pt through a temporary file and a rename."""
     with AtomicFile(Path(run) / CHECKPOINT) as tmp:
         torch.save({"model": model.state_dict(), "optimizer": optimizer.state_dict(), "step": step,
@@ -85,9 +102,10 @@ def load_checkpoint(run, device: torch.device = torch.device("cpu")) -> dict:
     return ckpt
 
 
-def build_model(cfg: JumpConfig, ckpt: dict, device: torch.device) -> JUMP:
-    """Return the JUMP of `cfg` on `device` with the checkpoint's weights; UserError when they do not fit cfg."""
-    model = JUMP(cfg).to(device)
+def build_model(cfg: ModelConfig, ckpt: dict, device: torch.device) -> torch.nn.Module:
+    """Return the model of `cfg` (its kind) on `device` with the checkpoint's weights; UserError when they do not
+    fit cfg."""
+    model = make_model(cfg).to(device)
     try:
         model.load_state_dict(ckpt["model"])
     except (RuntimeError, TypeError, AttributeError) as e:
@@ -97,33 +115,39 @@ def build_model(cfg: JumpConfig, ckpt: dict, device: torch.device) -> JUMP:
 
 
 def load_run(run, device: torch.device = torch.device("cpu")) -> tuple:
-    """Load a run folder for sampling: returns (JumpConfig, JUMP in eval mode on `device`, step reached).
-
-    Raises UserError when `run` is not a run folder or its files are damaged.
-    """
+    """Load a run folder for sampling or evaluation: returns (RunConfig, its model in eval mode on `device`, step
+    reached); the model's settings are model.cfg (a ModelConfig). UserError when `run` is not a run folder or its
+    files are damaged."""
     run = require_run_folder(run)
     cfg = read_config(run)
     ckpt = load_checkpoint(run, device)
-    return cfg, build_model(cfg, ckpt, device).eval(), int(ckpt["step"])
+    return cfg, build_model(cfg.model, ckpt, device).eval(), int(ckpt["step"])
 
 
-def resume_config(run, data_dir, **changes) -> JumpConfig:
-    """Return the config to continue run folder `run` on the dataset in `data_dir`, with `changes` applied.
+def with_data_folder(cfg: RunConfig, folder) -> RunConfig:
+    """Return cfg reading its dataset from `folder` (the data moved); UserError unless `folder` holds the same
+    dataset (name, frame size, views, viewpoint kind, position scale)."""
+    return resumed_run_config(cfg, dataset_facts(open_dataset(folder, cfg.dataset, "train")))
 
-    `changes` maps JumpConfig field names to new values (None: not given). Fields in
-    config.RESUME_CHANGEABLE (steps, device, workers, compile, the logging intervals) may
-    change; any other given value that differs from the run's raises UserError, since it
-    would change the trajectory being continued. data_dir replaces the stored data folder
-    (the data may have moved); train() checks that it holds the same dataset.
+
+def plan_run(folder, out=None, resume: bool = False, dataset: str = None, preset: str = None, **options) -> RunConfig:
+    """Return the RunConfig of `jumpdata train FOLDER`: a new run (config.new_run_config from `preset`, `options`
+    and the facts of `dataset` in `folder`) or, resume=True, the run in `out` continued on the data in `folder`
+    (config.resumed_run_config; `dataset`, `preset` and `options` may only repeat the run's values, apart from
+    the ones a resume may change). options: settings by name, None = not given ("model": the kind).
+
+    Raises UserError on a bad value, a dataset that is not the run's, or a resume of a run folder written
+    before the model/run split (its trajectory cannot be continued exactly).
     """
-    cfg = read_config(require_run_folder(run))
-    values = cfg.to_dict()
-    given = {k: v for k, v in changes.items() if v is not None}
-    fixed = [k for k, v in given.items() if k not in RESUME_CHANGEABLE and k in values and v != values[k]]
-    if fixed:
-        names = ", ".join(f"--{k.replace('_', '-')} {given[k]} (run: {values[k]})" for k in fixed)
-        raise UserError(f"--resume continues {run} exactly and cannot change {names}; only --steps, --device, "
-                        f"--workers, --compile and the --*-every intervals may change (start a new run to change more)")
-    values.update(given)
-    values["data_dir"] = str(Path(data_dir).resolve())
-    return JumpConfig.from_dict(values).validate()
+    if not resume:
+        return new_run_config(dataset_facts(open_dataset(folder, dataset, "train")), preset, **options)
+    if out is None:
+        raise UserError("--resume needs --out RUN_FOLDER")
+    run = require_run_folder(out)
+    if is_legacy(read_config_values(run)):
+        raise UserError(f"{run} was made by an older jumpdata (a flat config.json): sample and eval read it, but "
+                        f"--resume cannot continue it exactly (training now draws 1..targets target views per "
+                        f"scene); start a new run")
+    stored = read_config(run)
+    facts = dataset_facts(open_dataset(folder, stored.dataset, "train"))
+    return resumed_run_config(stored, facts, dataset=dataset, preset=preset, **options)

@@ -1,8 +1,8 @@
 """Jumpy predictions of a trained run as pictures: a PNG grid or a GIF.
 
-PNG: a block with the context views, then a block with rows sample 1..k (each a
-consistent set: one z per sample, all queries rendered from it) and the true
-frames; row names on the left and the view index above each column. GIF: one
+PNG: a block with the context views, then a block with rows sample 1..k (for JUMP
+each a consistent set: one z per sample, all queries rendered from it; for the
+baselines whatever their sampling gives, see docs/model.md) and the true frames; row names on the left and the view index above each column. GIF: one
 frame per query view, rows context | samples | truth. Tiles and files come from
 scene_shards.pictures, so `sample` accepts and refuses the same --out paths as `show`.
 """
@@ -16,30 +16,30 @@ from PIL import Image, ImageDraw
 from scene_shards.common import UserError
 from scene_shards.pictures import GAP, grid, parse_indices, save_picture
 
-from .config import JumpConfig
-from .data import open_split, open_test_split, refill_from_dataset
-from .model import JUMP
-from .run_folder import load_run
+from .config import RunConfig
+from .data import open_test_split
+from .run_folder import load_run, with_data_folder
 
 LABEL_W, HEADER_H = 76, 14   # pixels for the row names and the column labels
 WHITE = 255
 
 
-def default_views(cfg: JumpConfig) -> tuple:
+def default_views(cfg: RunConfig) -> tuple:
     """A forward prediction: the first min(3, context) views as context, up to 8 later views as queries.
 
     Returns (context indices, query indices), lists of ints.
     """
-    k = min(3, cfg.context, cfg.views_per_scene - 1)
-    rest = np.arange(k, cfg.views_per_scene)
+    views = cfg.model.views_per_scene
+    k = min(3, cfg.context, views - 1)
+    rest = np.arange(k, views)
     query = rest[np.unique(np.linspace(0, len(rest) - 1, min(8, len(rest))).round().astype(int))]
     return list(range(k)), [int(q) for q in query]
 
 
 @torch.no_grad()
-def predict(model: JUMP, frames: np.ndarray, viewpoints: np.ndarray, context: list, query: list, samples: int,
-            seed: int) -> np.ndarray:
-    """Sample `samples` consistent predictions of the `query` views of one scene given its `context` views.
+def predict(model: torch.nn.Module, frames: np.ndarray, viewpoints: np.ndarray, context: list, query: list,
+            samples: int, seed: int) -> np.ndarray:
+    """Sample `samples` predictions of the `query` views of one scene given its `context` views.
 
     frames uint8 [V, H, W, 3], viewpoints float32 [V, D]. Returns uint8 [samples, Q, H, W, 3].
     """
@@ -90,7 +90,7 @@ def prediction_pictures(frames, context, query, preds, kind: str, gif: bool, sca
     return [stack([ctx, rows])]
 
 
-def render_scene(model: JUMP, cfg: JumpConfig, scenes, out: Path, scene: int = 0, context=None, query=None,
+def render_scene(model: torch.nn.Module, cfg: RunConfig, scenes, out: Path, scene: int = 0, context=None, query=None,
                  samples: int = 4, seed: int = 0, scale: int = 2) -> Path:
     """Predict the query views of test scene `scene` and write them to `out` (.png grid or .gif); returns `out`.
 
@@ -107,7 +107,7 @@ def render_scene(model: JUMP, cfg: JumpConfig, scenes, out: Path, scene: int = 0
     query = query_default if query is None else query
     frames, viewpoints = scenes.frames(scene), scenes.viewpoints(scene)
     preds = predict(model, frames, viewpoints, context, query, samples, seed)
-    pictures = prediction_pictures(frames, context, query, preds, cfg.viewpoint_kind,
+    pictures = prediction_pictures(frames, context, query, preds, cfg.model.viewpoint_kind,
                                    out.suffix.lower() == ".gif", scale)
     save_picture([np.stack(pictures)], out, scale=1)   # one row of whole pictures: a PNG, or a GIF frame each
     return out
@@ -122,9 +122,8 @@ def sample_run(run, out, context: str = None, query: str = None, samples: int = 
     """
     cfg, model, _ = load_run(run)
     if data is not None:
-        cfg.data_dir = str(Path(data).resolve())
-        cfg = refill_from_dataset(cfg, open_split(cfg, "train"))
+        cfg = with_data_folder(cfg, data)
     scenes = open_test_split(cfg)
-    parse = lambda text: None if text is None else parse_indices(text, cfg.views_per_scene)
+    parse = lambda text: None if text is None else parse_indices(text, cfg.model.views_per_scene)
     ctx, qry = parse(context), parse(query)
     return render_scene(model, cfg, scenes, out, scene, ctx, qry, samples, seed, scale)

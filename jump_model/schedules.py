@@ -68,4 +68,9 @@ def pixel_variance(segments: tuple, step: int) -> float:
                 return seg.start
             return seg.start + (seg.end - seg.start) * step / seg.steps
         step -= seg.steps
+    return schedule_end(segments)
+
+
+def schedule_end(segments: tuple) -> float:
+    """Return the value a schedule holds for good once its segments are over (its last segment's end)."""
     return segments[-1].end

@@ -22,10 +22,10 @@ import torch.distributed as dist
 from scene_shards.common import UserError
 from scene_shards.files import atomic_open
 
-from .config import JumpConfig
-from .data import (SceneViews, StepSampler, fill_from_dataset, loader_workers, make_loader, open_split,
-                   open_test_split, refill_from_dataset, to_device)
-from .model import JUMP
+from .config import RunConfig
+from .data import SceneViews, StepSampler, loader_workers, make_loader, open_split, open_test_split, to_device
+from .model import frames_to_images
+from .models import make_model
 from .run_folder import (build_model, has_checkpoint, load_checkpoint, require_run_folder, save_checkpoint,
                          write_config)
 from .sample import render_scene
@@ -72,29 +72,47 @@ def prepare_run(out: Path, resume: bool):
     return None
 
 
-class Evaluator:
-    """Held-out negative ELBO on the first `eval_scenes` test scenes with fixed context/target picks and noise."""
+def training_examples(cfg: RunConfig, scenes, shuffle: bool) -> SceneViews:
+    """Return the examples the run's model trains on (or is evaluated on): windows of consecutive frames for the
+    autoregressive model, random view sets for the others."""
+    return SceneViews(scenes, cfg.context, cfg.targets, cfg.seed, shuffle, sequential=cfg.model.kind == "ar")
 
-    def __init__(self, cfg: JumpConfig, scenes, device: torch.device):
+
+class Evaluator:
+    """Held-out figures on the first `eval_scenes` test scenes with fixed context/target picks and noise, at the
+    run's fixed `eval_pixel_variance` (so they compare across steps and runs of the same preset)."""
+
+    KEYS = ("eval_nelbo", "eval_kl", "eval_nll", "eval_recon_mse", "eval_pred_mse")
+
+    def __init__(self, cfg: RunConfig, scenes, device: torch.device):
         self.cfg, self.device, self.scenes = cfg, device, scenes
         n = min(cfg.eval_scenes, len(self.scenes))
-        self.examples = SceneViews(self.scenes, cfg.context, cfg.targets, cfg.seed, shuffle=False)
+        self.examples = training_examples(cfg, scenes, shuffle=False)
         self.batches = [list(range(i, min(i + cfg.batch_size, n))) for i in range(0, n, cfg.batch_size)]
 
     @torch.no_grad()
-    def __call__(self, model: JUMP, variance: float) -> dict:
-        """Return {"eval_loss", "eval_kl", "eval_nll", "eval_mse"} averaged over the evaluation scenes."""
+    def __call__(self, model: torch.nn.Module) -> dict:
+        """Return the means over the evaluation scenes (all in float32) of: eval_nelbo, eval_kl, eval_nll (nats per
+        scene), eval_recon_mse (per pixel, the posterior's reconstruction of the targets) and eval_pred_mse (per
+        pixel, the targets sampled from the prior given the context: a prediction error)."""
         model.eval()
-        totals, count = dict.fromkeys(LOSS_KEYS, 0.0), 0
+        totals, count = dict.fromkeys(self.KEYS, 0.0), 0
         for b, idx in enumerate(self.batches):
             torch.manual_seed(derived_seed(self.cfg.seed, EVAL_STREAM, b))
-            batch = torch.utils.data.default_collate([self.examples[i] for i in idx])
-            out = model(to_device(batch, self.device), variance)
-            for k in LOSS_KEYS:
-                totals[k] += float(out[k]) * len(idx)
+            batch = to_device(torch.utils.data.default_collate([self.examples[i] for i in idx]), self.device)
+            losses = model.scene_losses(batch, self.cfg.eval_pixel_variance)
+            predicted = model.sample(batch["context_frames"], batch["context_viewpoints"],
+                                     batch["target_viewpoints"], batch["context_mask"])
+            truth, mask = frames_to_images(batch["target_frames"]), batch["target_mask"]
+            pred_mse = (predicted - truth).square()[mask].flatten(1).mean(1)
+            scene_pred = pred_mse.new_zeros(len(idx)).index_add_(0, mask.nonzero()[:, 0], pred_mse) / mask.sum(1)
+            figures = {"eval_nelbo": losses["nelbo"], "eval_kl": losses["kl"], "eval_nll": losses["nll"],
+                       "eval_recon_mse": losses["mse"], "eval_pred_mse": scene_pred}
+            for k in self.KEYS:
+                totals[k] += float(figures[k].sum())
             count += len(idx)
         model.train()
-        return {f"eval_{k}": v / count for k, v in totals.items()}
+        return {k: v / count for k, v in totals.items()}
 
 
 def tensorboard_writer(out: Path):
@@ -214,9 +232,9 @@ def mean_over_ranks(sums: torch.Tensor, world: int) -> torch.Tensor:
     return sums
 
 
-def train(cfg: JumpConfig, out, resume: bool = False, on_progress=None) -> TrainResult:
-    """Train JUMP as `cfg` says, writing the run folder `out` (resume=True: continue it; pass the
-    config from run_folder.resume_config(out, data_dir)).
+def train(cfg: RunConfig, out, resume: bool = False, on_progress=None) -> TrainResult:
+    """Train the model `cfg` describes (cfg.model.kind), writing the run folder `out` (resume=True: continue it);
+    cfg comes from run_folder.plan_run (or config.new_run_config / resumed_run_config).
 
     on_progress(step, total_steps, metrics) is called after every step (metrics: the
     last logged line, averaged over all ranks). Returns a TrainResult; raises
@@ -227,11 +245,10 @@ def train(cfg: JumpConfig, out, resume: bool = False, on_progress=None) -> Train
     device = resolve_device(cfg.device)
     rank, world, device = distributed_setup(device)
     ckpt = prepare_run(out, resume)
-    train_scenes = open_split(cfg, "train")
-    cfg = fill_from_dataset(cfg, train_scenes) if ckpt is None else refill_from_dataset(cfg, train_scenes)
     cfg.validate()
+    train_scenes = open_split(cfg, "train")
     test_scenes = open_test_split(cfg)
-    examples = SceneViews(train_scenes, cfg.context, cfg.targets, cfg.seed, shuffle=True)
+    examples = training_examples(cfg, train_scenes, shuffle=True)
     start = 0 if ckpt is None else int(ckpt["step"])
     if start >= cfg.steps:
         raise UserError(f"the run in {out} has already done {start} steps; give --steps more than {start} to extend it")
@@ -241,7 +258,7 @@ def train(cfg: JumpConfig, out, resume: bool = False, on_progress=None) -> Train
     schedule = parse_schedule(cfg.pixel_variance)
 
     torch.manual_seed(cfg.seed)
-    model = JUMP(cfg).to(device) if ckpt is None else build_model(cfg, ckpt, device)
+    model = make_model(cfg.model).to(device) if ckpt is None else build_model(cfg.model, ckpt, device)
     optimizer = torch.optim.Adam(model.parameters(), lr=cfg.lr)
     if ckpt is not None:
         optimizer.load_state_dict(ckpt["optimizer"])
@@ -293,7 +310,7 @@ def train(cfg: JumpConfig, out, resume: bool = False, on_progress=None) -> Train
                                "scenes_per_s": window_steps * cfg.batch_size * world / elapsed,
                                "data_wait_share": wait / elapsed}
                     if evaluate and rank == 0:
-                        metrics.update(evaluator(model, variance))
+                        metrics.update(evaluator(model))
                     log.write(metrics)
                     sums.zero_()
                     window_steps, wait, t_window = 0, 0.0, time.perf_counter()

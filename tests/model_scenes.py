@@ -2,6 +2,7 @@
 
 import numpy as np
 
+from jump_model.config import DataFacts, new_run_config
 from scene_shards import GeneratorSpec, generate_dataset
 
 
@@ -36,3 +37,14 @@ def make_square_dataset(folder, kind="time", size=16, views=6, n=24, test_n=8, n
                          frame_shape=(size, size, 3), views_per_scene=views, viewpoint_kind=kind,
                          labels={"start": ("int16", (2,))}, scene_maker=make_moving_square)
     return generate_dataset(spec, folder, n=n, test_n=test_n, seed=0, workers=1, shard_size=16)
+
+
+def facts(viewpoint_kind="time", size=16, views=6, generator="test") -> DataFacts:
+    """Return the DataFacts of a made-up dataset of `views` views of size x size per scene (no files)."""
+    return DataFacts(dataset="squares", generator=generator, data_dir="/nowhere", manifest="/nowhere/squares.json",
+                     image_size=size, views_per_scene=views, viewpoint_kind=viewpoint_kind, position_scale=1.0)
+
+
+def model_config(viewpoint_kind="time", model="jump", preset="tiny", size=16, views=6, **options):
+    """Return the ModelConfig of `preset` and `model` for frames of size x size and `views` views per scene."""
+    return new_run_config(facts(viewpoint_kind, size, views), preset, model=model, **options).model

@@ -1,20 +1,22 @@
 """The JUMP model: shapes for both viewpoint kinds, the KL, overfitting one batch, one z per sample, config checks."""
 
+import dataclasses
 import math
 
 import pytest
 import torch
 
-from jump_model.config import JumpConfig, default_preset, preset_config
+from jump_model.config import RunConfig, default_preset, new_run_config
 from jump_model.model import JUMP, encode_viewpoints, gaussian_kl
 from jump_model.schedules import parse_schedule, pixel_variance
+from model_scenes import facts, model_config
 from scene_shards.common import UserError
 
 B, K, T, SIZE = 3, 3, 2, 16
 
 
 def tiny_config(kind):
-    return preset_config("tiny", image_size=SIZE, views_per_scene=6, viewpoint_kind=kind)
+    return model_config(kind)
 
 
 def random_batch(kind, seed=0):
@@ -25,7 +27,8 @@ def random_batch(kind, seed=0):
             "context_viewpoints": torch.rand(B, K, d, generator=g) * 5,
             "context_mask": mask,
             "target_frames": torch.randint(0, 256, (B, T, SIZE, SIZE, 3), generator=g, dtype=torch.uint8),
-            "target_viewpoints": torch.rand(B, T, d, generator=g) * 5}
+            "target_viewpoints": torch.rand(B, T, d, generator=g) * 5,
+            "target_mask": torch.tensor([[True, False], [True, True], [True, True]])}
 
 
 @pytest.mark.parametrize("kind", ["time", "camera"])
@@ -44,8 +47,7 @@ def test_losses_and_samples_have_the_documented_shapes(kind):
 def test_viewpoint_encodings():
     cfg = tiny_config("time")
     assert torch.allclose(encode_viewpoints(torch.tensor([[0.0], [5.0]]), cfg), torch.tensor([[0.0], [1.0]]))
-    cam = tiny_config("camera")
-    cam.position_scale = 2.0
+    cam = dataclasses.replace(tiny_config("camera"), position_scale=2.0)
     v = encode_viewpoints(torch.tensor([[2.0, 0.0, 1.0, 0.0, torch.pi / 2]]), cam)
     assert torch.allclose(v, torch.tensor([[1.0, 0.0, 0.5, 1.0, 0.0, 0.0, 1.0]]), atol=1e-6)
 
@@ -133,11 +135,13 @@ def test_schedules():
 
 
 def test_presets_follow_appendix_b():
-    s, d = preset_config("salesman"), preset_config("dice")
-    assert (s.nt, s.nf_to_hidden, s.nf_enc, s.nf_to_obs, s.nf_dec, s.ni_z) == (4, 64, 128, 128, 64, 3)
-    assert (d.nt, d.nf_to_hidden, d.nf_dec) == (6, 128, 128)
-    with pytest.raises(UserError):
-        preset_config("huge")
+    s, d = (new_run_config(facts(size=64), name) for name in ("salesman", "dice"))
+    assert (s.model.nt, s.model.nf_to_hidden, s.model.nf_enc, s.model.nf_to_obs, s.model.nf_dec, s.model.ni_z) == \
+        (4, 64, 128, 128, 64, 3)
+    assert (d.model.nt, d.model.nf_to_hidden, d.model.nf_dec) == (6, 128, 128)
+    assert (s.eval_pixel_variance, d.eval_pixel_variance) == (0.5, 0.9)   # the schedules' final values
+    with pytest.raises(UserError, match="unknown preset 'huge'"):
+        new_run_config(facts(), "huge")
 
 
 @pytest.mark.parametrize("field, value, message", [
@@ -151,19 +155,24 @@ def test_presets_follow_appendix_b():
 ])
 def test_bad_settings_are_refused(field, value, message):
     with pytest.raises(UserError, match=message):
-        preset_config("tiny", **{field: value})
+        new_run_config(facts(), "tiny", **{field: value})
 
 
 def test_config_from_dict_checks_names_and_types():
-    values = preset_config("tiny").to_dict()
-    assert JumpConfig.from_dict(values) == preset_config("tiny")
+    tiny = new_run_config(facts(), "tiny")
+    values = tiny.to_dict()
+    assert RunConfig.from_dict(values) == tiny and values["model"]["kind"] == "jump"
     with pytest.raises(UserError, match="unknown config keys: colour"):
-        JumpConfig.from_dict(dict(values, colour=1))
+        RunConfig.from_dict(dict(values, colour=1))
+    with pytest.raises(UserError, match="unknown config keys: model.colour"):
+        RunConfig.from_dict(dict(values, model=dict(values["model"], colour=1)))
     with pytest.raises(UserError, match="steps must be of type int"):
-        JumpConfig.from_dict(dict(values, steps="many"))
+        RunConfig.from_dict(dict(values, steps="many"))
+    with pytest.raises(UserError, match="config key model.nt must be of type int"):
+        RunConfig.from_dict(dict(values, model=dict(values["model"], nt=2.5)))
     with pytest.raises(UserError, match="compile must be of type bool"):
-        JumpConfig.from_dict(dict(values, compile=1))
-    assert JumpConfig.from_dict(dict(values, lr=1)).lr == 1   # an int is a fine float
+        RunConfig.from_dict(dict(values, compile=1))
+    assert RunConfig.from_dict(dict(values, lr=1)).lr == 1   # an int is a fine float
 
 
 def test_the_default_preset_follows_the_generator():

@@ -14,8 +14,7 @@ import torch.multiprocessing as mp
 from PIL import Image
 
 from cli import run as cli_run
-from jump_model.config import preset_config
-from jump_model.run_folder import resume_config
+from jump_model.run_folder import plan_run
 from jump_model.train import train
 from model_scenes import make_square_dataset
 from scene_shards.common import UserError
@@ -40,7 +39,11 @@ def trained(data, tmp_path_factory):
 
 
 def config(data, steps, **kw):
-    return preset_config("tiny", data_dir=str(data), steps=steps, **dict(FAST, **kw))
+    return plan_run(data, preset="tiny", steps=steps, **dict(FAST, **kw))
+
+
+def resumed(data, run, **changes):
+    return plan_run(data, run, resume=True, **changes)
 
 
 def jumpdata(capsys, *argv):
@@ -69,9 +72,10 @@ def test_run_folder_and_weights_only_checkpoint(data, tmp_path):
     assert [m["step"] for m in lines] == list(range(1, 7))
     for key in ("loss", "kl", "nll", "mse", "pixel_variance", "scenes_per_s", "data_wait_share"):
         assert np.isfinite(lines[-1][key])
-    assert "eval_loss" in lines[-1]
+    for key in ("eval_nelbo", "eval_kl", "eval_nll", "eval_recon_mse", "eval_pred_mse"):
+        assert np.isfinite(lines[-1][key])
     ckpt = torch.load(run / "checkpoint.pt", weights_only=True)
-    assert ckpt["step"] == 6 and ckpt["config"]["image_size"] == 16
+    assert ckpt["step"] == 6 and ckpt["config"]["model"]["image_size"] == 16
     assert json.loads((run / "config.json").read_text())["dataset"] == "squares"
     picture = Image.open(run / "samples_000006.png")
     assert picture.width > 16 * 4 and picture.height > 16 * 3
@@ -80,7 +84,7 @@ def test_run_folder_and_weights_only_checkpoint(data, tmp_path):
 def test_resume_continues_the_same_trajectory(data, tmp_path):
     train(config(data, 8), tmp_path / "whole")
     train(config(data, 5, checkpoint_every=5), tmp_path / "half")
-    train(resume_config(tmp_path / "half", data, steps=8), tmp_path / "half", resume=True)
+    train(resumed(data, tmp_path / "half", steps=8), tmp_path / "half", resume=True)
     whole, half = losses(tmp_path / "whole"), losses(tmp_path / "half")
     assert len(half) == 8
     assert half == pytest.approx(whole, rel=1e-6, abs=1e-6)
@@ -263,7 +267,7 @@ def test_preset_defaults_to_the_generator(tmp_path, capsys):
                          "--out", tmp_path / "run")
     assert code == 0, err
     stored = json.loads((tmp_path / "run" / "config.json").read_text())
-    assert (stored["preset"], stored["nt"], stored["nf_to_hidden"]) == ("dice", 6, 128)
+    assert (stored["preset"], stored["model"]["nt"], stored["model"]["nf_to_hidden"]) == ("dice", 6, 128)
 
 
 def test_ctrl_c_saves_a_whole_step_and_resume_continues_the_trajectory(data, tmp_path):
@@ -285,7 +289,7 @@ def test_ctrl_c_saves_a_whole_step_and_resume_continues_the_trajectory(data, tmp
     assert proc.returncode == 130 and "interrupted at step" in err and "Traceback" not in err
     stopped = torch.load(run / "checkpoint.pt", weights_only=True)["step"]
     assert stopped == json.loads((run / "metrics.jsonl").read_text().splitlines()[-1])["step"] >= 4
-    train(resume_config(run, data, steps=stopped + 2), run, resume=True)
+    train(resumed(data, run, steps=stopped + 2), run, resume=True)
     train(config(data, stopped + 2), tmp_path / "whole")
     assert losses(run) == pytest.approx(losses(tmp_path / "whole"), rel=1e-6, abs=1e-6)
 
