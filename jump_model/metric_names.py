@@ -9,6 +9,10 @@ A metric's JSON (docs/reproduce.md):
 """
 
 METRIC, DATASET, SPLIT, SCENES, RUNS, RUN, MODEL = "metric", "dataset", "split", "scenes", "runs", "run", "model"
+STEP = "step"         # runs[] entry: the training step the run's checkpoint reached
+# the settings a metric records beside its figures
+SAMPLES, CONTEXT_FRAMES, FRAMES, REPEATS, DEVICE = "samples", "context_frames", "frames", "repeats", "device"
+SCENES_CHECKED, TARGET_VIEWS, PIXEL_VARIANCE = "scenes_checked", "target_views", "pixel_variance"
 REPORT = "metrics"   # the key of the list of metric objects when one `eval` computes several
 CI95 = "_ci95"       # suffix of a figure's 95% interval: "<figure>_ci95": [low, high]
 
