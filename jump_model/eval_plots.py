@@ -32,7 +32,8 @@ def plot_figures(results: list, out) -> None:
     fig, axes = plt.subplots(1, len(panels), figsize=(2.2 + 1.3 * max(len(r[names.RUNS]) for r, _ in panels)
                                                       * len(panels), 3.6), squeeze=False)
     for ax, (result, name) in zip(axes[0], panels):
-        entries = [e for e in result[names.RUNS] if name in e]
+        entries = [e for e in result[names.RUNS] if name in e         # each run's own figures, no repeats
+                   and not (names.REFERENCE in e and name in names.REFERENCE_FIGURES)]
         values = np.array([e[name] for e in entries])
         intervals = np.array([e.get(name + names.CI95, [e[name], e[name]]) for e in entries])
         errors = np.stack([values - intervals[:, 0], intervals[:, 1] - values])

@@ -28,6 +28,7 @@ FIGURES = {
 }
 BATCH = "batch"          # speed: the batch size of a runs entry (one entry per run and batch size)
 REFERENCE = "reference"  # speed: the `ar` run a jumpy run's speedup is measured against
+REFERENCE_FIGURES = ("autoregressive_ms",)   # speed: the reference's figures, repeated in a jumpy run's entry
 
 # The viewpoint kind each metric needs: forward prediction and speed are about videos, the hidden cube face
 # about camera scenes that carry the `visible_faces` label.
