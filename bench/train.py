@@ -25,10 +25,10 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from jump_model.config import preset_config  # noqa: E402
-from jump_model.data import (SceneViews, StepSampler, fill_from_dataset, loader_workers, make_loader,  # noqa: E402
+from jump_model.data import (SceneViews, StepSampler, loader_workers, make_loader,  # noqa: E402
                              open_split)
 from jump_model.model import encode_viewpoints, encoded_viewpoint_dim, frames_to_images  # noqa: E402
+from jump_model.run_folder import plan_run  # noqa: E402
 from jump_model.train import bf16_is_fast, resolve_device, train  # noqa: E402
 
 BATCH, CONTEXT, TARGETS, DRAW_STEPS = 16, 3, 4, 4
@@ -45,9 +45,9 @@ def make_data(folder: Path) -> Path:
 def bench_ours(data: Path, steps: int, warmup: int, device: str, run: Path, amp: bool) -> tuple:
     """Train our model for warmup + steps steps (bf16 autocast where native if `amp`); returns (scenes/s,
     data-wait share) over the timed steps."""
-    cfg = preset_config("salesman", data_dir=str(data), steps=warmup + steps, batch_size=BATCH, context=CONTEXT,
-                        targets=TARGETS, device=device, log_every=1, eval_every=10**9, sample_every=10**9,
-                        checkpoint_every=10**9, eval_scenes=BATCH, amp=amp)
+    cfg = plan_run(data, preset="salesman", steps=warmup + steps, batch_size=BATCH, context=CONTEXT,
+                   targets=TARGETS, device=device, log_every=1, eval_every=10**9, sample_every=10**9,
+                   checkpoint_every=10**9, eval_scenes=BATCH, amp=amp)
     train(cfg, run)
     lines = [json.loads(x) for x in (run / "metrics.jsonl").read_text().splitlines()][warmup:-1]
     seconds = [BATCH / m["scenes_per_s"] for m in lines]
@@ -69,14 +69,13 @@ def reference_model(vdim: int):
 
 def bench_reference(data: Path, steps: int, warmup: int, device: str) -> tuple:
     """Train the reference on the same DataLoader; returns (name, scenes/s, data-wait share)."""
-    base = preset_config("salesman", data_dir=str(data))
-    scenes = open_split(base, "train")
-    cfg = fill_from_dataset(base, scenes)
+    cfg = plan_run(data, preset="salesman")
+    scenes = open_split(cfg, "train")
     dev = resolve_device(device)
     loader = make_loader(SceneViews(scenes, CONTEXT, TARGETS, 0, shuffle=True), StepSampler(0, BATCH), BATCH,
                          loader_workers(-1, dev), dev)
     torch.manual_seed(0)
-    name, loss_fn, model = reference_model(encoded_viewpoint_dim(cfg.viewpoint_kind))
+    name, loss_fn, model = reference_model(encoded_viewpoint_dim(cfg.model.viewpoint_kind))
     model.to(dev)
     opt = torch.optim.Adam(model.parameters(), lr=5e-4)
     batches = iter(loader)
@@ -85,7 +84,7 @@ def bench_reference(data: Path, steps: int, warmup: int, device: str) -> tuple:
         t0 = time.perf_counter()
         b = {k: v.to(dev) for k, v in next(batches).items()}
         t1 = time.perf_counter()
-        enc = lambda v: encode_viewpoints(v, cfg)
+        enc = lambda v: encode_viewpoints(v, cfg.model)
         loss = loss_fn(frames_to_images(b["context_frames"]), enc(b["context_viewpoints"]),
                        frames_to_images(b["target_frames"]), enc(b["target_viewpoints"]), 2.0)
         opt.zero_grad()

@@ -101,9 +101,11 @@ class Evaluator:
             torch.manual_seed(derived_seed(self.cfg.seed, EVAL_STREAM, b))
             batch = to_device(torch.utils.data.default_collate([self.examples[i] for i in idx]), self.device)
             losses = model.scene_losses(batch, self.cfg.eval_pixel_variance)
-            predicted = model.sample(batch["context_frames"], batch["context_viewpoints"],
-                                     batch["target_viewpoints"], batch["context_mask"])
-            truth, mask = frames_to_images(batch["target_frames"]), batch["target_mask"]
+            truth, mask, query = frames_to_images(batch["target_frames"]), batch["target_mask"], \
+                batch["target_viewpoints"]
+            query = torch.where(mask[..., None], query, query[:, :1])   # padding asks for the first target again
+            predicted = model.sample(batch["context_frames"], batch["context_viewpoints"], query,
+                                     batch["context_mask"])
             pred_mse = (predicted - truth).square()[mask].flatten(1).mean(1)
             scene_pred = pred_mse.new_zeros(len(idx)).index_add_(0, mask.nonzero()[:, 0], pred_mse) / mask.sum(1)
             figures = {"eval_nelbo": losses["nelbo"], "eval_kl": losses["kl"], "eval_nll": losses["nll"],

@@ -316,3 +316,65 @@ def test_nan_loss_stops_with_a_clear_error_and_keeps_the_last_good_checkpoint(da
     with pytest.raises(TrainingDiverged, match="near step 5; stopped, no checkpoint was written yet"):
         train(config(data, 20, checkpoint_every=10), tmp_path / "early")
     assert not (tmp_path / "early" / "checkpoint.pt").exists()
+
+
+OLD_CONFIG_KEYS = (   # config.json before the model/run split: one flat object, JUMP only
+    "preset nt nf_to_hidden nf_enc nf_to_obs nf_dec ni_z stride_to_hidden stride_to_obs lstm_kernel latent_std_init "
+    "image_size views_per_scene viewpoint_kind position_scale steps batch_size lr grad_clip context targets "
+    "pixel_variance seed device compile amp workers log_every sample_every checkpoint_every eval_every eval_scenes "
+    "data_dir dataset manifest").split()
+
+
+@pytest.fixture
+def legacy_run(trained, tmp_path):
+    """A run folder in the format written before the model/run split: flat config.json, flat "config" in the
+    checkpoint (the weights of a JUMP, whose parameter names did not change)."""
+    run = tmp_path / "legacy"
+    shutil.copytree(trained, run)
+    new = json.loads((run / "config.json").read_text())
+    flat = {k: new["model"][k] if k in new["model"] else new[k] for k in OLD_CONFIG_KEYS}
+    (run / "config.json").write_text(json.dumps(flat, indent=2))
+    ckpt = torch.load(run / "checkpoint.pt", weights_only=True)
+    torch.save(dict(ckpt, config=flat), run / "checkpoint.pt")
+    return run
+
+
+def test_a_run_folder_from_before_the_config_split_samples_and_refuses_resume(legacy_run, data, tmp_path, capsys):
+    from jump_model.run_folder import load_run
+    cfg, model, step = load_run(legacy_run)
+    assert (cfg.model.kind, step, cfg.eval_pixel_variance) == ("jump", 3, 0.1)   # tiny's schedule ends at 0.1
+    assert json.loads((legacy_run / "config.json").read_text())["nt"] == cfg.model.nt
+    code, err = jumpdata(capsys, "sample", legacy_run, "--out", tmp_path / "old.png")
+    assert code == 0 and (tmp_path / "old.png").is_file(), err
+    one_line_error(*jumpdata(capsys, "train", data, "--out", legacy_run, "--resume", "--steps", 5),
+                   "was made by an older jumpdata (a flat config.json): sample and eval read it, but --resume")
+
+
+def test_training_draws_1_to_targets_target_views_per_scene(data, tmp_path, monkeypatch):
+    from jump_model.data import SceneViews
+    from jump_model.model import JUMP
+    from scene_shards import open_dataset
+    scenes = open_dataset(data, None, "train")
+    examples = [SceneViews(scenes, 2, 3, seed=0, shuffle=True)[g] for g in range(40)]
+    counts = [int(e["target_mask"].sum()) for e in examples]
+    assert set(counts) == {1, 2, 3}
+    for e, t in zip(examples, counts):
+        assert e["target_mask"].tolist() == [True] * t + [False] * (3 - t)      # the real ones first
+        assert not e["target_frames"][t:].any() and not e["target_viewpoints"][t:].any()
+        real = set(e["target_viewpoints"][:t, 0]) | set(e["context_viewpoints"][e["context_mask"], 0])
+        assert len(real) == t + e["context_mask"].sum()                        # disjoint views
+    windows = [SceneViews(scenes, 2, 3, seed=0, shuffle=True, sequential=True)[g] for g in range(20)]
+    for w in windows:                                                           # consecutive frames (ar)
+        times = np.concatenate([w["context_viewpoints"][w["context_mask"], 0],
+                                w["target_viewpoints"][w["target_mask"], 0]])
+        assert (np.diff(times) == 1).all()
+    seen, forward = [], JUMP.forward
+
+    def recording(self, batch, variance):
+        if self.training:
+            seen.extend(batch["target_mask"].sum(1).tolist())
+        return forward(self, batch, variance)
+
+    monkeypatch.setattr(JUMP, "forward", recording)
+    train(config(data, 4, eval_every=100, sample_every=100), tmp_path / "run")
+    assert len(seen) == 16 and set(seen) == {1, 2, 3}   # tiny preset: --targets 3
