@@ -137,7 +137,7 @@ class AR(SceneModel):
         self.to_latents = nn.Conv2d(cfg.nf_to_hidden, cfg.nt * cfg.ni_z, 1)   # the renderer's input
         self.renderer = Renderer(cfg, vdim, state_size(cfg))
 
-    def roll(self, images, v, valid, known: int, noise: bool = True) -> tuple:
+    def roll(self, images, v, valid, known: int) -> tuple:
         """Run the frames of B sequences of P positions one after another.
 
         images float [B, P, 3, H, W]: the true frames of positions < `known` (later ones are ignored: each is
@@ -162,7 +162,7 @@ class AR(SceneModel):
             else:
                 (mean, std), hq_new, cq_new = (pm, ps), hq, cq
                 kls.append(torch.zeros_like(kls[0]))
-            z_new = (mean + std * torch.randn_like(std) if noise else mean).to(hp.dtype)
+            z_new = (mean + std * torch.randn_like(std)).to(hp.dtype)
             hr_new, cr_new = self.predictor(torch.cat([self.to_hidden(enc_prev), z_new], dim=1), hr, cr)
             frame = self.renderer(self.to_latents(hr_new), v[:, j:j + 1])[:, 0]
             enc_j = enc[:, j] if j < known else self.tower(frame, v[:, j])

@@ -234,9 +234,9 @@ def new_run_config(facts: DataFacts, preset: str = None, **options) -> RunConfig
     if preset not in PRESETS:
         raise UserError(f"unknown preset '{preset}' (choose {', '.join(PRESETS)})")
     given = {("kind" if k == "model" else k): v for k, v in options.items() if v is not None}
-    if given.get("kind") == "badj":
-        given.setdefault("targets", 1)
     model_values, run_values = split_settings({**PRESETS[preset], **given})
+    if "targets" not in given and given.get("kind") == "badj":
+        run_values["targets"] = 1
     data_model, data_run = facts_values(facts)
     if "eval_pixel_variance" not in run_values:
         run_values["eval_pixel_variance"] = schedule_end(parse_schedule(run_values.get(

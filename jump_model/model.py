@@ -58,6 +58,19 @@ def broadcast(v: torch.Tensor, size: int) -> torch.Tensor:
     return v[:, :, None, None].expand(-1, -1, size, size)
 
 
+def state_size(cfg: ModelConfig) -> int:
+    """Return S, the side of the latent and LSTM grids: H / 4 / stride_to_hidden (ValueError if it does not divide)."""
+    rep_size = cfg.image_size // 4
+    if rep_size * 4 != cfg.image_size or rep_size % cfg.stride_to_hidden:
+        raise ValueError(f"image size {cfg.image_size} must be a multiple of 4 x stride_to_hidden")
+    return rep_size // cfg.stride_to_hidden
+
+
+def all_true(frames, mask):
+    """Return `mask`, or (None) an all-True bool mask [B, K] for frames [B, K, ...]."""
+    return torch.ones(frames.shape[:2], dtype=torch.bool, device=frames.device) if mask is None else mask
+
+
 class ConvLSTMCell(nn.Module):
     """A convolutional LSTM cell with its four gates fused into one convolution over [input, h]."""
 
@@ -221,6 +234,11 @@ def reconstruction(images, truth, scene_of, scenes: int, pixel_variance) -> dict
     return {"nll": into(nll), "sq": into(sq), "pixels": into(torch.full_like(sq, per_view))}
 
 
+def full_precision(model: nn.Module):
+    """Return a context manager that turns autocast off on the device of `model`'s parameters."""
+    return torch.autocast(next(model.parameters()).device.type, enabled=False)
+
+
 class SceneModel(nn.Module):
     """What every model shares: `terms(batch, pixel_variance)` gives per-scene kl, nll, sq, pixels (float32 [B]);
     from it `forward` (training, under the caller's autocast) and `scene_losses` (float32) are made."""
@@ -243,11 +261,6 @@ class SceneModel(nn.Module):
         with full_precision(self):
             t = self.terms(batch, pixel_variance)
         return {"nelbo": t["kl"] + t["nll"], "kl": t["kl"], "nll": t["nll"], "mse": t["sq"] / t["pixels"]}
-
-
-def full_precision(model: nn.Module):
-    """Return a context manager that turns autocast off on the device of `model`'s parameters."""
-    return torch.autocast(next(model.parameters()).device.type, enabled=False)
 
 
 class JUMP(SceneModel):
@@ -313,19 +326,6 @@ class JUMP(SceneModel):
         """
         z, _ = self.latents(self.represent(context_frames, context_viewpoints, all_true(context_frames, context_mask)))
         return self.render(z, query_viewpoints)
-
-
-def state_size(cfg: ModelConfig) -> int:
-    """Return S, the side of the latent and LSTM grids: H / 4 / stride_to_hidden (ValueError if it does not divide)."""
-    rep_size = cfg.image_size // 4
-    if rep_size * 4 != cfg.image_size or rep_size % cfg.stride_to_hidden:
-        raise ValueError(f"image size {cfg.image_size} must be a multiple of 4 x stride_to_hidden")
-    return rep_size // cfg.stride_to_hidden
-
-
-def all_true(frames, mask):
-    """Return `mask`, or (None) an all-True bool mask [B, K] for frames [B, K, ...]."""
-    return torch.ones(frames.shape[:2], dtype=torch.bool, device=frames.device) if mask is None else mask
 
 
 def gaussian_kl(qm, qs, pm, ps):

@@ -147,6 +147,7 @@ def test_ar_refuses_camera_data_and_badj_trains_on_one_target(tmp_path, capsys):
     assert new_run_config(facts(), "tiny", model="badj").targets == 1
     with pytest.raises(UserError, match="--targets must be 1"):
         new_run_config(facts(), "tiny", model="badj", targets=3)
+    assert new_run_config(facts(), "tiny", model="ar").targets == 3   # the preset's, like jump and gqn
 
 
 @pytest.fixture(scope="module")

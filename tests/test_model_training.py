@@ -231,7 +231,7 @@ def test_resume_reads_the_moved_data_and_refuses_trajectory_changes(data, tmp_pa
     code, err = jumpdata(capsys, "train", new, *base, "--lr", 0.5, "--batch-size", 7, "--steps", 4)
     one_line_error(code, err, "cannot change --lr 0.5 (run: 0.003), --batch-size 7 (run: 2)")
     for option in (["--seed", 3], ["--preset", "dice"], ["--pixel-variance", "0.3"], ["--context", 2],
-                   ["--targets", 2], ["--dataset", "other"]):
+                   ["--targets", 2], ["--dataset", "other"], ["--model", "gqn"], ["--eval-pixel-variance", 0.3]):
         one_line_error(*jumpdata(capsys, "train", new, *base, *option), f"cannot change {option[0]}")
     assert (run / "config.json").read_text() == before
     one_line_error(*jumpdata(capsys, "train", new, *base), "already done 2 steps; give --steps more than 2")
