@@ -321,7 +321,7 @@ def table(report: dict) -> str:
                 + [format_figure(e, f) for f in figures] for e in result[names.RUNS]]
         widths = [max(len(r[i]) for r in [head] + rows) for i in range(len(head))]
         scenes = f"{result[names.SCENES]} of {result[names.SCENES_CHECKED]} scenes qualified" \
-            if names.SCENES_CHECKED in result else f"{result[names.SCENES]} scenes"
+            if names.SCENES_CHECKED in result else f"{result[names.SCENES]} scene{'s' * (result[names.SCENES] != 1)}"
         lines = [f"{result[names.METRIC]} on {result[names.DATASET]} ({result[names.SPLIT]}: {scenes})"]
         lines += ["  " + "  ".join(c.ljust(w) for c, w in zip(r, widths)) for r in [head] + rows]
         blocks.append("\n".join(lines))
