@@ -133,8 +133,8 @@ class RunConfig:
         for name in ("steps", "batch_size", "context", "targets", "log_every", "sample_every", "checkpoint_every",
                      "eval_every", "eval_scenes", "lr", "grad_clip", "eval_pixel_variance"):
             positive(name, getattr(self, name))
-        if self.seed < 0:
-            raise UserError(f"seed must be 0 or more, got {self.seed}")
+        if not 0 <= self.seed < 2**63:   # the seed goes to torch.manual_seed, which takes < 2**64
+            raise UserError(f"seed must be 0 or more and less than 2**63, got {self.seed}")
         if self.workers < -1:
             raise UserError(f"workers must be 0 or more (or -1: pick from the machine), got {self.workers}")
         if self.device not in ("auto", "cpu", "cuda"):

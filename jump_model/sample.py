@@ -2,8 +2,9 @@
 
 PNG: a block with the context views, then a block with rows sample 1..k (for JUMP
 each a consistent set: one z per sample, all queries rendered from it; for the
-baselines whatever their sampling gives, see docs/model.md) and the true frames; row names on the left and the view index above each column. GIF: one
-frame per query view, rows context | samples | truth. Tiles and files come from
+baselines whatever their sampling gives, see docs/model.md) and the true frames;
+row names on the left and the view index above each column. GIF: one frame per
+query view, rows context | samples | truth. Tiles and files come from
 scene_shards.pictures, so `sample` accepts and refuses the same --out paths as `show`.
 """
 
@@ -14,7 +15,7 @@ import torch
 from PIL import Image, ImageDraw
 
 from scene_shards.common import UserError
-from scene_shards.pictures import GAP, grid, parse_indices, save_picture
+from scene_shards.pictures import GAP, check_picture_size, grid, parse_indices, save_picture
 
 from .config import RunConfig
 from .data import open_test_split
@@ -105,6 +106,8 @@ def render_scene(model: torch.nn.Module, cfg: RunConfig, scenes, out: Path, scen
     ctx_default, query_default = default_views(cfg)
     context = ctx_default if context is None else context
     query = query_default if query is None else query
+    check_picture_size((samples + 2) * max(len(context), len(query)), cfg.model.image_size, cfg.model.image_size,
+                       scale)
     frames, viewpoints = scenes.frames(scene), scenes.viewpoints(scene)
     preds = predict(model, frames, viewpoints, context, query, samples, seed)
     pictures = prediction_pictures(frames, context, query, preds, cfg.model.viewpoint_kind,
