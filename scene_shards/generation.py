@@ -118,7 +118,7 @@ def _make_block(task) -> list:
     split, first, count = task
     spec, seed = _WORKER["spec"], _WORKER["seed"]
     rngs = [np.random.default_rng([seed, SPLIT_ID[split], j]) for j in range(first, first + count)]
-    where = f"scenes {first}..{first + count - 1}"
+    where = f"scenes {first}..{first + count - 1}" if spec.block_maker is not None else f"scene {first}"
     try:
         if spec.block_maker is not None:
             if "make_all" not in _WORKER:   # built once per process, by its first task
