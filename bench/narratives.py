@@ -39,7 +39,8 @@ PAPER_SCENES = 98000 + 1000
 
 
 def _outline(sides, first_deg, circumradius):
-    """Return the (x, y) vertices of a regular polygon around (0, 0) at bounding radius 1 (y down)."""
+    """Return the (x, y) vertices of a regular polygon of `sides` around (0, 0) with `circumradius`, the
+    first vertex at `first_deg` (y down)."""
     return [(circumradius * math.cos(math.radians(first_deg + 360 * k / sides)),
              circumradius * math.sin(math.radians(first_deg + 360 * k / sides))) for k in range(sides)]
 

@@ -6,7 +6,9 @@ rim then reaches up to 1 px) evaluated at pixel centres in a small box around th
 pixel's coverage is clip(0.5 - distance, 0, 1) and its colour is blended over what is already there.
 Shapes that keep their position and colour in every frame are drawn once into a background that
 every frame of their scene starts from; each other shape is drawn into all frames at once.  Draw
-order: shapes 1..S-1 by index, then the actor (shape 0) on top.
+order: shapes 1..S-1 by index, then the actor (shape 0) on top.  Still shapes never overlap, so on
+the black background blending them one after another gives exactly the background plus each one's
+own change.
 
 A pixel's value depends only on its own coordinates, the shapes and their colours -- never on the
 box it was computed in nor on the other scenes drawn with it -- so a scene's bytes are the same
