@@ -16,6 +16,7 @@ from contextlib import nullcontext
 import click
 
 from jump_model.config import MODEL_KINDS
+from jump_model.metric_names import METRICS
 from scene_shards.common import UserError, one_line, package_version
 
 CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
@@ -264,6 +265,31 @@ def sample(run, out, context, query, samples, scene, seed, scale, data):
     """Jumpy predictions of a trained run on a test scene, as a picture."""
     from jump_model.sample import sample_run
     click.echo(f"wrote {sample_run(run, out, context, query, samples, scene, seed, scale, data)}")
+
+
+@main.command(name="eval", context_settings=CONTEXT)
+@click.argument("runs", nargs=-1, required=True, type=click.Path())
+@click.option("--metric", "metrics", multiple=True, type=click.Choice(METRICS),
+              help="Metric to compute (repeatable) [default: every one that applies to the runs' data].")
+@click.option("--out", type=click.Path(), required=True,
+              help="Report FILE.json; its plot is written beside it as FILE.png (and FILE_hidden_face.png).")
+@click.option("--samples", type=int, default=30, show_default=True,
+              help="min-mse: continuations per video; nelbo, consistency: posterior samples per scene.")
+@click.option("--scenes", type=int, default=None, help="Use the first N test scenes [default: all].")
+@click.option("--frames", type=int, default=40, show_default=True, help="speed: the frame number to obtain.")
+@click.option("--context-frames", type=int, default=None,
+              help="min-mse, speed: the first frames given [default: 5]; nelbo, consistency: most context views "
+                   "[default: 3].")
+@click.option("--data", type=click.Path(), default=None,
+              help="Folder holding the runs' dataset, if it moved [default: the one they trained on].")
+@click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]), default="auto", show_default=True)
+def eval_(runs, metrics, out, **opts):
+    """Measure trained RUNS on their test split (docs/reproduce.md): writes the JSON, a plot and prints a table."""
+    from jump_model.evaluate import EvalSettings, evaluate, table
+    with ProgressBar("eval") as bar:
+        report = evaluate(runs, out, EvalSettings(metrics=list(metrics), **opts), on_progress=bar.update)
+    click.echo(table(report))
+    click.echo(f"wrote {out}")
 
 
 # --------------------------------------------------------------------------- entry point

@@ -1,0 +1,45 @@
+"""The names of `jumpdata eval`: metrics, the figures each reports, the JSON keys, and which data each applies to.
+
+Standard library only, so the command line can list the metrics without loading torch.
+
+A metric's JSON (docs/reproduce.md):
+
+    {"metric": "consistency", "dataset": "dice", "split": "test", "scenes": 400, <settings>,
+     "runs": [{"run": "runs/dice", "model": "jump", "kl1": 4.2, "kl1_ci95": [4.0, 4.4], ...}, ...]}
+"""
+
+METRIC, DATASET, SPLIT, SCENES, RUNS, RUN, MODEL = "metric", "dataset", "split", "scenes", "runs", "run", "model"
+STEP = "step"         # runs[] entry: the training step the run's checkpoint reached
+# the settings a metric records beside its figures
+SAMPLES, CONTEXT_FRAMES, FRAMES, REPEATS, DEVICE = "samples", "context_frames", "frames", "repeats", "device"
+SCENES_CHECKED, TARGET_VIEWS, PIXEL_VARIANCE = "scenes_checked", "target_views", "pixel_variance"
+REPORT = "metrics"   # the key of the list of metric objects when one `eval` computes several
+CI95 = "_ci95"       # suffix of a figure's 95% interval: "<figure>_ci95": [low, high]
+
+MIN_MSE, NELBO, CONSISTENCY, SPEED = "min-mse", "nelbo", "consistency", "speed"
+METRICS = (MIN_MSE, NELBO, CONSISTENCY, SPEED)
+
+# The figures of each metric, in the order the table prints them.
+FIGURES = {
+    MIN_MSE: ("min_mse",),
+    NELBO: ("nelbo",),
+    CONSISTENCY: ("kl1", "kl3", "ratio", "kl3_minus_kl1_sd"),
+    SPEED: ("jumpy_ms", "autoregressive_ms", "speedup"),
+}
+BATCH = "batch"          # speed: the batch size of a runs entry (one entry per run and batch size)
+REFERENCE = "reference"  # speed: the `ar` run a jumpy run's speedup is measured against
+REFERENCE_FIGURES = ("autoregressive_ms",)   # speed: the reference's figures, repeated in a jumpy run's entry
+
+# The viewpoint kind each metric needs: forward prediction and speed are about videos, the hidden cube face
+# about camera scenes that carry the `visible_faces` label.
+METRIC_VIEWPOINTS = {MIN_MSE: "time", SPEED: "time", NELBO: "camera", CONSISTENCY: "camera"}
+FACE_LABEL = "visible_faces"
+
+# The model kinds (`jumpdata train --model`); `ar` is the only one without a jumpy sampler or a global latent.
+AUTOREGRESSIVE = "ar"
+
+
+def metrics_for(viewpoint_kind: str, labels) -> list:
+    """Return the metric names that apply to a dataset with this viewpoint kind and these label names."""
+    return [m for m in METRICS if METRIC_VIEWPOINTS[m] == viewpoint_kind
+            and (METRIC_VIEWPOINTS[m] != "camera" or FACE_LABEL in labels)]

@@ -1,0 +1,276 @@
+"""`jumpdata eval` and jump_model.metrics: known answers on hand-built models, the dice view selection checked
+from the labels, the JSON/plot files, and one-line errors for bad input."""
+
+import json
+import sys
+from unittest.mock import patch
+
+import numpy as np
+import pytest
+import torch
+from torch import nn
+
+from cli import run as cli_run
+from dice3d import make_spec as dice_spec
+from dice3d.geometry import FACE_NORMALS, quat_to_matrix
+from jump_model import metric_names as names
+from jump_model.config import ModelConfig
+from jump_model.evaluate import EvalSettings, evaluate
+from jump_model.hidden_face import (MAX_CONTEXT_FACES, SHOWN_FRACTION, TARGET_VIEWS, HiddenFace, select_hidden_face,
+                                    select_scenes)
+from jump_model.metrics import bootstrap_ci95, kl_per_scene, min_mse_per_scene
+from jump_model.models import make_model
+from jump_model.run_folder import plan_run, save_checkpoint, write_config
+from jump_model.train import train
+from model_scenes import make_square_dataset
+from scene_shards import generate_dataset, open_dataset
+
+FAST = dict(batch_size=4, log_every=1, eval_every=2, sample_every=2, checkpoint_every=2, eval_scenes=4, workers=0)
+LEVEL = np.array([0, 0, 0, 1], np.float32)   # identity quaternion, the +z face on top
+
+
+@pytest.fixture(scope="module")
+def dice(tmp_path_factory):
+    """A tiny dice dataset: 16x16, 10 views, 4 train and 16 test scenes."""
+    folder = tmp_path_factory.mktemp("dice")
+    generate_dataset(dice_spec(digits=10, views=10, size=16), folder, n=4, test_n=16, seed=0, workers=1)
+    return folder
+
+
+@pytest.fixture(scope="module")
+def squares(tmp_path_factory):
+    """Moving-square videos of 8 frames at 16x16 (time viewpoints)."""
+    folder = tmp_path_factory.mktemp("squares")
+    make_square_dataset(folder, kind="time", views=8, n=8, test_n=6)
+    return folder
+
+
+def trained_run(data, out, steps=2, **options):
+    """Train a tiny run for `steps` steps into `out`; returns `out`."""
+    train(plan_run(data, preset="tiny", steps=steps, **dict(FAST, **options)), out)
+    return out
+
+
+def untrained_run(data, out, **options):
+    """Write a run folder holding an untrained model (step 0) of the tiny preset; returns `out`."""
+    cfg = plan_run(data, preset="tiny", **dict(FAST, **options))
+    model = make_model(cfg.model)
+    out.mkdir()
+    write_config(out, cfg)
+    save_checkpoint(out, model, torch.optim.Adam(model.parameters()), 0, cfg)
+    return out
+
+
+@pytest.fixture(scope="module")
+def video_runs(squares, tmp_path_factory):
+    """A jump run (2 steps) and an untrained ar run on the squares."""
+    base = tmp_path_factory.mktemp("video_runs")
+    return (trained_run(squares, base / "jump", context=2, targets=2),
+            untrained_run(squares, base / "ar", model="ar", context=2, targets=2))
+
+
+@pytest.fixture(scope="module")
+def dice_runs(dice, tmp_path_factory):
+    """A jump and a gqn run on the tiny dice set."""
+    base = tmp_path_factory.mktemp("dice_runs")
+    return trained_run(dice, base / "jump"), trained_run(dice, base / "gqn", model="gqn")
+
+
+# --------------------------------------------------------------------------- hand-built models
+
+class Oracle(nn.Module):
+    """Samples the true frames: it knows every test video, found by its context frames."""
+
+    def __init__(self, scenes):
+        super().__init__()
+        self.cfg = ModelConfig(kind="jump")
+        self.anchor = nn.Parameter(torch.zeros(()))
+        self.videos = {scenes.frames(i)[0].tobytes(): scenes.frames(i) for i in range(len(scenes))}
+
+    def sample(self, context_frames, context_viewpoints, query_viewpoints, context_mask=None):
+        out = []
+        for frames, views in zip(context_frames, query_viewpoints):
+            video = torch.from_numpy(self.videos[frames[0].cpu().numpy().tobytes()])
+            out.append(video[views[:, 0].long()].movedim(-1, -3).float() / 255.0)
+        return torch.stack(out)
+
+
+class Blank(Oracle):
+    """Samples black frames."""
+
+    def sample(self, context_frames, context_viewpoints, query_viewpoints, context_mask=None):
+        return super().sample(context_frames, context_viewpoints, query_viewpoints) * 0
+
+
+class Factored(nn.Module):
+    """A factored model: the KL is a sum over the real targets of a per-target term (here 1 + mean pixel)."""
+
+    def __init__(self):
+        super().__init__()
+        self.cfg = ModelConfig(kind="gqn", viewpoint_kind="camera")
+        self.anchor = nn.Parameter(torch.zeros(()))
+
+    def kl(self, batch):
+        per_target = 1.0 + batch["target_frames"].float().flatten(2).mean(2) / 255.0
+        return (per_target * batch["target_mask"]).sum(1)
+
+
+class DeterministicKL(nn.Module):
+    """A real model whose kl follows the posterior means (noise=False), so repeated targets add exactly."""
+
+    def __init__(self, model):
+        super().__init__()
+        self.model, self.cfg = model, model.cfg
+
+    def kl(self, batch):
+        return self.model.kl(batch, noise=False)
+
+
+def test_a_model_sampling_the_truth_has_min_mse_zero(squares):
+    scenes = open_dataset(squares, "squares", "test")
+    indices = list(range(len(scenes)))
+    assert np.all(min_mse_per_scene(Oracle(scenes), scenes, indices, 3, samples=5) == 0)
+    blank = min_mse_per_scene(Blank(scenes), scenes, indices, 3, samples=2)
+    truth = [np.mean((scenes.frames(i)[3:] / 255.0) ** 2) for i in indices]
+    np.testing.assert_allclose(blank, truth, rtol=1e-5)
+
+
+def test_a_factored_model_gives_kl3_three_times_kl1_for_identical_targets(dice):
+    scenes = open_dataset(dice, "dice", "test")
+    picks = [HiddenFace(s, 0, (0, 1), (5, 5, 5)) for s in range(3)]
+    kl1, kl3 = kl_per_scene(Factored(), scenes, picks, samples=2)
+    np.testing.assert_allclose(kl3, 3 * kl1, rtol=1e-6)
+    cfg = ModelConfig(kind="gqn", nt=2, nf_to_hidden=8, nf_enc=8, nf_to_obs=8, nf_dec=8, stride_to_hidden=1,
+                      lstm_kernel=3, image_size=16, views_per_scene=10, viewpoint_kind="camera")
+    torch.manual_seed(0)
+    gqn = DeterministicKL(make_model(cfg).eval())
+    kl1, kl3 = kl_per_scene(gqn, scenes, picks, samples=1)
+    assert np.all(kl1 > 0)
+    np.testing.assert_allclose(kl3, 3 * kl1, rtol=1e-4)
+
+
+def test_bootstrap_interval_brackets_the_mean_and_shrinks_with_more_scenes():
+    rng = np.random.default_rng(0)
+    small, large = rng.normal(5, 1, 20), rng.normal(5, 1, 2000)
+    lo, hi = bootstrap_ci95(small)
+    assert lo < small.mean() < hi
+    lo2, hi2 = bootstrap_ci95(large)
+    assert hi2 - lo2 < (hi - lo) / 5
+    assert bootstrap_ci95(np.full(10, 3.0)) == [3.0, 3.0]
+
+
+# --------------------------------------------------------------------------- the dice selection
+
+def test_selection_on_hand_built_labels():
+    visible = np.zeros((6, 6), np.float32)
+    visible[0, [0, 2, 4]] = 0.1        # view 0: +x, +y, top
+    visible[1, [0, 4]] = 0.1           # view 1: +x, top
+    visible[2, [1, 3, 4]] = 0.1        # views 2-4 show -x (and -y, top)
+    visible[3, [1, 4]] = [0.2, 0.1]
+    visible[4, [1]] = 0.05
+    visible[5, [1, 2, 4]] = [0.005, 0.1, 0.1]   # a sliver of -x: not a target, not a context view for -x
+    pick = select_hidden_face(7, visible, LEVEL, max_context=3)
+    assert pick == HiddenFace(7, 1, (0, 1), (3, 2, 4))
+    assert select_hidden_face(7, visible, LEVEL, max_context=1).context == (0,)
+    visible[4, 1] = SHOWN_FRACTION / 2      # only two views show -x now; -y has one
+    assert select_hidden_face(7, visible, LEVEL, max_context=3) is None
+
+
+def test_the_dice_selection_hides_one_side_face(dice):
+    scenes = open_dataset(dice, "dice", "test")
+    picks = select_scenes(scenes, range(len(scenes)), max_context=3)
+    assert len(picks) >= 12
+    for pick in picks:
+        labels = scenes.labels(pick.scene)
+        visible = labels["visible_faces"]
+        up = (quat_to_matrix(labels["cube_orientation"]) @ FACE_NORMALS[pick.face])[2]
+        assert abs(up) < 1e-3                                         # a side face, not top or bottom
+        ctx, tgt = list(pick.context), list(pick.targets)
+        assert 1 <= len(ctx) <= 3 and len(tgt) == TARGET_VIEWS and not set(ctx) & set(tgt)
+        assert np.all(visible[ctx, pick.face] == 0)                   # no context pixel of the hidden face
+        assert (visible[ctx] > 0).any(axis=0).sum() <= MAX_CONTEXT_FACES
+        assert np.all(visible[tgt, pick.face] >= SHOWN_FRACTION)      # every target shows it
+        frames = scenes.frames(pick.scene)
+        assert len({frames[v].tobytes() for v in tgt}) == TARGET_VIEWS
+
+
+# --------------------------------------------------------------------------- the command
+
+def jumpdata(capsys, *argv):
+    """Run `jumpdata ARGV` in this process; returns (exit status, stdout, stderr)."""
+    capsys.readouterr()
+    with patch.object(sys, "argv", ["jumpdata", *map(str, argv)]), pytest.raises(SystemExit) as stop:
+        cli_run()
+    out = capsys.readouterr()
+    return stop.value.code, out.out, out.err
+
+
+def test_eval_on_videos_writes_json_plot_and_table(video_runs, tmp_path, capsys):
+    jump, ar = video_runs
+    out = tmp_path / "report.json"
+    code, text, err = jumpdata(capsys, "eval", jump, ar, "--samples", "3", "--frames", "8", "--context-frames", "3",
+                               "--out", out)
+    assert code == 0, err
+    report = json.loads(out.read_text())
+    results = {r[names.METRIC]: r for r in report[names.REPORT]}
+    assert set(results) == {names.MIN_MSE, names.SPEED}
+    mse = results[names.MIN_MSE]
+    assert (mse[names.DATASET], mse[names.SPLIT], mse[names.SCENES]) == ("squares", "test", 6)
+    assert [(e[names.RUN], e[names.MODEL]) for e in mse[names.RUNS]] == [(str(jump), "jump"), (str(ar), "ar")]
+    for e in mse[names.RUNS]:
+        lo, hi = e["min_mse" + names.CI95]
+        assert 0 <= lo <= e["min_mse"] <= hi <= 1
+    speed = results[names.SPEED]
+    jumpy = [e for e in speed[names.RUNS] if e[names.MODEL] == "jump"]
+    assert [e[names.BATCH] for e in jumpy] == [1, 16]
+    for e in jumpy:
+        assert e["speedup"] == pytest.approx(e["autoregressive_ms"] / e["jumpy_ms"], rel=1e-6)
+        assert e[names.REFERENCE] == str(ar)
+    assert (tmp_path / "report.png").stat().st_size > 1000
+    assert "min-mse on squares" in text and "speedup" in text
+
+
+def test_consistency_and_nelbo_on_dice(dice_runs, tmp_path, capsys):
+    jump, gqn = dice_runs
+    out = tmp_path / "consistency.json"
+    code, text, err = jumpdata(capsys, "eval", jump, gqn, "--metric", "consistency", "--metric", "nelbo",
+                               "--samples", "2", "--out", out)
+    assert code == 0, err
+    results = {r[names.METRIC]: r for r in json.loads(out.read_text())[names.REPORT]}
+    kls = results[names.CONSISTENCY]
+    assert kls[names.SCENES] >= 12 and kls[names.SCENES_CHECKED] == 16
+    for e in kls[names.RUNS]:
+        assert e["ratio"] == pytest.approx(e["kl3"] / e["kl1"])
+        assert e["kl1"] > 0 and e["kl3_minus_kl1_sd"] >= 0
+    nelbo = results[names.NELBO]
+    assert nelbo[names.PIXEL_VARIANCE] == 0.1 and all(np.isfinite(e["nelbo"]) for e in nelbo[names.RUNS])
+    assert (tmp_path / "consistency.png").is_file() and (tmp_path / "consistency_hidden_face.png").is_file()
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--metric", "min-mse"], "metric min-mse does not apply to dataset 'dice'"),
+    (["--samples", "0"], "--samples must be at least 1"),
+    (["--scenes", "2"], "of 2 test scenes of 'dice' have context views hiding a side face"),
+    (["--out", "report.txt"], "the report is a .json file"),
+])
+def test_bad_dice_input_gets_one_line(dice_runs, tmp_path, capsys, monkeypatch, args, message):
+    monkeypatch.chdir(tmp_path)
+    code, _, err = jumpdata(capsys, "eval", dice_runs[0], *(["--out", "r.json"] if "--out" not in args else []),
+                            *args)
+    assert code == 2 and message in err and len(err.strip().splitlines()) == 1, err
+    assert not any(tmp_path.iterdir())
+
+
+def test_bad_runs_get_one_line(video_runs, dice_runs, tmp_path, capsys):
+    out = tmp_path / "r.json"
+    for runs, message in [([tmp_path], "is not a training run folder"),
+                          ([video_runs[0], dice_runs[1]], "runs on different datasets"),
+                          ([video_runs[0], "--frames", "9"], "--frames 9: the videos of 'squares' have 8 frames")]:
+        code, _, err = jumpdata(capsys, "eval", *runs, "--out", out)
+        assert code == 2 and message in err and len(err.strip().splitlines()) == 1, err
+    assert not out.exists()
+
+
+def test_eval_settings_refuse_unknown_metrics(video_runs, tmp_path):
+    with pytest.raises(Exception, match="unknown metric 'fid'"):
+        evaluate([video_runs[0]], tmp_path / "r.json", EvalSettings(metrics=["fid"]))
