@@ -5,8 +5,8 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from jump_model.config import preset_config
 from jump_model.model import JUMP, ConvLSTMCell, broadcast, gaussian_kl
+from model_scenes import model_config
 
 
 def randomised(module):
@@ -33,7 +33,7 @@ def test_rollout_equals_stepping_the_cell_with_the_full_input():
 
 
 def model(kind="time", nt=3):
-    cfg = preset_config("tiny", image_size=16, views_per_scene=6, viewpoint_kind=kind, nt=nt)
+    cfg = model_config(kind, nt=nt)
     return randomised(JUMP(cfg)), cfg
 
 
