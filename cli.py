@@ -1,18 +1,39 @@
 """The `jumpdata` command line: thin click commands that validate their options and call one library function.
 
 Library code raises `scene_shards.common.UserError` for bad input; `run()` prints
-its message as one line on standard error and exits with status 2. Heavy
-imports (numpy, h5py, torch, pybullet) happen inside the commands, so
-`jumpdata --help` starts fast and never loads torch.
+its message as one line on standard error and exits with status 2 (an OSError:
+one line, status 1). Warnings raised while a command runs are shown after it
+succeeds, never before an error line. Heavy imports (numpy, h5py, torch,
+pybullet) happen inside the commands, so `jumpdata --help` starts fast and
+never loads torch.
 """
 
+import os
 import sys
+import warnings
+from contextlib import nullcontext
 
 import click
 
-from scene_shards.common import UserError, package_version
+from scene_shards.common import UserError, one_line, package_version
 
 CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
+MAX_SEED = 2**63 - 1        # every seed is passed to numpy and torch; torch.manual_seed takes < 2**64
+MAX_GENERATOR_WORKERS = 256
+MAX_LOADER_WORKERS = 64
+MAX_BATCH = 4096
+MAX_SAMPLES = 64
+
+
+def _dataset_name(ctx, param, value):
+    """Refuse a --name that is given but not a dataset name (an empty one included) instead of defaulting."""
+    if value is not None:
+        from scene_shards.manifest import check_dataset_name
+        try:
+            check_dataset_name(value)
+        except UserError as e:
+            raise click.BadParameter(str(e)) from None
+    return value
 
 
 def _show_version(ctx, param, value):
@@ -38,14 +59,14 @@ def generator_options(default_n: int):
         click.option("--test-n", type=click.IntRange(min=0), default=None,
                      help="Held-out scenes [default: 1000, or n/10 when --n is small]."),
         click.option("--out", type=click.Path(), default="shards/", show_default=True, help="Output folder."),
-        click.option("--seed", type=click.IntRange(min=0), default=0, show_default=True, help="Dataset seed."),
-        click.option("--workers", type=click.IntRange(min=1), default=None,
+        click.option("--seed", type=click.IntRange(0, MAX_SEED), default=0, show_default=True, help="Dataset seed."),
+        click.option("--workers", type=click.IntRange(1, MAX_GENERATOR_WORKERS), default=None,
                      help="Worker processes [default: all cores]."),
         click.option("--shard-size", type=click.IntRange(min=1), default=1000, show_default=True,
                      help="Scenes per shard file."),
         click.option("--size", type=click.IntRange(min=1), default=64, show_default=True,
                      help="Image side in pixels."),
-        click.option("--name", default=None, help="Dataset name [default: the generator's]."),
+        click.option("--name", default=None, callback=_dataset_name, help="Dataset name [default: the generator's]."),
     ]
 
     def decorate(f):
@@ -57,13 +78,16 @@ def generator_options(default_n: int):
 
 
 class ProgressBar:
-    """A click progress bar on stderr, opened at the first report, so errors raised before any work print alone."""
+    """A click progress bar on stderr, opened at the first report, so errors raised before any work print alone;
+    shown only when stderr is a terminal (redirected, stderr holds nothing but warnings and the error line)."""
 
     def __init__(self, label: str):
         self.label, self.bar, self.seen = label, None, 0
 
     def update(self, done: int, total: int, text=None) -> None:
         """Show `done` of `total` units, with an optional `text` after the bar."""
+        if not sys.stderr.isatty():
+            return
         if self.bar is None:
             self.bar = click.progressbar(length=total, label=self.label, file=sys.stderr, show_eta=True,
                                          show_pos=True, item_show_func=lambda item: item)
@@ -133,6 +157,10 @@ def info(folder):
         raise UserError(f"{folder} holds no jumpdata dataset (no manifest NAME.json)")
     problems = []
     for s in summaries:
+        if "damaged" in s:
+            click.echo(f"{s['dataset']}  DAMAGED: {s['damaged']}")
+            problems.append(s["damaged"])
+            continue
         h, w, _ = s["frame_shape"]
         click.echo(f"{s['dataset']}  ({s['generator']}, seed {s['seed']}, {s['views_per_scene']} views of "
                    f"{w}x{h}, viewpoints: {s['viewpoint_kind']})")
@@ -157,9 +185,10 @@ def info(folder):
 def show(folder, dataset, split, scenes, out, scale):
     """A picture of scenes: a PNG grid (a row per scene, a column per view) or a GIF over the views."""
     from scene_shards import open_dataset
-    from scene_shards.pictures import parse_indices, save_preview
+    from scene_shards.pictures import most_scenes, parse_indices, save_preview
     ds = open_dataset(folder, dataset, split)
-    save_preview(ds, parse_indices(scenes or f"0-{min(8, len(ds)) - 1}", len(ds)), out, scale=scale)
+    chosen = scenes if scenes is not None else f"0-{min(8, len(ds)) - 1}"
+    save_preview(ds, parse_indices(chosen, len(ds), most=max(1, most_scenes(ds, scale))), out, scale=scale)
     click.echo(f"wrote {out}")
 
 
@@ -172,16 +201,16 @@ def show(folder, dataset, split, scenes, out, scale):
 @click.option("--preset", default=None,
               help="salesman, dice or tiny (docs/model.md) [default: dice for a dice dataset, else salesman].")
 @click.option("--steps", type=int, default=None, help="Training steps [default: the preset's; --resume: the run's].")
-@click.option("--batch-size", type=int, default=None, help="Scenes per step (per process) [default: the preset's].")
+@click.option("--batch-size", type=click.IntRange(max=MAX_BATCH), default=None, help="Scenes per step (per process) [default: the preset's].")
 @click.option("--context", type=int, default=None, help="Most context views per scene (each draws 1..this).")
 @click.option("--targets", type=int, default=None, help="Target views per scene.")
 @click.option("--lr", type=float, default=None, help="Adam learning rate [default: the preset's].")
 @click.option("--pixel-variance", default=None,
               help="Schedule, e.g. 2.0:0.5@100000 or 2.0@100000,0.2@50000,0.9 [default: the preset's].")
-@click.option("--seed", type=click.IntRange(min=0), default=None,
+@click.option("--seed", type=click.IntRange(0, MAX_SEED), default=None,
               help="Seed of the weights, data order and noise [default: 0].")
 @click.option("--device", default=None, help="auto, cpu or cuda [default: auto; --resume: the run's].")
-@click.option("--workers", type=click.IntRange(min=0), default=None,
+@click.option("--workers", type=click.IntRange(0, MAX_LOADER_WORKERS), default=None,
               help="DataLoader worker processes, 0: load in the training process [default: 1 on CPU, up to 8 on GPU].")
 @click.option("--compile/--no-compile", default=None, help="torch.compile the model (CUDA only) [default: off].")
 @click.option("--log-every", type=int, default=None, help="Steps between metrics lines.")
@@ -196,6 +225,7 @@ def train(folder, out, resume, **opts):
     import time
     from pathlib import Path
     from scene_shards import resolve_dataset
+    from scene_shards.lock import RUN_LOCK, writing_folder
     from scene_shards.manifest import load_manifest, manifest_path
     from jump_model.config import default_preset, preset_config
     from jump_model.run_folder import resume_config
@@ -209,7 +239,8 @@ def train(folder, out, resume, **opts):
         preset = opts.pop("preset") or default_preset(load_manifest(manifest_path(folder, dataset))["generator"])
         out = out or f"runs/{dataset}-{time.strftime('%Y%m%d-%H%M%S')}"
         cfg = preset_config(preset, data_dir=str(Path(folder).resolve()), dataset=dataset, **opts)
-    with ProgressBar("train") as bar:
+    writes = os.environ.get("RANK", "0") == "0"   # under torchrun only rank 0 writes the run folder
+    with writing_folder(out, RUN_LOCK, "a training run") if writes else nullcontext(), ProgressBar("train") as bar:
         def progress(step, total, metrics):
             bar.update(step, total, f"loss {metrics['loss']:.1f}  {metrics['scenes_per_s']:.1f} scenes/s"
                        if metrics else None)
@@ -226,10 +257,10 @@ def train(folder, out, resume, **opts):
               help="Picture: .png (context, then rows sample 1..k | truth) or .gif (one frame per query view).")
 @click.option("--context", default=None, help="Context view indices, e.g. 0,1 or 18-20 [default: the first ones].")
 @click.option("--query", default=None, help="Query view indices, e.g. 10,15,20 [default: later views].")
-@click.option("--samples", type=click.IntRange(min=1), default=4, show_default=True,
+@click.option("--samples", type=click.IntRange(1, MAX_SAMPLES), default=4, show_default=True,
               help="Independent consistent samples.")
 @click.option("--scene", type=click.IntRange(min=0), default=0, show_default=True, help="Test scene index.")
-@click.option("--seed", type=click.IntRange(min=0), default=0, show_default=True, help="Sampling seed.")
+@click.option("--seed", type=click.IntRange(0, MAX_SEED), default=0, show_default=True, help="Sampling seed.")
 @click.option("--scale", type=click.IntRange(1, 16), default=2, show_default=True, help="Pixel magnification.")
 @click.option("--data", type=click.Path(), default=None,
               help="Folder holding the run's dataset, if it moved [default: the one it trained on].")
@@ -267,22 +298,30 @@ def probe_train(folder, dataset, out, steps, batch_size, lr, seed):
 
 # --------------------------------------------------------------------------- entry point
 
+def _fail(message: str, status: int) -> None:
+    """Print `message` as one line on stderr, "jumpdata: ..." ("jumpdata (rank R): ..." in a multi-process run,
+    where each process prints its own), and exit with `status`."""
+    rank = f" (rank {os.environ.get('RANK', '?')})" if int(os.environ.get("WORLD_SIZE", "1") or 1) > 1 else ""
+    click.echo(f"jumpdata{rank}: {' '.join(message.split())}", err=True)
+    sys.exit(status)
+
+
 def run() -> None:
     """Console entry point: run the click group, turning user errors into one line on stderr."""
-    try:
-        code = main.main(standalone_mode=False)
-    except click.exceptions.Abort:
-        click.echo("jumpdata: interrupted", err=True)
-        sys.exit(130)
-    except click.ClickException as e:
-        click.echo(f"jumpdata: {e.format_message()}", err=True)
-        sys.exit(e.exit_code)
-    except OSError as e:
-        click.echo(f"jumpdata: {e}", err=True)
-        sys.exit(1)
-    except UserError as e:
-        click.echo(f"jumpdata: {e}", err=True)
-        sys.exit(2)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("default")
+        try:
+            code = main.main(standalone_mode=False)
+        except click.exceptions.Abort:
+            _fail("interrupted", 130)
+        except click.ClickException as e:
+            _fail(e.format_message(), e.exit_code)
+        except OSError as e:
+            _fail(one_line(e), 1)
+        except UserError as e:
+            _fail(one_line(e), 2)
+    for w in caught:   # shown only after a command that succeeded: an error line is never preceded by them
+        warnings.showwarning(w.message, w.category, w.filename, w.lineno)
     sys.exit(code if isinstance(code, int) else 0)
 
 

@@ -97,9 +97,22 @@ def read_mnist(path: str) -> tuple:
     images, labels = read_idx(images_path), read_idx(labels_path)
     if images.ndim != 3 or images.shape[1:] != (IMAGE_SIDE, IMAGE_SIDE) or labels.ndim != 1:
         raise UserError(f"--mnist {path}: expected 28x28 images and a vector of labels")
-    if len(images) != len(labels) or labels.max(initial=0) > 9:
+    if len(images) != len(labels):
         raise UserError(f"--mnist {path}: images and labels do not match (counts {len(images)} vs {len(labels)})")
+    if labels.max(initial=0) > 9:
+        raise UserError(f"--mnist {path}: the labels file holds {int(labels.max())}; MNIST labels are 0-9")
     return images, labels.astype(np.int8)
+
+
+def check_balanced(classes: np.ndarray, n: int, where: str) -> None:
+    """Raise UserError unless `classes` holds enough digits of every class for a balanced bank of `n` digits
+    (class c needs n // 10 digits, one more when c < n % 10), naming the first class that falls short."""
+    counts = np.bincount(classes.astype(np.int64), minlength=10)
+    for c in range(10):
+        need = n // 10 + (c < n % 10)
+        if counts[c] < need:
+            raise UserError(f"--digits {n} needs {need} digits of class {c} for a bank balanced over the ten classes, "
+                            f"but {where} holds {counts[c]}")
 
 
 def read_shipped() -> tuple:
@@ -111,15 +124,16 @@ def read_shipped() -> tuple:
 def load_bank(n: int, mnist: str | None = None) -> DigitBank:
     """Return a balanced bank of `n` digits from the shipped sample, or from the MNIST IDX files at `mnist`.
 
-    Raises UserError when `n` < 1, when the source holds fewer than `n` digits,
-    or when `mnist` cannot be read.
+    Raises UserError when `n` < 1, when the source holds fewer than `n` digits (or too few of a class
+    for a balanced bank), or when `mnist` cannot be read.
     """
     if not 1 <= n <= MAX_DIGITS:
         raise UserError(f"--digits must be between 1 and {MAX_DIGITS} (got {n}): the label `digits` is int16")
     images, classes = read_mnist(mnist) if mnist else read_shipped()
+    where = f"the MNIST files at {mnist}" if mnist else "the shipped digit bank"
     if n > len(classes):
-        where = f"the MNIST files at {mnist}" if mnist else "the shipped digit bank"
         raise UserError(f"--digits {n} is more than {where} holds ({len(classes)})")
+    check_balanced(classes, n, where)
     order = balanced_order(classes, n)
     source = f"mnist:{Path(mnist).resolve()}" if mnist else "shipped"
     return DigitBank(images=np.ascontiguousarray(images[order]), classes=classes[order].astype(np.int8),

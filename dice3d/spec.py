@@ -11,6 +11,7 @@ from .render import DiceRoom, check_renderer
 from .scene import CUBE_SIZES, ROOM_HALF, TEXTURE_POOL, WALL_HEIGHT, sample_scene
 
 SIZE_RANGE = (8, 1024)
+MAX_VIEWS = 1000   # cameras per scene (the paper uses a few tens); scene memory is bounded by the driver too
 
 
 def labels(views: int) -> dict:
@@ -34,8 +35,8 @@ def make_spec(digits: int, views: int, size: int, mnist: str | None = None, name
     """Return the scene_shards.GeneratorSpec of dice-room scenes: `views` views of `size` x `size` px per scene, digits
     from a balanced bank of `digits` MNIST digits (shipped sample, or the IDX files at `mnist`), dataset `name`
     (default "dice"), rendered by `renderer` ("tiny" or "egl"). Raises UserError on bad input."""
-    if views < 1:
-        raise UserError(f"--views must be at least 1 (got {views})")
+    if not 1 <= views <= MAX_VIEWS:
+        raise UserError(f"--views must be between 1 and {MAX_VIEWS} (got {views})")
     if not SIZE_RANGE[0] <= size <= SIZE_RANGE[1]:
         raise UserError(f"--size must be between {SIZE_RANGE[0]} and {SIZE_RANGE[1]} pixels (got {size})")
     check_renderer(renderer)

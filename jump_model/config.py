@@ -88,8 +88,8 @@ class JumpConfig:
             value = getattr(self, name)
             if not (value > 0 and math.isfinite(value)):
                 raise UserError(f"{name.replace('_', '-')} must be positive, got {value}")
-        if self.seed < 0:
-            raise UserError(f"seed must be 0 or more, got {self.seed}")
+        if not 0 <= self.seed < 2**63:   # the seed goes to torch.manual_seed, which takes < 2**64
+            raise UserError(f"seed must be 0 or more and less than 2**63, got {self.seed}")
         if self.workers < -1:
             raise UserError(f"workers must be 0 or more (or -1: pick from the machine), got {self.workers}")
         if self.device not in ("auto", "cpu", "cuda"):

@@ -106,8 +106,11 @@ def make_loader(examples: Dataset, sampler, batch_size: int, workers: int, devic
 
 
 def open_split(cfg, split: str):
-    """Open `split` of the run's dataset (cfg.data_dir, cfg.dataset); returns a scene_shards.ShardDataset."""
-    return open_dataset(cfg.data_dir, cfg.dataset or None, split)
+    """Open `split` of the run's dataset (cfg.data_dir, cfg.dataset); returns a scene_shards.ShardDataset whose
+    shard headers were checked against the manifest (UserError naming a truncated or swapped shard)."""
+    scenes = open_dataset(cfg.data_dir, cfg.dataset or None, split)
+    scenes.check_shards()
+    return scenes
 
 
 def position_scale(scenes, probe: int = 64) -> float:

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import torch
 
-from scene_shards.common import UserError
+from scene_shards.common import UserError, one_line
 from scene_shards.files import AtomicFile, write_json_atomic
 
 from .config import RESUME_CHANGEABLE, JumpConfig
@@ -62,10 +62,17 @@ def write_config(run, cfg: JumpConfig) -> None:
 
 
 def save_checkpoint(run, model: JUMP, optimizer, step: int, cfg: JumpConfig) -> None:
-    """Write model, optimizer, step and config to RUN/checkpoint.pt through a temporary file and a rename."""
-    with AtomicFile(Path(run) / CHECKPOINT) as tmp:
-        torch.save({"model": model.state_dict(), "optimizer": optimizer.state_dict(), "step": step,
-                    "config": cfg.to_dict()}, tmp)
+    """Write model, optimizer, step and config to RUN/checkpoint.pt through a temporary file and a rename.
+
+    A failed write (a full disk: torch reports it as a RuntimeError) leaves the previous checkpoint and no
+    temporary file, and raises UserError (one line)."""
+    path = Path(run) / CHECKPOINT
+    try:
+        with AtomicFile(path) as tmp:
+            torch.save({"model": model.state_dict(), "optimizer": optimizer.state_dict(), "step": step,
+                        "config": cfg.to_dict()}, tmp)
+    except (OSError, RuntimeError) as e:
+        raise UserError(f"cannot save checkpoint {path} (the previous one is kept): {one_line(e)[:300]}") from None
 
 
 def load_checkpoint(run, device: torch.device = torch.device("cpu")) -> dict:
@@ -82,17 +89,52 @@ def load_checkpoint(run, device: torch.device = torch.device("cpu")) -> dict:
             from None
     if not isinstance(ckpt, dict) or any(k not in ckpt for k in CHECKPOINT_KEYS):
         raise UserError(f"{path} is not a jumpdata checkpoint (it needs the keys {', '.join(CHECKPOINT_KEYS)})")
+    step = ckpt["step"]
+    if not (isinstance(step, int) and not isinstance(step, bool) and step >= 0):
+        raise UserError(f"{path} is damaged: its step {step!r} is not a whole number of steps (0 or more)")
+    for key in ("model", "optimizer", "config"):
+        if not isinstance(ckpt[key], dict):
+            raise UserError(f"{path} is damaged: its {key} is a {type(ckpt[key]).__name__}, not a dict")
     return ckpt
+
+
+def weights_mismatch(model: torch.nn.Module, weights: dict):
+    """Return one line saying how `weights` (a state dict) differ from `model`'s: missing, unexpected and
+    differently shaped tensors, each counted with its first name; None when they fit."""
+    have = model.state_dict()
+    missing = [k for k in have if k not in weights]
+    unexpected = [k for k in weights if k not in have]
+    shaped = [k for k in have if k in weights and (not isinstance(weights[k], torch.Tensor)
+                                                   or weights[k].shape != have[k].shape)]
+    parts = [f"{len(missing)} missing (first {missing[0]})"] if missing else []
+    parts += [f"{len(unexpected)} unexpected (first {unexpected[0]})"] if unexpected else []
+    if shaped:
+        k = shaped[0]
+        found = tuple(weights[k].shape) if isinstance(weights[k], torch.Tensor) else type(weights[k]).__name__
+        parts.append(f"{len(shaped)} of another shape (first {k}: {found}, the config needs {tuple(have[k].shape)})")
+    return "; ".join(parts) or None
+
+
+def load_optimizer(optimizer: torch.optim.Optimizer, ckpt: dict) -> None:
+    """Load the checkpoint's optimizer state into `optimizer`; UserError (one line) when it does not fit."""
+    try:
+        optimizer.load_state_dict(ckpt["optimizer"])
+    except (ValueError, KeyError, TypeError, RuntimeError) as e:
+        raise UserError(f"the checkpoint's optimizer state does not fit the run's model: {one_line(e)[:200]}") \
+            from None
 
 
 def build_model(cfg: JumpConfig, ckpt: dict, device: torch.device) -> JUMP:
     """Return the JUMP of `cfg` on `device` with the checkpoint's weights; UserError when they do not fit cfg."""
     model = JUMP(cfg).to(device)
+    problem = weights_mismatch(model, ckpt["model"])
     try:
-        model.load_state_dict(ckpt["model"])
+        if problem is None:
+            model.load_state_dict(ckpt["model"])
     except (RuntimeError, TypeError, AttributeError) as e:
-        raise UserError(f"the checkpoint's weights do not fit the run's config.json: {str(e).splitlines()[0]}") \
-            from None
+        problem = one_line(e)[:300]
+    if problem is not None:
+        raise UserError(f"the checkpoint's weights do not fit the run's config.json: {problem}")
     return model
 
 

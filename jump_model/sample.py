@@ -14,7 +14,7 @@ import torch
 from PIL import Image, ImageDraw
 
 from scene_shards.common import UserError
-from scene_shards.pictures import GAP, grid, parse_indices, save_picture
+from scene_shards.pictures import GAP, check_picture_size, grid, parse_indices, save_picture
 
 from .config import JumpConfig
 from .data import open_split, open_test_split, refill_from_dataset
@@ -105,6 +105,7 @@ def render_scene(model: JUMP, cfg: JumpConfig, scenes, out: Path, scene: int = 0
     ctx_default, query_default = default_views(cfg)
     context = ctx_default if context is None else context
     query = query_default if query is None else query
+    check_picture_size((samples + 2) * max(len(context), len(query)), cfg.image_size, cfg.image_size, scale)
     frames, viewpoints = scenes.frames(scene), scenes.viewpoints(scene)
     preds = predict(model, frames, viewpoints, context, query, samples, seed)
     pictures = prediction_pictures(frames, context, query, preds, cfg.viewpoint_kind,

@@ -7,6 +7,7 @@ is importable. Every random draw of step s comes from
 `resume` continues exactly the trajectory of an uninterrupted run.
 """
 
+import atexit
 import json
 import os
 import signal
@@ -26,8 +27,8 @@ from .config import JumpConfig
 from .data import (SceneViews, StepSampler, fill_from_dataset, loader_workers, make_loader, open_split,
                    open_test_split, refill_from_dataset, to_device)
 from .model import JUMP
-from .run_folder import (build_model, has_checkpoint, load_checkpoint, require_run_folder, save_checkpoint,
-                         write_config)
+from .run_folder import (build_model, has_checkpoint, load_checkpoint, load_optimizer, require_run_folder,
+                         save_checkpoint, write_config)
 from .sample import render_scene
 from .schedules import parse_schedule, pixel_variance
 
@@ -116,10 +117,31 @@ def distributed_setup(device: torch.device) -> tuple:
         return 0, 1, device
     if not dist.is_initialized():
         dist.init_process_group("nccl" if device.type == "cuda" else "gloo")
+        atexit.register(leave_process_group, world, False)   # an error before train's own exit: leave anyway
     if device.type == "cuda":
         device = torch.device("cuda", int(os.environ.get("LOCAL_RANK", "0")))
         torch.cuda.set_device(device)
     return dist.get_rank(), world, device
+
+
+def leave_process_group(world: int, finished: bool) -> None:
+    """Leave the process group distributed_setup joined (nothing when `world` is 1). A rank that `finished`
+    cleanly first waits at a barrier for every other rank, so no rank shuts its connections down while another
+    still uses them (gloo aborts the process then); a failing rank leaves at once, which ends the collectives
+    its peers are waiting in with an error instead of a hang."""
+    if world > 1 and dist.is_initialized():
+        if finished:
+            dist.barrier()
+        dist.destroy_process_group()
+
+
+def logged_step(line: str) -> float:
+    """Return the step of a metrics.jsonl line; infinity for a damaged line (e.g. cut short by a full disk or a
+    kill -9 while appended), so a resume drops it with the lines past its checkpoint."""
+    try:
+        return int(json.loads(line)["step"])
+    except (ValueError, KeyError, TypeError):
+        return float("inf")
 
 
 class MetricsLog:
@@ -134,7 +156,7 @@ class MetricsLog:
         """Remove lines past `step` (logged after the checkpoint a resumed run starts from), atomically."""
         if not self.active or not self.path.is_file():
             return
-        keep = [line for line in self.path.read_text().splitlines(keepends=True) if json.loads(line)["step"] <= step]
+        keep = [line for line in self.path.read_text().splitlines(keepends=True) if logged_step(line) <= step]
         with atomic_open(self.path) as f:
             f.write("".join(keep))
 
@@ -244,7 +266,7 @@ def train(cfg: JumpConfig, out, resume: bool = False, on_progress=None) -> Train
     model = JUMP(cfg).to(device) if ckpt is None else build_model(cfg, ckpt, device)
     optimizer = torch.optim.Adam(model.parameters(), lr=cfg.lr)
     if ckpt is not None:
-        optimizer.load_state_dict(ckpt["optimizer"])
+        load_optimizer(optimizer, ckpt)
     step_fn = model
     if world > 1:
         step_fn = torch.nn.parallel.DistributedDataParallel(model, device_ids=[device] if device.type == "cuda"
@@ -262,7 +284,7 @@ def train(cfg: JumpConfig, out, resume: bool = False, on_progress=None) -> Train
     sums = torch.zeros(len(LOSS_KEYS), device=device)
     window_steps, wait, t_window = 0, 0.0, time.perf_counter()
     metrics, step, interrupted, saved = {}, start, False, (None if ckpt is None else start)
-    batches = iter(loader)
+    batches, finished = iter(loader), False
     try:
         with StopRequest() as stop:
             while step < cfg.steps:
@@ -310,8 +332,10 @@ def train(cfg: JumpConfig, out, resume: bool = False, on_progress=None) -> Train
                     on_progress(step, cfg.steps, metrics)
                 if interrupted:
                     break
+        finished = True
     finally:
         del batches
         if log.board is not None:
             log.board.close()
+        leave_process_group(world, finished)
     return TrainResult(step, interrupted, metrics)

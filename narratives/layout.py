@@ -4,6 +4,7 @@ Coordinates are continuous pixels, x to the right and y down; pixel (row r, colu
 covers [c, c+1) x [r, r+1), so its centre is (c + 0.5, r + 0.5).  A shape of bounding
 radius R is "inside the frame" when its centre is at least R + EDGE_PX from every border.
 """
+import bisect
 import math
 
 import numpy as np
@@ -28,20 +29,20 @@ def place_shapes(rng, radii, size, clearance, candidates=32):
     the first of `candidates` uniform draws that fits; raises LayoutFailed if none does."""
     radii = [float(r) for r in radii]
     draws = rng.random((len(radii), candidates, 2)).tolist()
-    centres = np.zeros((len(radii), 2))
+    centres = [None] * len(radii)
     placed = []
     for i in sorted(range(len(radii)), key=lambda j: -radii[j]):
         r = radii[i]
-        span = size - 2 * (r + EDGE_PX)
+        low, span = r + EDGE_PX, size - 2 * (r + EDGE_PX)
         for u, v in draws[i]:
-            x, y = r + EDGE_PX + u * span, r + EDGE_PX + v * span
+            x, y = low + u * span, low + v * span
             if all(math.hypot(x - cx, y - cy) >= r + rc + clearance for cx, cy, rc in placed):
                 placed.append((x, y, r))
-                centres[i] = x, y
+                centres[i] = (x, y)
                 break
         else:
             raise LayoutFailed
-    return centres
+    return np.array(centres)
 
 
 def spot_next_to(target, start, centres, radii, actor, size, gap):
@@ -52,12 +53,13 @@ def spot_next_to(target, start, centres, radii, actor, size, gap):
     at least 2 * `gap` px from every other shape, so the visited shape is unambiguously the closest.
     Raises LayoutFailed if no direction is free.
     """
-    ra = float(radii[actor])
-    tx, ty = (float(c) for c in centres[target])
-    reach = ra + float(radii[target]) + gap
+    centres, radii = np.asarray(centres).tolist(), np.asarray(radii).tolist()
+    ra = radii[actor]
+    tx, ty = centres[target]
+    reach = ra + radii[target] + gap
     base = math.atan2(float(start[1]) - ty, float(start[0]) - tx)
     lo, hi = ra + EDGE_PX, size - ra - EDGE_PX
-    others = [(float(centres[j][0]), float(centres[j][1]), ra + float(radii[j]) + 2 * gap)
+    others = [(centres[j][0], centres[j][1], ra + radii[j] + 2 * gap)
               for j in range(len(radii)) if j not in (actor, target)]
     for turn in _TURNS:
         x, y = tx + reach * math.cos(base + turn), ty + reach * math.sin(base + turn)
@@ -84,9 +86,12 @@ def travel(start, stops, arrivals, frames):
     Move k runs in a straight line from the previous stop and arrives exactly at frame `arrivals[k]`,
     easing in and out; before the first move the actor is at `start`, after the last it stays put.
     """
-    points = np.concatenate([np.reshape(start, (1, 2)), np.reshape(stops, (-1, 2))]).astype(np.float64)
-    ends = np.array([0] + list(arrivals))
-    t = np.arange(frames)
-    leg = np.maximum(np.minimum(np.searchsorted(ends, t) - 1, len(arrivals) - 1), 0)  # frame t is in move leg
-    u = np.minimum((t - ends[leg]) / (ends[leg + 1] - ends[leg]), 1.0)
-    return points[leg] + smoothstep(u)[:, None] * (points[leg + 1] - points[leg])
+    points = [(float(x), float(y)) for x, y in np.concatenate([np.reshape(start, (1, 2)), np.reshape(stops, (-1, 2))])]
+    ends = [0] + list(arrivals)
+    path = []
+    for t in range(frames):
+        leg = max(min(bisect.bisect_left(ends, t) - 1, len(arrivals) - 1), 0)  # frame t is in move leg
+        u = smoothstep(min((t - ends[leg]) / (ends[leg + 1] - ends[leg]), 1.0))
+        (x0, y0), (x1, y1) = points[leg], points[leg + 1]
+        path.append((x0 + u * (x1 - x0), y0 + u * (y1 - y0)))
+    return np.array(path)

@@ -5,7 +5,7 @@ from scene_shards import GeneratorSpec
 from scene_shards.common import UserError
 
 from . import vocabulary as vocab
-from .raster import render
+from .raster import render_all
 from .stories import STORIES, label_spec
 
 #: Longest video: color_reaction stores the frame of its change in an int8 label.
@@ -39,17 +39,28 @@ def make_spec(story, frames=None, size=64, name=None):
         viewpoint_kind="time",
         labels=label_spec(frames, shapes),
         scene_maker=scene_maker,
+        block_maker=block_maker,
     )
 
 
-def scene_maker(config):
-    """Return make(rng) -> scene for the manifest `config` of make_spec: scene = {"frames": uint8
-    [V, size, size, 3], "viewpoints": float32 [V, 1] (the frame index), "labels": the storyboard's labels}."""
+def block_maker(config):
+    """Return make_all(rngs) -> [scene, ...] for the manifest `config` of make_spec, one scene per random
+    generator of `rngs`: scene = {"frames": uint8 [V, size, size, 3], "viewpoints": float32 [V, 1] (the
+    frame index), "labels": the storyboard's labels}.  The scenes are drawn together, which is faster;
+    each is the same whatever the other generators in `rngs`."""
     story, frames, size = _story(config["story"]), config["frames"], config["size"]
     viewpoints = np.arange(frames, dtype=np.float32)[:, None]
 
-    def make(rng):
-        board = story.draw(rng, frames, size)
-        return {"frames": render(board, size), "viewpoints": viewpoints.copy(), "labels": board.labels()}
+    def make_all(rngs):
+        boards = [story.draw(rng, frames, size) for rng in rngs]
+        return [{"frames": video, "viewpoints": viewpoints.copy(), "labels": board.labels()}
+                for board, video in zip(boards, render_all(boards, size))]
 
-    return make
+    return make_all
+
+
+def scene_maker(config):
+    """Return make(rng) -> scene for the manifest `config` of make_spec: the scene block_maker's make_all
+    draws for `rng` (see there)."""
+    make_all = block_maker(config)
+    return lambda rng: make_all([rng])[0]

@@ -22,3 +22,18 @@ def package_version() -> str:
         return version("jumpdata")
     except PackageNotFoundError:
         return "0+unknown"
+
+
+#: Where torch puts the traceback of an error it re-raises from a DataLoader worker process.
+_WORKER_TRACEBACK = "Original Traceback (most recent call last):"
+
+
+def one_line(error: BaseException) -> str:
+    """Return the message of `error` as one line for the user: whitespace (newlines included) squeezed to single
+    spaces; for an error re-raised from a torch DataLoader worker (whose message is "Caught X in DataLoader worker
+    process N. Original Traceback ..."), the message of the original error only; the type name when empty."""
+    text = str(error)
+    if _WORKER_TRACEBACK in text:
+        last = text.rstrip().splitlines()[-1]   # "package.module.ErrorType: the original message"
+        text = last.split(": ", 1)[1] if ": " in last else last
+    return " ".join(text.split()) or type(error).__name__

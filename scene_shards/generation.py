@@ -7,7 +7,6 @@ the number of workers, the shard size, or an interruption.
 
 import multiprocessing
 import os
-import re
 import signal
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -15,13 +14,19 @@ from typing import Callable, Optional
 
 import numpy as np
 
-from .common import UserError
+from .common import UserError, one_line
 from .files import TMP_MARK, sha256_of, write_json_atomic
-from .manifest import SPLIT_ID, SPLITS, differences, load_manifest, manifest_path, new_manifest, shard_file_name
+from .lock import writing_folder
+from .manifest import (MAX_SHARDS, SPLIT_ID, SPLITS, VIEWPOINT_NAMES, check_dataset_name, differences,
+                       load_manifest, manifest_path, new_manifest, shard_count, shard_file_name)
 from .writer import ShardWriter, encode_scene
 
-BLOCK_SCENES = 16  # scenes per task sent to a worker
-DATASET_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,99}")
+BLOCK_SCENES = 16               # most scenes per task sent to a worker
+BLOCK_BYTES = 64 << 20          # most uncompressed frame bytes per task (fewer scenes per task for big scenes)
+MAX_SCENE_BYTES = 64 << 20      # most uncompressed frame bytes of one scene (views x height x width x 3)
+MAX_SCENES = 100_000_000        # most scenes per split
+MAX_SHARD_LABEL_BYTES = 1 << 30  # most bytes of the viewpoints and labels of one shard (held in memory while written)
+MAX_WORKERS = 256
 
 
 @dataclass
@@ -33,7 +38,9 @@ class GeneratorSpec:
     "viewpoints": float32 [V,D], "labels": {name: array}}. `labels` maps a
     label name to (dtype name, per-scene shape). `viewpoint_kind` is a key of
     manifest.VIEWPOINT_NAMES, which names the columns of the viewpoints. `extra_datasets` maps an HDF5
-    path to an array written once into every shard (e.g. a digit bank).
+    path to an array written once into every shard (e.g. a digit bank). A generator that draws many
+    scenes faster together may give `block_maker(config)`, returning `make_all(rngs) -> [scene, ...]`,
+    scene i being exactly what make(rngs[i]) returns; the driver then uses it instead.
     """
 
     dataset: str
@@ -45,6 +52,7 @@ class GeneratorSpec:
     labels: dict
     scene_maker: Callable
     extra_datasets: Optional[dict] = field(default=None)
+    block_maker: Optional[Callable] = field(default=None)
 
 
 def default_workers() -> int:
@@ -60,43 +68,82 @@ def default_test_scenes(n: int) -> int:
     return min(1000, max(1, n // 10))
 
 
-# Per-worker state, set by _start_worker in each pool process (or in-process for one worker).
+def check_sizes(spec: GeneratorSpec, n: int, test_n: int, shard_size: int, workers: int) -> None:
+    """Raise UserError (one line, before anything is written) when the request is too big to run: more than
+    MAX_SCENES scenes in a split, more than MAX_SHARDS shards (the file names have five digits), a scene larger
+    than MAX_SCENE_BYTES, a shard whose viewpoints and labels exceed MAX_SHARD_LABEL_BYTES, more than MAX_WORKERS
+    workers."""
+    if n < 1 or test_n < 0 or shard_size < 1:
+        raise UserError("--n and --shard-size must be positive and --test-n not negative")
+    for option, scenes in (("--n", n), ("--test-n", test_n)):
+        if scenes > MAX_SCENES:
+            raise UserError(f"{option} {scenes} is more than {MAX_SCENES} scenes, the most one split may hold")
+    if shard_count(max(n, test_n), shard_size) > MAX_SHARDS:
+        raise UserError(f"{max(n, test_n)} scenes at --shard-size {shard_size} make more than {MAX_SHARDS} shards; "
+                        f"use --shard-size {-(-max(n, test_n) // MAX_SHARDS)} or more")
+    scene_bytes = spec.views_per_scene * int(np.prod(spec.frame_shape))
+    if scene_bytes > MAX_SCENE_BYTES:
+        raise UserError(f"a scene of {spec.views_per_scene} views of {spec.frame_shape[1]}x{spec.frame_shape[0]} "
+                        f"pixels takes {scene_bytes / 2**20:.0f} MiB, more than the {MAX_SCENE_BYTES >> 20} MiB "
+                        f"allowed: use fewer views or a smaller --size")
+    v = spec.views_per_scene * len(VIEWPOINT_NAMES[spec.viewpoint_kind]) * 4
+    per_scene = v + sum(np.dtype(dt).itemsize * int(np.prod(shape)) for dt, shape in spec.labels.values())
+    largest = min(shard_size, max(n, test_n))   # scenes in the largest shard
+    if per_scene * largest > MAX_SHARD_LABEL_BYTES:
+        raise UserError(f"--shard-size {shard_size}: the viewpoints and labels of one shard would take "
+                        f"{per_scene * largest / 2**30:.1f} GiB in memory; use --shard-size "
+                        f"{MAX_SHARD_LABEL_BYTES // per_scene} or less")
+    if workers > MAX_WORKERS:
+        raise UserError(f"--workers {workers} is more than {MAX_WORKERS}")
+
+
+def block_scenes(spec: GeneratorSpec) -> int:
+    """Return how many scenes one worker task makes: BLOCK_SCENES, fewer when that would exceed BLOCK_BYTES."""
+    return max(1, min(BLOCK_SCENES, BLOCK_BYTES // (spec.views_per_scene * int(np.prod(spec.frame_shape)))))
+
+
+# Per-worker state, set by the first task in each pool process (or in-process for one worker).
 _WORKER = {}
 
 
 def _start_worker(spec: GeneratorSpec, seed: int) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent handles Ctrl-C and stops the pool
-    _begin(spec, seed)
-
-
-def _begin(spec: GeneratorSpec, seed: int) -> None:
-    _WORKER.update(spec=spec, seed=seed, make=spec.scene_maker(spec.config))
+    _WORKER.update(spec=spec, seed=seed)
 
 
 def _make_block(task) -> list:
+    """Make and encode the scenes of one task (split, first, count). Any error becomes a one-line UserError
+    naming the scene, so it reaches the user as one line from a pool worker too (an error in a pool's
+    initializer would instead make the pool restart its workers forever: the scene maker is built here)."""
     split, first, count = task
-    spec, seed, make = _WORKER["spec"], _WORKER["seed"], _WORKER["make"]
-    return [encode_scene(make(np.random.default_rng([seed, SPLIT_ID[split], j])), spec)
-            for j in range(first, first + count)]
+    spec, seed = _WORKER["spec"], _WORKER["seed"]
+    rngs = [np.random.default_rng([seed, SPLIT_ID[split], j]) for j in range(first, first + count)]
+    where = f"scenes {first}..{first + count - 1}" if spec.block_maker is not None else f"scene {first}"
+    try:
+        if spec.block_maker is not None:
+            if "make_all" not in _WORKER:   # built once per process, by its first task
+                _WORKER["make_all"] = spec.block_maker(spec.config)
+            return [encode_scene(scene, spec) for scene in _WORKER["make_all"](rngs)]
+        if "make" not in _WORKER:
+            _WORKER["make"] = spec.scene_maker(spec.config)
+        encoded = []
+        for j, rng in zip(range(first, first + count), rngs):
+            where = f"scene {j}"
+            encoded.append(encode_scene(_WORKER["make"](rng), spec))
+        return encoded
+    except UserError:
+        raise
+    except Exception as e:
+        raise UserError(f"generating {split} {where} of '{spec.dataset}' failed: {type(e).__name__}: "
+                        f"{one_line(e)}") from None
 
 
 def _remove_stale_temporaries(folder: Path, dataset: str) -> None:
-    """Delete the temporary files of `dataset` left by killed runs (those of live processes are kept)."""
+    """Delete the temporary files of `dataset` left by killed runs (the caller holds the dataset's lock, so no
+    live process is writing any)."""
     patterns = [f".{dataset}-{split}-*.h5{TMP_MARK}*" for split in SPLITS] + [f".{dataset}.json{TMP_MARK}*"]
     for p in (p for pattern in patterns for p in folder.glob(pattern)):
-        pid = p.name.rpartition(TMP_MARK)[2]
-        if not (pid.isdigit() and int(pid) != os.getpid() and _process_alive(int(pid))):
-            p.unlink(missing_ok=True)
-
-
-def _process_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)  # signal 0: only asks whether the process exists
-    except ProcessLookupError:
-        return False
-    except PermissionError:  # it exists, under another user
-        pass
-    return True
+        p.unlink(missing_ok=True)
 
 
 def _plan(manifest: dict, shard_size: int) -> list:
@@ -123,20 +170,14 @@ def _keep_intact_shards(folder: Path, old: dict, new: dict) -> None:
                 new["splits"][split]["shards"].append(entry)
 
 
-def prepare_folder(out, spec: GeneratorSpec, seed: int, n: int, test_n: int, shard_size: int,
+def _prepare_folder(out, spec: GeneratorSpec, seed: int, n: int, test_n: int, shard_size: int,
                    version: str) -> dict:
-    """Create `out` if needed and return the manifest to resume from (intact shards of an earlier run kept).
+    """Return the manifest to resume from in folder `out` (intact shards of an earlier run kept), written there.
 
-    Raises UserError if `out` is a file, or holds shards of a dataset of the same name made with other
-    settings (a manifest of other settings that lists no shard yet is simply replaced).
+    Raises UserError if `out` holds shards of a dataset of the same name made with other settings (a manifest
+    of other settings that lists no shard yet is simply replaced). The caller holds the dataset's lock.
     """
-    if not DATASET_NAME.fullmatch(spec.dataset):
-        raise UserError(f"dataset name '{spec.dataset}' is not allowed: use letters, digits, '_', '.' and '-' "
-                        f"(starting with a letter or digit)")
     folder = Path(out)
-    if folder.exists() and not folder.is_dir():
-        raise UserError(f"--out {folder} is a file, not a folder")
-    folder.mkdir(parents=True, exist_ok=True)
     manifest = new_manifest(spec, seed, {"train": n, "test": test_n}, shard_size, version)
     path = manifest_path(folder, spec.dataset)
     if path.exists():
@@ -161,27 +202,44 @@ def generate_dataset(spec: GeneratorSpec, out, n: int, test_n: int, seed: int = 
     unfinished shards are deleted and the interrupt is re-raised; the manifest
     then lists exactly the complete shards.
     """
-    if n < 1 or test_n < 0 or shard_size < 1:
-        raise UserError("--n and --shard-size must be positive and --test-n not negative")
     workers = workers or default_workers()
+    check_dataset_name(spec.dataset)
+    check_sizes(spec, n, test_n, shard_size, workers)
     folder = Path(out)
-    manifest = prepare_folder(folder, spec, seed, n, test_n, shard_size, version)
+    if folder.exists() and not folder.is_dir():
+        raise UserError(f"--out {folder} is a file, not a folder")
+    with writing_folder(folder, lock_name(spec.dataset), f"generating dataset '{spec.dataset}'"):
+        manifest = _prepare_folder(folder, spec, seed, n, test_n, shard_size, version)
+        _run(spec, folder, manifest, seed, workers, shard_size, on_progress)
+    return manifest
+
+
+def lock_name(dataset: str) -> str:
+    """Return the name of the lock file a generation of `dataset` holds in its folder."""
+    return f".{dataset}.lock"
+
+
+def _run(spec: GeneratorSpec, folder: Path, manifest: dict, seed: int, workers: int, shard_size: int,
+         on_progress) -> None:
+    """Make the shards `manifest` still lacks on `workers` processes, adding each to the manifest when complete."""
     todo = _plan(manifest, shard_size)
-    tasks = [(split, first + b, min(BLOCK_SCENES, scenes - b))
-             for split, _, _, first, scenes in todo for b in range(0, scenes, BLOCK_SCENES)]
-    total = sum(t[2] for t in tasks)
+    step = block_scenes(spec)
+    tasks = ((split, first + b, min(step, scenes - b))
+             for split, _, _, first, scenes in todo for b in range(0, scenes, step))
+    total = sum(t[4] for t in todo)
+    task_count = sum(-(-t[4] // step) for t in todo)
     done = 0
     if on_progress:
         on_progress(0, total)
     pool = None
     writer = None
     try:
-        if workers > 1 and len(tasks) > 1:
+        if workers > 1 and task_count > 1:
             ctx = multiprocessing.get_context("fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn")
-            pool = ctx.Pool(min(workers, len(tasks)), initializer=_start_worker, initargs=(spec, seed))
+            pool = ctx.Pool(min(workers, task_count), initializer=_start_worker, initargs=(spec, seed))
             results = pool.imap(_make_block, tasks)
         else:
-            _begin(spec, seed)
+            _WORKER.update(spec=spec, seed=seed)
             results = map(_make_block, tasks)
         shards = iter(todo)
         for encoded in results:
@@ -211,4 +269,3 @@ def generate_dataset(spec: GeneratorSpec, out, n: int, test_n: int, seed: int = 
         if pool is not None:
             pool.close()
             pool.join()
-    return manifest

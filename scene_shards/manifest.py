@@ -7,9 +7,10 @@ scene count, first global scene index, sha256). See docs/format.md.
 
 import json
 import math
+import re
 from pathlib import Path
 
-from .common import UserError
+from .common import UserError, one_line
 
 FORMAT = "jumpdata-shards"
 FORMAT_VERSION = 1
@@ -18,6 +19,11 @@ SPLIT_ID = {"train": 0, "test": 1}
 
 #: The viewpoint kinds and the names of their components, in the order of a shard's `viewpoints` columns.
 VIEWPOINT_NAMES = {"time": ("t",), "camera": ("x", "y", "z", "yaw", "pitch")}
+
+#: What a dataset name may be: it becomes part of file names.
+DATASET_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,99}")
+#: Most shards in a split: shard file names number them with five digits.
+MAX_SHARDS = 99_999
 
 REQUIRED_KEYS = ("dataset", "generator", "seed", "config", "frame_shape", "views_per_scene", "viewpoint_kind",
                  "viewpoint_names", "shard_size", "splits")
@@ -29,6 +35,13 @@ IDENTITY_KEYS = ("generator", "seed", "config", "frame_shape", "views_per_scene"
 def shard_file_name(dataset: str, split: str, index: int, count: int) -> str:
     """Return the file name of shard `index` of `count` in a split, e.g. `salesman-train-00003-of-00098.h5`."""
     return f"{dataset}-{split}-{index:05d}-of-{count:05d}.h5"
+
+
+def check_dataset_name(name: str) -> None:
+    """Raise UserError unless `name` is an allowed dataset name (DATASET_NAME)."""
+    if not DATASET_NAME.fullmatch(name):
+        raise UserError(f"dataset name '{name}' is not allowed: use 1 to 100 letters, digits, '_', '.' and '-' "
+                        f"(starting with a letter or digit)")
 
 
 def manifest_path(folder, dataset: str) -> Path:
@@ -73,15 +86,21 @@ def differences(old: dict, new: dict) -> list:
 
 
 def load_manifest(path) -> dict:
-    """Read and check a manifest; return it as a dict. Raises UserError if it is missing or not a manifest."""
+    """Read and check a manifest; return it as a dict. Raises UserError (one line naming the damage) if it is
+    missing, empty, not JSON, not a manifest, or its keys, counts and shard list do not agree."""
     path = Path(path)
     try:
-        with open(path) as f:
-            m = json.load(f)
+        text = path.read_text()
     except FileNotFoundError:
         raise UserError(f"no manifest {path}") from None
-    except (json.JSONDecodeError, UnicodeDecodeError) as e:
-        raise UserError(f"{path} is not a readable manifest ({e})") from None
+    except (OSError, UnicodeDecodeError) as e:
+        raise UserError(f"cannot read manifest {path}: {one_line(e)}") from None
+    if not text.strip():
+        raise UserError(f"manifest {path} is empty (damaged)")
+    try:
+        m = json.loads(text)
+    except json.JSONDecodeError as e:
+        raise UserError(f"manifest {path} is not valid JSON (damaged: {one_line(e)})") from None
     if not isinstance(m, dict) or m.get("format") != FORMAT:
         raise UserError(f"{path} is not a jumpdata manifest")
     if m.get("format_version") != FORMAT_VERSION:
@@ -90,36 +109,73 @@ def load_manifest(path) -> dict:
     return m
 
 
+def _is_count(value, least: int = 0) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value >= least
+
+
 def _check_structure(path: Path, m: dict) -> None:
-    """Raise UserError unless manifest `m` has the keys readers rely on and names only its own shard files."""
+    """Raise UserError unless manifest `m` has the keys readers rely on, with values of the right types, split
+    counts that agree with each other, and a shard list naming only its own shards, each once, with the scene
+    count its place requires."""
     missing = [key for key in REQUIRED_KEYS if key not in m]
     if missing:
         raise UserError(f"{path} is damaged: it has no {', '.join(missing)}")
+
+    def damaged(what):
+        return UserError(f"{path} is damaged: {what}")
+
+    if m["dataset"] != path.stem:
+        raise damaged(f"it describes dataset '{m['dataset']}', not '{path.stem}'")
+    shape = m["frame_shape"]
+    if not (isinstance(shape, list) and len(shape) == 3 and all(_is_count(x, 1) for x in shape) and shape[2] == 3):
+        raise damaged(f"frame_shape {shape} is not [height, width, 3]")
+    if not _is_count(m["views_per_scene"], 1) or not _is_count(m["shard_size"], 1):
+        raise damaged("views_per_scene and shard_size must be positive integers")
+    if m["viewpoint_kind"] not in VIEWPOINT_NAMES or m["viewpoint_names"] != list(VIEWPOINT_NAMES[m["viewpoint_kind"]]):
+        raise damaged(f"viewpoint_kind {m['viewpoint_kind']!r} with names {m['viewpoint_names']!r} is not known")
     try:
         for split in SPLITS:
             info = m["splits"][split]
-            for entry in info["shards"]:
-                index = int(entry["first_scene"]) // int(m["shard_size"])
-                expected = shard_file_name(m["dataset"], split, index, int(info["shard_count"]))
-                if entry["file"] != expected or not isinstance(entry["sha256"], str) or int(entry["scenes"]) < 1:
-                    raise UserError(f"{path} is damaged: its entry for '{entry['file']}' is not one of its shards")
-    except (KeyError, TypeError, ValueError) as e:
-        raise UserError(f"{path} is damaged: missing or malformed {e}") from None
+            scenes, count, shards = info["scenes"], info["shard_count"], info["shards"]
+            if not (_is_count(scenes) and _is_count(count) and isinstance(shards, list)):
+                raise damaged(f"{split} scenes, shard_count and shards must be counts and a list")
+            if count != shard_count(scenes, m["shard_size"]):
+                raise damaged(f"{split} has shard_count {count}, but {scenes} scenes at shard_size {m['shard_size']} "
+                              f"make {shard_count(scenes, m['shard_size'])}")
+            seen = set()
+            for entry in shards:
+                first = entry["first_scene"]
+                index = first // m["shard_size"] if _is_count(first) else -1
+                expected = shard_file_name(m["dataset"], split, index, count)
+                if (entry["file"] != expected or not 0 <= index < count or first % m["shard_size"]
+                        or not isinstance(entry["sha256"], str)):
+                    raise damaged(f"its entry for '{entry['file']}' is not one of its shards")
+                if entry["scenes"] != min(m["shard_size"], scenes - first):
+                    raise damaged(f"its entry for '{entry['file']}' says {entry['scenes']} scenes, but that shard "
+                                  f"holds {min(m['shard_size'], scenes - first)}")
+                if index in seen:
+                    raise damaged(f"it lists '{entry['file']}' twice")
+                seen.add(index)
+    except (KeyError, TypeError) as e:
+        raise damaged(f"missing or malformed {one_line(e)}") from None
 
 
 def list_datasets(folder) -> list:
-    """Return the sorted names of the datasets (manifests) in `folder`. Raises UserError if it is not a folder."""
+    """Return the sorted names of the datasets in `folder`: every NAME.json that is a jumpdata manifest, or that
+    cannot be read as JSON at all (a damaged manifest, reported when loaded; jumpdata writes no other .json into
+    a shard folder). JSON files of other programs are left out. Raises UserError if `folder` is not a folder."""
     folder = Path(folder)
     if not folder.is_dir():
         raise UserError(f"{folder} is not a folder")
     names = []
-    for p in sorted(folder.glob("*.json")):
+    for p in sorted(p for p in folder.glob("*.json") if p.is_file()):
         try:
-            with open(p) as f:
-                if json.load(f).get("format") == FORMAT:
-                    names.append(p.stem)
-        except (OSError, ValueError, AttributeError):
+            m = json.loads(p.read_text())
+        except (OSError, ValueError):   # empty, truncated, not text: a damaged manifest
+            names.append(p.stem)
             continue
+        if isinstance(m, dict) and m.get("format") == FORMAT:
+            names.append(p.stem)
     return names
 
 

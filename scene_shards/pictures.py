@@ -11,12 +11,15 @@ from .files import AtomicFile
 GAP = 2          # pixels between cells, after magnification
 GAP_COLOR = 255  # white gaps
 GIF_MS = 150     # milliseconds per GIF frame
+MAX_PICTURE_PIXELS = 100_000_000   # most pixels in one picture (all frames of a GIF together): 300 MB as RGB
 
 
-def parse_indices(text: str, length: int) -> list:
-    """Parse "0-7", "3" or "0,2,9-12" into a list of ints, each checked to lie in 0..length-1."""
+def parse_indices(text: str, length: int, most: int = None) -> list:
+    """Parse "0-7", "3" or "0,2,9-12" into a list of ints, each checked to lie in 0..length-1, at most `most` of
+    them (default `length`); the count is checked before the list is built."""
     if length == 0:
         raise UserError("there is nothing to pick from: the split holds no scenes")
+    most = length if most is None else most
     ranges = []
     try:
         for part in text.split(","):
@@ -30,6 +33,9 @@ def parse_indices(text: str, length: int) -> list:
     for lo, hi in ranges:
         if lo < 0 or hi >= length:
             raise UserError(f"index {lo if lo < 0 else hi} is out of range: there are {length} (0..{length - 1})")
+    count = sum(hi - lo + 1 for lo, hi in ranges)
+    if count > most:
+        raise UserError(f"'{text}' picks {count} indices; at most {most} fit here")
     return [i for lo, hi in ranges for i in range(lo, hi + 1)]
 
 
@@ -82,6 +88,24 @@ def _save_gif(rows: list, tmp: Path, scale: int) -> None:
     pictures[0].save(tmp, format="GIF", save_all=True, append_images=pictures[1:], duration=GIF_MS, loop=0)
 
 
+def check_picture_size(cells: int, height: int, width: int, scale: int) -> None:
+    """Raise UserError when a picture of `cells` frames of `height` x `width` pixels magnified `scale` times would
+    hold more than MAX_PICTURE_PIXELS pixels."""
+    pixels = cells * height * width * scale * scale
+    if pixels > MAX_PICTURE_PIXELS:
+        raise UserError(f"that picture would hold {pixels / 1e6:.0f} million pixels ({cells} frames of {width}x{height} "
+                        f"at scale {scale}); the most is {MAX_PICTURE_PIXELS / 1e6:.0f} million: pick fewer or a "
+                        f"smaller --scale")
+
+
+def most_scenes(ds, scale: int) -> int:
+    """Return how many scenes of ShardDataset `ds` (all views, magnified `scale` times) fit in one picture."""
+    h, w, _ = ds.frame_shape
+    return MAX_PICTURE_PIXELS // (ds.views_per_scene * h * w * scale * scale)
+
+
 def save_preview(ds, scenes: list, out, scale: int = 2) -> None:
-    """Write a picture of the listed scenes of a ShardDataset: every view of each scene, a row per scene."""
+    """Write a picture of the listed scenes of a ShardDataset: every view of each scene, a row per scene.
+    Raises UserError (before reading any scene) when the picture would be too big (check_picture_size)."""
+    check_picture_size(len(scenes) * ds.views_per_scene, *ds.frame_shape[:2], scale)
     save_picture([ds.frames(i) for i in scenes], out, scale)

@@ -11,8 +11,31 @@ from pathlib import Path
 import h5py
 import numpy as np
 
-from .common import UserError
-from .manifest import SPLITS, load_manifest, manifest_path, resolve_dataset
+from .common import UserError, one_line
+from .manifest import FORMAT, SPLITS, VIEWPOINT_NAMES, load_manifest, manifest_path, resolve_dataset
+
+
+def shard_header_problem(h5, manifest: dict, split: str, entry: dict):
+    """Return what is wrong (a short phrase) with the open shard `h5` listed as `entry` of `split` in `manifest`,
+    or None: its attributes (format, dataset, split, shard_index, shard_count, first_scene) and the shapes of its
+    frames and viewpoints must be what the manifest says. Reads metadata only; a swapped or foreign file fails."""
+    size = manifest["shard_size"]
+    expected = {"format": FORMAT, "dataset": manifest["dataset"], "split": split,
+                "shard_index": entry["first_scene"] // size, "shard_count": manifest["splits"][split]["shard_count"],
+                "first_scene": entry["first_scene"]}
+    for key, value in expected.items():
+        found = h5.attrs.get(key)
+        found = found.item() if hasattr(found, "item") else found
+        if found != value:
+            return f"its {key} is {found!r}, the manifest says {value!r} (a swapped or foreign file?)"
+    views, shape = manifest["views_per_scene"], tuple(manifest["frame_shape"])
+    shapes = {"frames": (entry["scenes"], views, *shape),
+              "viewpoints": (entry["scenes"], views, len(VIEWPOINT_NAMES[manifest["viewpoint_kind"]]))}
+    for name, want in shapes.items():
+        have = h5[name].shape if name in h5 else None
+        if have != want:
+            return f"its {name} have shape {have}, the manifest says {want}"
+    return None
 
 
 class ShardDataset:
@@ -29,6 +52,7 @@ class ShardDataset:
         if len(shards) != info["shard_count"] or sum(s["scenes"] for s in shards) != info["scenes"]:
             raise UserError(f"dataset '{manifest['dataset']}' in {folder} is incomplete: {len(shards)} of "
                             f"{info['shard_count']} {split} shards; re-run the command that made it to finish")
+        self.entries = shards
         self.files = [self.folder / s["file"] for s in shards]
         missing = [f.name for f in self.files if not f.is_file()]
         if missing:
@@ -72,12 +96,34 @@ class ShardDataset:
         k = bisect.bisect_right(self.starts, i) - 1
         h5 = self._handles.get(k)
         if h5 is None:
-            try:
-                h5 = h5py.File(self.files[k], "r")
-            except OSError as e:
-                raise UserError(f"cannot read shard {self.files[k]} ({e}); run `jumpdata info` to check") from None
+            h5 = self._open(k)
             self._handles[k] = h5
         return h5, i - self.starts[k], k
+
+    def _open(self, k: int):
+        """Open shard k and check its header against the manifest; returns the h5py.File (UserError if damaged)."""
+        try:
+            h5 = h5py.File(self.files[k], "r")
+        except OSError as e:
+            raise UserError(f"cannot read shard {self.files[k]} ({one_line(e)}); run `jumpdata info` to check") \
+                from None
+        try:
+            problem = shard_header_problem(h5, self.manifest, self.split, self.entries[k])
+        except (OSError, KeyError, ValueError, TypeError) as e:
+            problem = f"its header cannot be read ({one_line(e)})"
+        if problem:
+            h5.close()
+            raise UserError(f"shard {self.files[k]} does not match its manifest: {problem}; run `jumpdata info` "
+                            f"to check")
+        return h5
+
+    def check_shards(self) -> None:
+        """Open every shard of the split once and check its header (attributes, array shapes) against the
+        manifest: cheap (metadata only), it names a truncated, swapped or foreign shard before any work starts.
+        The full sha256 check is `jumpdata info`. Raises UserError on the first bad shard."""
+        for k in range(len(self.files)):
+            if k not in self._handles:
+                self._open(k).close()
 
     def _read(self, i: int, read):
         """Return read(h5 file, row) for scene `i`; a damaged shard becomes a UserError that names it."""
@@ -85,7 +131,7 @@ class ShardDataset:
         try:
             return read(h5, row)
         except (OSError, KeyError, ValueError) as e:
-            raise UserError(f"cannot read scene {i} from shard {self.files[k]} ({e}); run `jumpdata info` "
+            raise UserError(f"cannot read scene {i} from shard {self.files[k]} ({one_line(e)}); run `jumpdata info` "
                             f"to check") from None
 
     def frames(self, i: int, views=None) -> np.ndarray:

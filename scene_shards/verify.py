@@ -1,15 +1,21 @@
-"""Checking a dataset folder: every shard the manifest lists exists and matches its sha256."""
+"""Checking a dataset folder (`jumpdata info`): every manifest readable and consistent, every shard it lists
+present, matching its sha256 and its header, and no shard file it does not list."""
 
+import re
 from pathlib import Path
 
+import h5py
+
+from .common import UserError, one_line
 from .files import sha256_of
 from .manifest import SPLITS, list_datasets, load_manifest, manifest_path
+from .reader import shard_header_problem
 
 
 def verify_dataset(folder, dataset: str, manifest=None) -> list:
     """Return a list of problems (one-line strings naming the file) of `dataset` in `folder`; empty if intact.
 
-    `manifest` may be given when already loaded; otherwise it is read from the folder.
+    `manifest` may be given when already loaded; otherwise it is read from the folder (UserError if damaged).
     """
     folder = Path(folder)
     manifest = manifest or load_manifest(manifest_path(folder, dataset))
@@ -25,15 +31,35 @@ def verify_dataset(folder, dataset: str, manifest=None) -> list:
                 problems.append(f"{entry['file']}: missing")
             elif sha256_of(path) != entry["sha256"]:
                 problems.append(f"{entry['file']}: does not match its sha256 (truncated or altered)")
+            elif problem := _header_problem(path, manifest, split, entry):
+                problems.append(f"{entry['file']}: {problem}")
+        listed = {entry["file"] for entry in info["shards"]}
+        pattern = re.compile(re.escape(f"{dataset}-{split}-") + r"\d{5}-of-\d{5}\.h5")
+        for path in sorted(folder.glob(f"{dataset}-{split}-*.h5")):
+            if pattern.fullmatch(path.name) and path.name not in listed:
+                problems.append(f"{path.name}: a shard file the manifest does not list")
     return problems
 
 
+def _header_problem(path: Path, manifest: dict, split: str, entry: dict):
+    try:
+        with h5py.File(path, "r") as h5:
+            return shard_header_problem(h5, manifest, split, entry)
+    except (OSError, KeyError, ValueError, TypeError) as e:
+        return f"cannot be read as a shard ({one_line(e)})"
+
+
 def summarize_folder(folder) -> list:
-    """Return one dict per dataset in `folder`: name, generator, frame shape, views, per-split scenes/shards/bytes, problems."""
+    """Return one dict per dataset in `folder`: name, generator, frame shape, views, per-split scenes/shards/bytes,
+    problems; a dataset whose manifest is damaged gives {"dataset", "damaged": the one-line reason} instead."""
     folder = Path(folder)
     summaries = []
     for name in list_datasets(folder):
-        m = load_manifest(manifest_path(folder, name))
+        try:
+            m = load_manifest(manifest_path(folder, name))
+        except UserError as e:
+            summaries.append({"dataset": name, "damaged": str(e)})
+            continue
         splits = {}
         for split in SPLITS:
             info = m["splits"][split]

@@ -42,8 +42,7 @@ def encode_scene(scene: dict, spec) -> dict:
                 np.iinfo(dtype).min <= value.min() and value.max() <= np.iinfo(dtype).max):
             raise ValueError(f"label {name} holds values outside the range of {dtype}")
         labels[name] = value.astype(dtype, copy=False)
-    data = np.ascontiguousarray(frames).tobytes()
-    return {"frames": zlib.compress(data, GZIP_LEVEL), "viewpoints": viewpoints, "labels": labels}
+    return {"frames": zlib.compress(np.ascontiguousarray(frames), GZIP_LEVEL), "viewpoints": viewpoints, "labels": labels}
 
 
 class ShardWriter:

@@ -1,4 +1,20 @@
 import sys
+import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))  # test helpers such as toy_generator
+
+#: Seconds after which a test that waits for a state gives up, as a guard against a hang only: a test waits for
+#: a state (a file, a line) and never for a time, so on a loaded machine it waits longer and still passes.
+HANG_GUARD_S = 900
+
+
+def wait_for(condition, proc, poll_s: float = 0.02) -> None:
+    """Wait until `condition()` is true while the subprocess `proc` runs; fail if `proc` exits first (or after
+    HANG_GUARD_S, a hang)."""
+    start = time.monotonic()
+    while not condition():
+        code = proc.poll()
+        assert code is None, f"the process ended (status {code}) before the awaited state"
+        assert time.monotonic() - start < HANG_GUARD_S, "hang: the awaited state never came"
+        time.sleep(poll_s)

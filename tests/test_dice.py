@@ -67,7 +67,7 @@ def test_user_mnist_idx_files_give_a_balanced_bank(tmp_path):
     (dict(digits=0), "--digits must be between 1 and 32767"),
     (dict(digits=1001), "more than the shipped digit bank holds"),
     (dict(digits=40000), "between 1 and 32767"),
-    (dict(views=0), "--views must be at least 1"),
+    (dict(views=0), "--views must be between 1 and 1000"),
     (dict(size=4), "--size"),
     (dict(renderer="opengl"), "--renderer"),
     (dict(mnist="/no/such/folder"), "no such file or folder"),

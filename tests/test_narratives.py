@@ -194,6 +194,22 @@ def test_scene_arrays_match_the_spec_and_are_a_pure_function_of_the_rng(story):
     assert other["frames"].tobytes() != first["frames"].tobytes()
 
 
+@pytest.mark.parametrize("story,frames,size", [("salesman", 21, 64), ("color_reaction", 12, 64), ("salesman", 5, 100)])
+def test_a_scene_is_the_same_drawn_alone_or_in_any_block(story, frames, size):
+    # the driver draws blocks of scenes whose makeup depends on --shard-size and on resuming
+    spec = make_spec(story, frames, size, None)
+    make_all, make = spec.block_maker(spec.config), spec.scene_maker(spec.config)
+    rngs = lambda seeds: [np.random.default_rng([2, 0, j]) for j in seeds]  # noqa: E731
+    block, reordered = make_all(rngs(range(20))), make_all(rngs([19, 3] + list(range(4, 8))))
+    for j, scene in enumerate(block):
+        alone = make(np.random.default_rng([2, 0, j]))
+        assert scene["frames"].shape == (frames, size, size, 3) and scene["frames"].flags.c_contiguous
+        assert scene["frames"].tobytes() == alone["frames"].tobytes()
+        assert all(scene["labels"][k].tobytes() == alone["labels"][k].tobytes() for k in spec.labels)
+    for j, scene in zip([19, 3] + list(range(4, 8)), reordered):
+        assert scene["frames"].tobytes() == block[j]["frames"].tobytes()
+
+
 def test_spec_names_and_config():
     spec = make_spec("salesman", None, 64, None)
     assert spec.dataset == "salesman" and spec.generator == "narratives" and spec.views_per_scene == 21

@@ -5,12 +5,12 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import h5py
 import numpy as np
 import pytest
+from conftest import HANG_GUARD_S, wait_for
 from toy_generator import toy_spec
 
 from scene_shards import UserError, generate_dataset, open_dataset, verify_dataset
@@ -67,36 +67,49 @@ def test_same_bytes_for_any_worker_count_and_shard_size(tmp_path):
         assert x["labels"]["corner"].tolist() == y["labels"]["corner"].tolist()
 
 
-KILL_SCRIPT = """
-import sys, time
+# A generation that cannot finish: train scenes 0-49 (shards 0 and 1 of 25 scenes) are made, scene 50 onwards
+# never returns, so a test can wait for the state "two shards listed" and then interrupt a job that is still running.
+STUCK_SCRIPT = """
+import sys, threading
 sys.path.insert(0, {tests!r})
 from toy_generator import toy_spec, make_toy_maker
 import scene_shards
-def slow_maker(config):
+def stuck_maker(config):
     make = make_toy_maker(config)
-    def slow(rng):
-        time.sleep(0.01)
+    def stuck(rng):
+        if rng.bit_generator.seed_seq.entropy[2] >= 50:
+            threading.Event().wait()   # never returns: the job cannot finish before it is interrupted
         return make(rng)
-    return slow
+    return stuck
 spec = toy_spec()
-spec.scene_maker = slow_maker
+spec.scene_maker = stuck_maker
 scene_shards.generate_dataset(spec, {out!r}, n=300, test_n=20, seed=3, workers=2, shard_size=25)
 """
 
 
+def listed_train_shards(out):
+    """Return how many train shards the manifest in `out` lists (0 while it does not exist yet)."""
+    try:
+        return len(json.loads((out / "toy.json").read_text())["splits"]["train"]["shards"])
+    except FileNotFoundError:
+        return 0
+
+
+def start_stuck_generation(out, **popen):
+    """Start STUCK_SCRIPT writing into `out` and wait until the manifest lists its two complete train shards."""
+    proc = subprocess.Popen([sys.executable, "-c", STUCK_SCRIPT.format(tests=str(Path(__file__).parent),
+                                                                      out=str(out))], **popen)
+    wait_for(lambda: listed_train_shards(out) == 2, proc)
+    return proc
+
+
 def test_sigkill_then_rerun_gives_identical_files(tmp_path):
     out = tmp_path / "killed"
-    script = KILL_SCRIPT.format(tests=str(Path(__file__).parent), out=str(out))
-    proc = subprocess.Popen([sys.executable, "-c", script], start_new_session=True)
-    deadline = time.time() + 60
-    while time.time() < deadline:  # wait until some but not all shards are complete
-        if len(list(out.glob("toy-train-*.h5"))) >= 2:
-            break
-        time.sleep(0.02)
+    proc = start_stuck_generation(out, start_new_session=True)
     os.killpg(proc.pid, signal.SIGKILL)
     proc.wait()
     partial = json.loads((out / "toy.json").read_text())
-    assert 0 < len(partial["splits"]["train"]["shards"]) < 12
+    assert len(partial["splits"]["train"]["shards"]) == 2
     generate_dataset(toy_spec(), out, n=300, test_n=20, seed=3, workers=2, shard_size=25)
     reference = tmp_path / "whole"
     generate_dataset(toy_spec(), reference, n=300, test_n=20, seed=3, workers=1, shard_size=25)
@@ -109,13 +122,9 @@ def test_sigkill_then_rerun_gives_identical_files(tmp_path):
 
 def test_ctrl_c_leaves_only_complete_shards(tmp_path):
     out = tmp_path / "interrupted"
-    script = KILL_SCRIPT.format(tests=str(Path(__file__).parent), out=str(out))
-    proc = subprocess.Popen([sys.executable, "-c", script], stderr=subprocess.PIPE, text=True)
-    deadline = time.time() + 60
-    while time.time() < deadline and len(list(out.glob("toy-train-*.h5"))) < 2:
-        time.sleep(0.02)
+    proc = start_stuck_generation(out, stderr=subprocess.PIPE, text=True)
     proc.send_signal(signal.SIGINT)
-    _, err = proc.communicate(timeout=60)
+    _, err = proc.communicate(timeout=HANG_GUARD_S)
     assert proc.returncode != 0 and "KeyboardInterrupt" in err
     listed = {e["file"] for s in json.loads((out / "toy.json").read_text())["splits"].values() for e in s["shards"]}
     on_disk = {p.name for p in out.iterdir()} - {"toy.json"}
@@ -274,7 +283,7 @@ def test_failed_first_run_does_not_block_the_corrected_one(tmp_path):
         raise RuntimeError("generator bug")
     spec = toy_spec()
     spec.scene_maker = broken
-    with pytest.raises(RuntimeError):
+    with pytest.raises(UserError, match="train scene 0 of 'toy' failed: RuntimeError: generator bug"):
         generate_dataset(spec, tmp_path, n=5, test_n=1, seed=3, workers=1)
     assert (tmp_path / "toy.json").exists()
     make(tmp_path, size=9)  # other settings go ahead: the failed run completed no shard
