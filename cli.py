@@ -292,6 +292,33 @@ def eval_(runs, metrics, out, **opts):
     click.echo(f"wrote {out}")
 
 
+# --------------------------------------------------------------------------- ground-truth probes
+
+@main.group(context_settings=CONTEXT)
+def probe():
+    """Ground-truth probes: small networks that read sampled frames the way the labels describe them."""
+
+
+@probe.command("train", context_settings=CONTEXT)
+@click.argument("folder", type=click.Path())
+@click.option("--dataset", default=None, help="Dataset name (needed when the folder holds several).")
+@click.option("--out", type=click.Path(), required=True, help="Probe folder to write (config.json, checkpoint.pt).")
+@click.option("--steps", type=click.IntRange(1, 1_000_000), default=1500, show_default=True, help="Training steps.")
+@click.option("--batch-size", type=click.IntRange(1, 1024), default=64, show_default=True, help="Views per step.")
+@click.option("--lr", type=click.FloatRange(1e-6, 1.0), default=2e-3, show_default=True, help="Peak learning rate.")
+@click.option("--seed", type=click.IntRange(0, MAX_SEED), default=0, show_default=True, help="Seed.")
+def probe_train(folder, dataset, out, steps, batch_size, lr, seed):
+    """Train the probe of the dataset in shard FOLDER on its train split; print its held-out accuracy."""
+    from scene_shards.lock import RUN_LOCK, writing_folder
+    from jump_model.probes import train_probe
+    with writing_folder(out, RUN_LOCK, "a probe training"), ProgressBar("probe") as bar:
+        cfg = train_probe(folder, dataset, out, steps=steps, batch_size=batch_size, lr=lr, seed=seed,
+                          on_progress=lambda step, total, loss: bar.update(step, total, f"loss {loss:.3f}"))
+    chance = f" (chance: {cfg.chance:.3f})" if cfg.kind == "digit" else ""
+    click.echo(f"probe {cfg.kind} of '{cfg.dataset}': held-out accuracy {cfg.test_accuracy:.3f} on "
+               f"{cfg.test_examples} test {'views' if cfg.kind == 'digit' else 'pixels'}{chance}; saved in {out}")
+
+
 # --------------------------------------------------------------------------- entry point
 
 def _fail(message: str, status: int) -> None:

@@ -1,0 +1,283 @@
+"""Ground-truth probes: small networks trained on a dataset's true frames and labels, used to read sampled frames.
+
+A probe answers, from ONE frame, what the dataset's labels say about that frame:
+
+    dice        DigitProbe: the digit class (0-9) on the cube face that covers most of the image. Views where
+                no face covers at least FACE_MIN of the image are left out (of training and of its accuracy).
+    narratives  ShapeProbe: for every pixel, the kind of shape drawn there (or none) and its palette colour
+                (or none). From these maps and the known layout of a scene, the story checks read the
+                actor's position, which shape it is next to, and each shape's colour (see story_checks.py).
+
+A probe folder is saved like a run: `config.json` (ProbeConfig, with the held-out accuracy) and
+`checkpoint.pt` (weights only, read with torch.load(weights_only=True)).
+"""
+
+import dataclasses
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from narratives import vocabulary as vocab
+from scene_shards import open_dataset
+from scene_shards.common import UserError
+from scene_shards.files import AtomicFile, write_json_atomic
+from scene_shards.manifest import load_manifest, manifest_path
+
+FACE_MIN = 0.05        # a dice view is read when its largest face covers at least 5% of the image
+NONE = -1              # "no shape here" in the kind and colour maps; also the ignored target of edge pixels
+EDGE_LOW, EDGE_HIGH = 0.25, 0.75   # narratives pixels whose brightness is between these shares of their
+                                    # shape's colour are anti-aliased edges: left out of the loss
+PROBE_KINDS = {"dice": "digit", "narratives": "shapes"}   # manifest "generator" -> probe kind
+CONFIG, CHECKPOINT = "config.json", "checkpoint.pt"
+
+
+@dataclass
+class ProbeConfig:
+    """Everything a probe folder records: what it reads, where it learned, how, and how well."""
+    kind: str                  # "digit" or "shapes"
+    dataset: str
+    generator: str
+    data_dir: str
+    manifest: str
+    image_size: int
+    steps: int = 1500
+    batch_size: int = 64
+    lr: float = 2e-3
+    seed: int = 0
+    face_min: float = FACE_MIN
+    test_accuracy: float = float("nan")   # digit: share of kept test views read right; shapes: see docs/probes.md
+    test_examples: int = 0
+    chance: float = float("nan")          # the accuracy of always answering the most common training class
+
+
+# --------------------------------------------------------------------------- the networks
+
+class DigitProbe(nn.Module):
+    """uint8 frames [N, H, W, 3] -> logits float [N, 10] of the digit on the face covering most of the image."""
+
+    def __init__(self):
+        super().__init__()
+        layers, c = [], 3
+        for width in (32, 64, 128, 128):
+            layers += [nn.Conv2d(c, width, 3, padding=1), nn.BatchNorm2d(width), nn.ReLU(), nn.MaxPool2d(2)]
+            c = width
+        self.features = nn.Sequential(*layers[:-1])   # no pooling after the last block: max over space below
+        self.classify = nn.Linear(c, 10)
+
+    def forward(self, frames):
+        x = frames.movedim(-1, -3).float() / 255.0
+        return self.classify(self.features(x).amax(dim=(-2, -1)))
+
+
+class ShapeProbe(nn.Module):
+    """uint8 frames [N, H, W, 3] -> (kind logits [N, K+1, H, W], colour logits [N, C+1, H, W]); class 0 is
+    "none", class k+1 is vocabulary KINDS[k] / COLORS[k].
+
+    A full-resolution stem (colour and edges), a half-resolution trunk of dilated convolutions (a receptive
+    field of about 30 px: the whole of the largest shape at 64 px), upsampled and joined to the stem."""
+
+    def __init__(self, stem: int = 24, width: int = 48):
+        super().__init__()
+        self.stem = nn.Sequential(nn.Conv2d(3, stem, 3, padding=1), nn.ReLU())
+        layers = [nn.Conv2d(stem, width, 3, stride=2, padding=1), nn.ReLU()]
+        for dilation in (1, 2, 4):
+            layers += [nn.Conv2d(width, width, 3, padding=dilation, dilation=dilation), nn.ReLU()]
+        self.trunk = nn.Sequential(*layers)
+        self.join = nn.Sequential(nn.Conv2d(stem + width, width, 3, padding=1), nn.ReLU())
+        self.kinds = nn.Conv2d(width, len(vocab.KINDS) + 1, 1)
+        self.colors = nn.Conv2d(width, len(vocab.COLORS) + 1, 1)
+
+    def forward(self, frames):
+        x = self.stem(frames.movedim(-1, -3).float() / 255.0)
+        deep = F.interpolate(self.trunk(x), size=x.shape[-2:], mode="nearest")
+        h = self.join(torch.cat([x, deep], dim=1))
+        return self.kinds(h), self.colors(h)
+
+
+NETWORKS = {"digit": DigitProbe, "shapes": ShapeProbe}
+
+
+# --------------------------------------------------------------------------- ground truth per example
+
+def dice_targets(labels: dict, face_min: float = FACE_MIN) -> np.ndarray:
+    """Return int64 [V]: per view of a dice scene the digit class on its largest face, NONE where that face
+    covers less than `face_min` of the image (labels: the scene's `visible_faces`, `digit_classes`)."""
+    visible = labels["visible_faces"]
+    face = visible.argmax(axis=1)
+    classes = labels["digit_classes"].astype(np.int64)[face]
+    return np.where(visible.max(axis=1) >= face_min, classes, NONE)
+
+
+def shape_owner(labels: dict, frame_index: int, size: int) -> np.ndarray:
+    """Return int64 [size, size]: the shape slot drawn on each pixel's centre by its layout (within its
+    bounding radius, the actor over the others, a later slot over an earlier one), NONE where no shape
+    reaches. labels: a narrative scene's `sizes` [S] and `positions` [V, S, 2] (px, x then y)."""
+    centres = labels["positions"][frame_index].astype(np.float64)
+    radii = vocab.radii_px(size)[labels["sizes"].astype(np.int64)]
+    grid = np.arange(size) + 0.5
+    inside = np.hypot(grid[None, None, :] - centres[:, 0, None, None],
+                      grid[None, :, None] - centres[:, 1, None, None]) <= radii[:, None, None] + 0.5
+    owner = np.full((size, size), NONE, np.int64)
+    for slot in list(range(1, len(radii))) + [0]:   # the rasteriser's draw order
+        owner[inside[slot]] = slot
+    return owner
+
+
+def shape_targets(frame: np.ndarray, labels: dict, frame_index: int) -> tuple:
+    """Return (kind, colour) int64 [H, W] targets of one narrative frame uint8 [H, W, 3]: the class + 1 of the
+    shape covering each pixel, 0 for background, NONE (ignored) on anti-aliased edges. A pixel belongs to its
+    shape_owner when it is at least EDGE_HIGH as bright as that shape's colour, to the background when at
+    most EDGE_LOW."""
+    size = frame.shape[0]
+    owner = shape_owner(labels, frame_index, size)
+    slot = np.maximum(owner, 0)
+    colour = labels["colors"][frame_index].astype(np.int64)[slot]
+    brightness = frame.max(axis=-1) / np.maximum(vocab.PALETTE[colour].max(axis=-1), 1)
+    kind = np.where(owner >= 0, labels["kinds"].astype(np.int64)[slot] + 1, 0)
+    colour = np.where(owner >= 0, colour + 1, 0)
+    background = (owner < 0) | (brightness <= EDGE_LOW)
+    edge = ~background & (brightness < EDGE_HIGH)
+    kind, colour = np.where(background, 0, kind), np.where(background, 0, colour)
+    return np.where(edge, NONE, kind), np.where(edge, NONE, colour)
+
+
+class ProbeExamples:
+    """Random (frame, target) examples of one split for a probe, drawn from (seed, split, step)."""
+
+    def __init__(self, scenes, kind: str, face_min: float):
+        self.scenes, self.kind, self.face_min = scenes, kind, face_min
+
+    def example(self, scene: int, view: int):
+        """Return (frame uint8 [H, W, 3], target): digit: int class or NONE; shapes: (kind, colour) maps."""
+        frame = self.scenes.frames(scene, [view])[0]
+        labels = self.scenes.labels(scene)
+        if self.kind == "digit":
+            return frame, int(dice_targets(labels, self.face_min)[view])
+        return frame, shape_targets(frame, labels, view)
+
+    def batch(self, rng: np.random.Generator, count: int) -> tuple:
+        """Return (frames uint8 [N, H, W, 3], targets) of `count` random views; digit views without a
+        readable face are skipped, so N <= count. targets: int64 [N] (digit) or two int64 [N, H, W] maps."""
+        picks = zip(rng.integers(len(self.scenes), size=count),
+                    rng.integers(self.scenes.views_per_scene, size=count))
+        pairs = [self.example(int(s), int(v)) for s, v in picks]
+        if self.kind == "digit":
+            pairs = [(f, t) for f, t in pairs if t != NONE]
+            return np.stack([f for f, _ in pairs]), np.array([t for _, t in pairs], np.int64)
+        return (np.stack([f for f, _ in pairs]), np.stack([t[0] for _, t in pairs]),
+                np.stack([t[1] for _, t in pairs]))
+
+
+# --------------------------------------------------------------------------- training and loading
+
+def probe_loss(net: nn.Module, kind: str, frames: torch.Tensor, *targets) -> torch.Tensor:
+    """Return the cross-entropy of a probe on a batch: digit: the mean over views; shapes: the mean over shape
+    pixels plus the mean over background pixels, of the kind's and the colour's (edge pixels left out)."""
+    if kind == "digit":
+        return F.cross_entropy(net(frames), targets[0])
+    logits = net(frames)
+    foreground = targets[0] > 0
+    loss = 0.0
+    for part in (foreground, targets[0] == 0):   # shapes and background weigh the same, however small the shapes
+        for out, target in zip(logits, targets):
+            loss = loss + F.cross_entropy(out.movedim(1, -1)[part], target[part]) if part.any() else loss
+    return loss
+
+
+@torch.no_grad()
+def held_out_accuracy(net: nn.Module, kind: str, examples: ProbeExamples, views: int = 1000,
+                      seed: int = 0) -> tuple:
+    """Return (accuracy, examples counted) on up to `views` random test views: digit: share of kept views whose
+    class is right; shapes: share of foreground pixels (not edges) whose kind AND colour are both right."""
+    net.eval()
+    rng = np.random.default_rng([seed, 1, 7])
+    right = total = 0
+    for _ in range(0, views, 100):
+        frames, *targets = examples.batch(rng, 100)
+        if kind == "digit":
+            predicted = net(torch.from_numpy(frames)).argmax(1).numpy()
+            right, total = right + int((predicted == targets[0]).sum()), total + len(predicted)
+        else:
+            kinds, colours = (t.argmax(1).numpy() for t in net(torch.from_numpy(frames)))
+            counted = targets[0] > 0
+            right += int(((kinds == targets[0]) & (colours == targets[1]) & counted).sum())
+            total += int(counted.sum())
+    net.train()
+    return right / max(total, 1), total
+
+
+def train_probe(folder, dataset, out, steps: int = 1500, batch_size: int = 64, lr: float = 2e-3, seed: int = 0,
+                on_progress=None) -> ProbeConfig:
+    """Train the probe of `dataset` in shard folder `folder` on its train split and save it to folder `out`.
+
+    on_progress(step, steps, loss) is called after each step. Returns the saved ProbeConfig, whose
+    test_accuracy is measured on the test split. Raises UserError on bad input (before writing anything).
+    """
+    train_scenes = open_dataset(folder, dataset, "train")
+    test_scenes = open_dataset(folder, train_scenes.name, "test")
+    for scenes in (train_scenes, test_scenes):
+        scenes.check_shards()
+    path = manifest_path(folder, train_scenes.name)
+    generator = load_manifest(path)["generator"]
+    if generator not in PROBE_KINDS:
+        raise UserError(f"no probe reads datasets made by generator '{generator}' (probes exist for: "
+                        f"{', '.join(PROBE_KINDS)})")
+    if len(test_scenes) == 0:
+        raise UserError(f"dataset '{train_scenes.name}' has no test scenes to measure the probe on; generate it "
+                        f"with --test-n 1 or more")
+    out = Path(out)
+    if (out / CHECKPOINT).exists():
+        raise UserError(f"{out} already holds a probe; choose another --out or delete it")
+    cfg = ProbeConfig(kind=PROBE_KINDS[generator], dataset=train_scenes.name, generator=generator,
+                      data_dir=str(Path(folder).resolve()), manifest=str(path.resolve()),
+                      image_size=train_scenes.frame_shape[0], steps=steps, batch_size=batch_size, lr=lr, seed=seed)
+    torch.manual_seed(seed)
+    net = NETWORKS[cfg.kind]()
+    optimizer = torch.optim.Adam(net.parameters(), lr=lr)
+    schedule = torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=lr, total_steps=steps)
+    examples = ProbeExamples(train_scenes, cfg.kind, cfg.face_min)
+    class_counts = np.zeros(10)
+    for step in range(steps):
+        frames, *targets = examples.batch(np.random.default_rng([seed, 0, step]), batch_size)
+        if cfg.kind == "digit":
+            class_counts += np.bincount(targets[0], minlength=10)
+        loss = probe_loss(net, cfg.kind, torch.from_numpy(frames), *(torch.from_numpy(t) for t in targets))
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+        schedule.step()
+        if on_progress is not None:
+            on_progress(step + 1, steps, float(loss))
+    accuracy, counted = held_out_accuracy(net, cfg.kind, ProbeExamples(test_scenes, cfg.kind, cfg.face_min),
+                                          seed=seed)
+    chance = class_counts.max() / max(class_counts.sum(), 1) if cfg.kind == "digit" else float("nan")
+    cfg = dataclasses.replace(cfg, test_accuracy=accuracy, test_examples=counted, chance=float(chance))
+    out.mkdir(parents=True, exist_ok=True)
+    with AtomicFile(out / CHECKPOINT) as tmp:
+        torch.save({"probe": net.state_dict(), "config": dataclasses.asdict(cfg)}, tmp)
+    write_json_atomic(out / CONFIG, dataclasses.asdict(cfg))
+    return cfg
+
+
+def load_probe(folder) -> tuple:
+    """Load a probe folder: returns (ProbeConfig, network in eval mode on the CPU). UserError when `folder` is
+    not a probe folder or its files are damaged."""
+    folder = Path(folder)
+    if not (folder / CONFIG).is_file() or not (folder / CHECKPOINT).is_file():
+        raise UserError(f"{folder} is not a probe folder (no {CONFIG} and {CHECKPOINT}); make one with "
+                        f"`jumpdata probe train`")
+    try:
+        values = json.loads((folder / CONFIG).read_text())
+        cfg = ProbeConfig(**values)
+        state = torch.load(folder / CHECKPOINT, map_location="cpu", weights_only=True)["probe"]
+        net = NETWORKS[cfg.kind]()
+        net.load_state_dict(state)
+    except (OSError, ValueError, TypeError, KeyError, RuntimeError, EOFError) as e:
+        reason = str(e).splitlines()[0] if str(e).strip() else type(e).__name__
+        raise UserError(f"{folder} holds a damaged probe ({reason[:120]})") from None
+    return cfg, net.eval()
