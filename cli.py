@@ -314,9 +314,9 @@ def probe_train(folder, dataset, out, steps, batch_size, lr, seed):
     with writing_folder(out, RUN_LOCK, "a probe training"), ProgressBar("probe") as bar:
         cfg = train_probe(folder, dataset, out, steps=steps, batch_size=batch_size, lr=lr, seed=seed,
                           on_progress=lambda step, total, loss: bar.update(step, total, f"loss {loss:.3f}"))
-    chance = f" (chance: {cfg.chance:.3f})" if cfg.kind == "digit" else ""
     click.echo(f"probe {cfg.kind} of '{cfg.dataset}': held-out accuracy {cfg.test_accuracy:.3f} on "
-               f"{cfg.test_examples} test {'views' if cfg.kind == 'digit' else 'pixels'}{chance}; saved in {out}")
+               f"{cfg.test_examples} test {'views' if cfg.kind == 'digit' else 'shape pixels'} (chance: "
+               f"{cfg.chance:.3f}); saved in {out}")
 
 
 # --------------------------------------------------------------------------- entry point

@@ -52,7 +52,8 @@ class ProbeConfig:
     face_min: float = FACE_MIN
     test_accuracy: float = float("nan")   # digit: share of kept test views read right; shapes: see docs/probes.md
     test_examples: int = 0
-    chance: float = float("nan")          # the accuracy of always answering the most common training class
+    chance: float = float("nan")          # digit: always answering the most common training class; shapes: a
+                                          # uniform guess of kind and colour
 
 
 # --------------------------------------------------------------------------- the networks
@@ -252,10 +253,11 @@ def train_probe(folder, dataset, out, steps: int = 1500, batch_size: int = 64, l
         optimizer.step()
         schedule.step()
         if on_progress is not None:
-            on_progress(step + 1, steps, float(loss))
+            on_progress(step + 1, steps, loss.item())
     accuracy, counted = held_out_accuracy(net, cfg.kind, ProbeExamples(test_scenes, cfg.kind, cfg.face_min),
                                           seed=seed)
-    chance = class_counts.max() / max(class_counts.sum(), 1) if cfg.kind == "digit" else float("nan")
+    chance = (class_counts.max() / max(class_counts.sum(), 1) if cfg.kind == "digit"
+              else 1 / (len(vocab.KINDS) * len(vocab.COLORS)))
     cfg = dataclasses.replace(cfg, test_accuracy=accuracy, test_examples=counted, chance=float(chance))
     out.mkdir(parents=True, exist_ok=True)
     with AtomicFile(out / CHECKPOINT) as tmp:
