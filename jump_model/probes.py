@@ -24,9 +24,11 @@ from torch import nn
 
 from narratives import vocabulary as vocab
 from scene_shards import open_dataset
-from scene_shards.common import UserError
+from scene_shards.common import UserError, one_line
 from scene_shards.files import AtomicFile, write_json_atomic
 from scene_shards.manifest import load_manifest, manifest_path
+
+from .run_folder import LOAD_ERRORS
 
 FACE_MIN = 0.05        # a dice view is read when its largest face covers at least 5% of the image
 NONE = -1              # "no shape here" in the kind and colour maps; also the ignored target of edge pixels
@@ -279,7 +281,6 @@ def load_probe(folder) -> tuple:
         state = torch.load(folder / CHECKPOINT, map_location="cpu", weights_only=True)["probe"]
         net = NETWORKS[cfg.kind]()
         net.load_state_dict(state)
-    except (OSError, ValueError, TypeError, KeyError, RuntimeError, EOFError) as e:
-        reason = str(e).splitlines()[0] if str(e).strip() else type(e).__name__
-        raise UserError(f"{folder} holds a damaged probe ({reason[:120]})") from None
+    except LOAD_ERRORS as e:
+        raise UserError(f"{folder} holds a damaged probe ({one_line(e)[:120]})") from None
     return cfg, net.eval()

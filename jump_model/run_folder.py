@@ -52,7 +52,7 @@ def read_config_values(run) -> dict:
     try:
         values = json.loads(path.read_text())
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
-        raise UserError(f"cannot read {path}: {str(e).splitlines()[0] if str(e) else type(e).__name__}") from None
+        raise UserError(f"cannot read {path}: {one_line(e)}") from None
     if not isinstance(values, dict):
         raise UserError(f"{path} does not hold a run config (a JSON object)")
     return values
@@ -101,9 +101,8 @@ def load_checkpoint(run, device: torch.device = torch.device("cpu")) -> dict:
     try:
         ckpt = torch.load(path, map_location=device, weights_only=True)
     except LOAD_ERRORS as e:
-        reason = str(e).splitlines()[0] if str(e).strip() else type(e).__name__
-        raise UserError(f"cannot load checkpoint {path} (damaged or not a jumpdata checkpoint: {reason[:120]})") \
-            from None
+        raise UserError(f"cannot load checkpoint {path} (damaged or not a jumpdata checkpoint: "
+                        f"{one_line(e)[:120]})") from None
     if not isinstance(ckpt, dict) or any(k not in ckpt for k in CHECKPOINT_KEYS):
         raise UserError(f"{path} is not a jumpdata checkpoint (it needs the keys {', '.join(CHECKPOINT_KEYS)})")
     step = ckpt["step"]
