@@ -272,16 +272,21 @@ def sample(run, out, context, query, samples, scene, seed, scale, data):
 @click.option("--metric", "metrics", multiple=True, type=click.Choice(METRICS),
               help="Metric to compute (repeatable) [default: every one that applies to the runs' data].")
 @click.option("--out", type=click.Path(), required=True,
-              help="Report FILE.json; its plot is written beside it as FILE.png (and FILE_hidden_face.png).")
-@click.option("--samples", type=int, default=30, show_default=True,
-              help="min-mse: continuations per video; nelbo, consistency: posterior samples per scene.")
+              help="Report FILE.json; its plot is written beside it as FILE.png (and the pictures FILE_hidden_face, "
+                   "FILE_digits, FILE_story.png).")
+@click.option("--samples", type=int, default=None,
+              help="min-mse, story: continuations per video; nelbo, consistency: posterior samples per scene; "
+                   "digit-agreement: sampled sets per scene [default: 30; 10 for digit-agreement and story].")
 @click.option("--scenes", type=int, default=None, help="Use the first N test scenes [default: all].")
 @click.option("--frames", type=int, default=40, show_default=True, help="speed: the frame number to obtain.")
 @click.option("--context-frames", type=int, default=None,
-              help="min-mse, speed: the first frames given [default: 5]; nelbo, consistency: most context views "
-                   "[default: 3].")
+              help="min-mse, speed, story: the first frames given [default: 5]; nelbo, consistency, "
+                   "digit-agreement: most context views [default: 3].")
 @click.option("--data", type=click.Path(), default=None,
               help="Folder holding the runs' dataset, if it moved [default: the one they trained on].")
+@click.option("--probe", type=click.Path(), default=None,
+              help="Probe folder (jumpdata probe train) for digit-agreement and story [default: those two are "
+                   "left out].")
 @click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]), default="auto", show_default=True)
 def eval_(runs, metrics, out, **opts):
     """Measure trained RUNS on their test split (docs/reproduce.md): writes the JSON, a plot and prints a table."""

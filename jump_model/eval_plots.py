@@ -1,5 +1,6 @@
-"""The pictures of `jumpdata eval`: bars with 95% intervals per run (matplotlib), and sampled views of the hidden
-cube face, each run's rows beside the others'. Only `evaluate` imports this module (matplotlib loads here)."""
+"""The pictures of `jumpdata eval`: bars with 95% intervals per run (matplotlib); sampled views of the hidden
+cube face, each run's rows beside the others'; and for the probe metrics, sampled sets with the probe's reading
+written under each view. Only `evaluate` imports this module (matplotlib loads here)."""
 
 from pathlib import Path
 
@@ -8,11 +9,17 @@ from PIL import Image, ImageDraw
 
 from scene_shards.files import AtomicFile
 
+from narratives.vocabulary import COLOR_NAMES
+from scene_shards.pictures import grid
+
 from . import metric_names as names
 from .config import MODEL_KINDS
-from .sample import WHITE, labelled, stack
+from .sample import LABEL_W, WHITE, labelled, stack
+from .story_checks import NOBODY
 
-TITLE_H, BLOCK_GAP, PICTURE_SCALE = 16, 12, 3
+TITLE_H, BLOCK_GAP, PICTURE_SCALE, CAPTION_H = 16, 12, 3, 14
+STORY_COLUMNS = 8          # frames of a video shown in the story picture: the last context frame and 7 later ones
+BAR_MODELS = MODEL_KINDS + (names.TRUTH, names.RANDOM)   # a bar's colour follows its model's place here
 
 
 def bar_label(e: dict) -> str:
@@ -37,7 +44,7 @@ def plot_figures(results: list, out) -> None:
         values = np.array([e[name] for e in entries])
         intervals = np.array([e.get(name + names.CI95, [e[name], e[name]]) for e in entries])
         errors = np.stack([values - intervals[:, 0], intervals[:, 1] - values])
-        colours = [f"C{MODEL_KINDS.index(e[names.MODEL]) % 10}" for e in entries]
+        colours = [f"C{BAR_MODELS.index(e[names.MODEL]) % 10}" for e in entries]
         ax.bar(range(len(entries)), values, yerr=errors, capsize=4, color=colours)
         ax.set_xticks(range(len(entries)), [bar_label(e) for e in entries], fontsize=7)
         ax.set_title(f"{result[names.METRIC]}: {name}\n{result[names.DATASET]}, {result[names.SCENES]} "
@@ -85,6 +92,82 @@ def save_hidden_face_picture(shown: list, out) -> None:
         head = titled(side_by_side([known, truth]), f"test scene {s['scene']}: face {s['face']} is hidden from "
                                                     f"the context; the targets show it")
         blocks.append(stack([head, side_by_side(runs)]))
-    picture = stack(blocks)
+    save_png(stack(blocks), out)
+
+
+def captioned_row(images: np.ndarray, name: str, captions: list, scale: int = PICTURE_SCALE) -> np.ndarray:
+    """Return uint8 [h, w, 3]: the views uint8 [C, H, W, 3] side by side, `name` on their left and each caption
+    written under its view."""
+    tiles = grid([images], scale)
+    img = Image.new("RGB", (LABEL_W + tiles.shape[1], tiles.shape[0] + CAPTION_H), (WHITE,) * 3)
+    img.paste(Image.fromarray(tiles), (LABEL_W, 0))
+    draw = ImageDraw.Draw(img)
+    draw.text((2, tiles.shape[0] // 2 - 5), name, fill=(0, 0, 0))
+    step = tiles.shape[1] // len(images) + 1
+    for c, caption in enumerate(captions):
+        draw.text((LABEL_W + c * step, tiles.shape[0] + 1), caption, fill=(0, 0, 0))
+    return np.asarray(img)
+
+
+def save_digit_picture(shown: list, out) -> None:
+    """Write the digit-agreement picture: per scene its context views, the true views of the hidden face with the
+    probe's reading under each, then each run's sampled sets of those views (a row per set), read the same way.
+
+    shown: dicts from evaluate.Plan.digit_agreement ("scene", "face", "digit", "context", "truth", "truth_read",
+    "samples": {run name: (views uint8 [S, T, H, W, 3], readings int [S, T])})."""
+    blocks = []
+    for s in shown:
+        known = labelled([s["context"]], ["context"], [f"view {i + 1}" for i in range(len(s["context"]))],
+                         PICTURE_SCALE)
+        truth = captioned_row(s["truth"], "truth", [f"reads {d}" for d in s["truth_read"]])
+        runs = [titled(stack([captioned_row(views, f"set {k + 1}", [f"reads {d}" for d in read])
+                              for k, (views, read) in enumerate(zip(*samples))]), name)
+                for name, samples in s["samples"].items()]
+        head = titled(side_by_side([known, truth]), f"test scene {s['scene']}: face {s['face']} (digit "
+                                                    f"{s['digit']}) is hidden from the context")
+        blocks.append(stack([head, side_by_side(runs)]))
+    save_png(stack(blocks), out)
+
+
+def story_caption(reading: dict, t: int, story: str) -> str:
+    """What the probe read in frame t: the shape the actor is next to (and, for color_reaction, the colour read
+    on the target, shape 1)."""
+    by = reading["next_to"][t]
+    text = f"by {by}" if by != NOBODY else "-"
+    if story == "color_reaction":
+        colour = reading["colour"][t, 1]
+        text += " " + (COLOR_NAMES[colour] if colour != NOBODY else "?")
+    return text
+
+
+def save_story_picture(shown: list, out) -> None:
+    """Write the story picture: per video, the true video and each run's sampled continuations at STORY_COLUMNS
+    frames (the last context frame first), the probe's reading under each frame and the check's verdict in the
+    row's name.
+
+    shown: dicts from evaluate.Plan.story_metric ("scene", "story", "context_frames", "truth", "truth_read",
+    "truth_coherent", "samples": {run name: (videos uint8 [S, V, H, W, 3], readings [S], verdicts bool [S])})."""
+    blocks = []
+    for s in shown:
+        frames = len(s["truth"])
+        columns = np.unique(np.linspace(s["context_frames"] - 1, frames - 1, STORY_COLUMNS).round().astype(int))
+        verdict = {True: "coherent", False: "not"}
+        row = lambda video, reading, name: captioned_row(video[columns], name, [
+            f"t{t} {story_caption(reading, t, s['story'])}" for t in columns])
+        rows = [row(s["truth"], s["truth_read"], f"truth: {verdict[s['truth_coherent']]}")]
+        for name, (videos, readings, verdicts) in s["samples"].items():
+            rows.append(titled(stack([row(v, r, f"{k + 1}: {verdict[bool(ok)]}")
+                                      for k, (v, r, ok) in enumerate(zip(videos, readings, verdicts))]), name))
+        blocks.append(titled(stack(rows), f"test video {s['scene']} ({s['story']}): frames 0-"
+                                          f"{s['context_frames'] - 1} given; 'by k': the actor is next to shape k"))
+    save_png(stack(blocks), out)
+
+
+def save_png(picture: np.ndarray, out) -> None:
+    """Write uint8 [h, w, 3] as a PNG (temporary name, then renamed)."""
     with AtomicFile(Path(out), durable=False) as tmp:
         Image.fromarray(picture).save(tmp, format="PNG")
+
+
+#: file name suffix (FILE_<suffix>.png) -> the function drawing that picture from evaluate.Plan.pictures
+PICTURES = {"hidden_face": save_hidden_face_picture, "digits": save_digit_picture, "story": save_story_picture}

@@ -57,6 +57,24 @@ def model_device(model) -> torch.device:
     return next(iter(model.parameters()), torch.zeros(())).device
 
 
+def as_uint8_frames(pred: torch.Tensor) -> np.ndarray:
+    """Return a model's sampled frames float [..., 3, H, W] (about [0, 1]) as uint8 [..., H, W, 3] on the CPU."""
+    return (pred.movedim(-3, -1).clamp(0, 1) * 255).round().byte().cpu().numpy()
+
+
+@torch.no_grad()
+def draw_views(model, frames: np.ndarray, viewpoints: np.ndarray, context: list, query: list,
+               samples: int) -> np.ndarray:
+    """Sample `samples` predictions of the `query` views of one scene given its `context` views, drawing from
+    torch's current random state (SAMPLE_BATCH at a time). frames uint8 [V, H, W, 3], viewpoints float32 [V, D].
+
+    Returns uint8 [samples, Q, H, W, 3] (for a jumpy model each sample is one consistent set: one z)."""
+    device = model_device(model)
+    return np.concatenate([as_uint8_frames(model.sample(
+        copies(frames[context], n, device), copies(viewpoints[context], n, device),
+        copies(viewpoints[query], n, device))) for n in sample_chunks(samples)])
+
+
 @torch.no_grad()
 def min_mse_per_scene(model, scenes, indices, context_frames: int, samples: int, seed: int = 0,
                       on_scene=None) -> np.ndarray:

@@ -28,13 +28,15 @@ from scene_shards.common import UserError, one_line
 from scene_shards.files import AtomicFile, write_json_atomic
 from scene_shards.manifest import load_manifest, manifest_path
 
+from .metric_names import DIGIT_LABEL, DIGIT_PROBE, FACE_LABEL, SHAPE_PROBE
 from .run_folder import LOAD_ERRORS
 
 FACE_MIN = 0.05        # a dice view is read when its largest face covers at least 5% of the image
 NONE = -1              # "no shape here" in the kind and colour maps; also the ignored target of edge pixels
 EDGE_LOW, EDGE_HIGH = 0.25, 0.75   # narratives pixels whose brightness is between these shares of their
                                     # shape's colour are anti-aliased edges: left out of the loss
-PROBE_KINDS = {"dice": "digit", "narratives": "shapes"}   # manifest "generator" -> probe kind
+PROBE_KINDS = {"dice": DIGIT_PROBE, "narratives": SHAPE_PROBE}   # manifest "generator" -> probe kind
+READ_BATCH = 256       # most frames a probe reads in one forward pass
 CONFIG, CHECKPOINT = "config.json", "checkpoint.pt"
 
 
@@ -102,7 +104,7 @@ class ShapeProbe(nn.Module):
         return self.kinds(h), self.colors(h)
 
 
-NETWORKS = {"digit": DigitProbe, "shapes": ShapeProbe}
+NETWORKS = {DIGIT_PROBE: DigitProbe, SHAPE_PROBE: ShapeProbe}
 
 
 # --------------------------------------------------------------------------- ground truth per example
@@ -110,9 +112,9 @@ NETWORKS = {"digit": DigitProbe, "shapes": ShapeProbe}
 def dice_targets(labels: dict, face_min: float = FACE_MIN) -> np.ndarray:
     """Return int64 [V]: per view of a dice scene the digit class on its largest face, NONE where that face
     covers less than `face_min` of the image (labels: the scene's `visible_faces`, `digit_classes`)."""
-    visible = labels["visible_faces"]
+    visible = labels[FACE_LABEL]
     face = visible.argmax(axis=1)
-    classes = labels["digit_classes"].astype(np.int64)[face]
+    classes = labels[DIGIT_LABEL].astype(np.int64)[face]
     return np.where(visible.max(axis=1) >= face_min, classes, NONE)
 
 
@@ -159,7 +161,7 @@ class ProbeExamples:
         """Return (frame uint8 [H, W, 3], target): digit: int class or NONE; shapes: (kind, colour) maps."""
         frame = self.scenes.frames(scene, [view])[0]
         labels = self.scenes.labels(scene)
-        if self.kind == "digit":
+        if self.kind == DIGIT_PROBE:
             return frame, int(dice_targets(labels, self.face_min)[view])
         return frame, shape_targets(frame, labels, view)
 
@@ -169,7 +171,7 @@ class ProbeExamples:
         picks = zip(rng.integers(len(self.scenes), size=count),
                     rng.integers(self.scenes.views_per_scene, size=count))
         pairs = [self.example(int(s), int(v)) for s, v in picks]
-        if self.kind == "digit":
+        if self.kind == DIGIT_PROBE:
             pairs = [(f, t) for f, t in pairs if t != NONE]
             return np.stack([f for f, _ in pairs]), np.array([t for _, t in pairs], np.int64)
         return (np.stack([f for f, _ in pairs]), np.stack([t[0] for _, t in pairs]),
@@ -181,7 +183,7 @@ class ProbeExamples:
 def probe_loss(net: nn.Module, kind: str, frames: torch.Tensor, *targets) -> torch.Tensor:
     """Return the cross-entropy of a probe on a batch: digit: the mean over views; shapes: the mean over shape
     pixels plus the mean over background pixels, of the kind's and the colour's (edge pixels left out)."""
-    if kind == "digit":
+    if kind == DIGIT_PROBE:
         return F.cross_entropy(net(frames), targets[0])
     logits = net(frames)
     foreground = targets[0] > 0
@@ -202,7 +204,7 @@ def held_out_accuracy(net: nn.Module, kind: str, examples: ProbeExamples, views:
     right = total = 0
     for _ in range(0, views, 100):
         frames, *targets = examples.batch(rng, 100)
-        if kind == "digit":
+        if kind == DIGIT_PROBE:
             predicted = net(torch.from_numpy(frames)).argmax(1).numpy()
             right, total = right + int((predicted == targets[0]).sum()), total + len(predicted)
         else:
@@ -247,7 +249,7 @@ def train_probe(folder, dataset, out, steps: int = 1500, batch_size: int = 64, l
     class_counts = np.zeros(10)
     for step in range(steps):
         frames, *targets = examples.batch(np.random.default_rng([seed, 0, step]), batch_size)
-        if cfg.kind == "digit":
+        if cfg.kind == DIGIT_PROBE:
             class_counts += np.bincount(targets[0], minlength=10)
         loss = probe_loss(net, cfg.kind, torch.from_numpy(frames), *(torch.from_numpy(t) for t in targets))
         optimizer.zero_grad(set_to_none=True)
@@ -258,7 +260,7 @@ def train_probe(folder, dataset, out, steps: int = 1500, batch_size: int = 64, l
             on_progress(step + 1, steps, loss.item())
     accuracy, counted = held_out_accuracy(net, cfg.kind, ProbeExamples(test_scenes, cfg.kind, cfg.face_min),
                                           seed=seed)
-    chance = (class_counts.max() / max(class_counts.sum(), 1) if cfg.kind == "digit"
+    chance = (class_counts.max() / max(class_counts.sum(), 1) if cfg.kind == DIGIT_PROBE
               else 1 / (len(vocab.KINDS) * len(vocab.COLORS)))
     cfg = dataclasses.replace(cfg, test_accuracy=accuracy, test_examples=counted, chance=float(chance))
     out.mkdir(parents=True, exist_ok=True)
@@ -284,3 +286,29 @@ def load_probe(folder) -> tuple:
     except LOAD_ERRORS as e:
         raise UserError(f"{folder} holds a damaged probe ({one_line(e)[:120]})") from None
     return cfg, net.eval()
+
+
+@torch.no_grad()
+def read_frames(net: nn.Module, frames) -> tuple:
+    """Read uint8 frames [..., H, W, 3] (numpy or tensor) with a probe on its device, READ_BATCH at a time.
+
+    Returns numpy int64: a DigitProbe's classes [...]; a ShapeProbe's (kinds, colours) maps [..., H, W] of
+    class + 1, 0 = none (the form story_checks.read_video takes)."""
+    frames = torch.as_tensor(frames)
+    lead, flat = frames.shape[:-3], frames.reshape(-1, *frames.shape[-3:])
+    device = next(net.parameters()).device
+    parts = []
+    for start in range(0, len(flat), READ_BATCH):
+        out = net(flat[start:start + READ_BATCH].to(device))
+        parts.append([o.argmax(1).cpu() for o in (out if isinstance(out, tuple) else (out,))])
+    read = [torch.cat(p).reshape(*lead, *p[0].shape[1:]).numpy() for p in zip(*parts)]
+    return read[0] if len(read) == 1 else tuple(read)
+
+
+def check_probe_fits(cfg: ProbeConfig, folder, kind: str, dataset: str, image_size: int) -> None:
+    """Raise UserError unless the probe in `folder` (its ProbeConfig) is a `kind` probe trained on `dataset`
+    frames of `image_size` pixels."""
+    if cfg.kind != kind or cfg.dataset != dataset or cfg.image_size != image_size:
+        raise UserError(f"probe {folder} reads '{cfg.dataset}' ({cfg.kind}, {cfg.image_size}x{cfg.image_size}); the "
+                        f"runs' test scenes are '{dataset}' ({image_size}x{image_size}) and need a {kind} probe of "
+                        f"them: jumpdata probe train DATA --dataset {dataset} --out PROBE")

@@ -19,6 +19,7 @@ from scene_shards.pictures import GAP, check_picture_size, grid, parse_indices, 
 
 from .config import RunConfig
 from .data import open_test_split
+from .metrics import draw_views
 from .run_folder import load_run, with_data_folder
 
 LABEL_W, HEADER_H = 76, 14   # pixels for the row names and the column labels
@@ -37,18 +38,14 @@ def default_views(cfg: RunConfig) -> tuple:
     return list(range(k)), [int(q) for q in query]
 
 
-@torch.no_grad()
 def predict(model: torch.nn.Module, frames: np.ndarray, viewpoints: np.ndarray, context: list, query: list,
             samples: int, seed: int) -> np.ndarray:
-    """Sample `samples` predictions of the `query` views of one scene given its `context` views.
+    """Sample `samples` predictions of the `query` views of one scene given its `context` views, from `seed`.
 
     frames uint8 [V, H, W, 3], viewpoints float32 [V, D]. Returns uint8 [samples, Q, H, W, 3].
     """
-    device = next(model.parameters()).device
     torch.manual_seed(seed)
-    rep = lambda a: torch.from_numpy(np.ascontiguousarray(a)).to(device)[None].expand(samples, *a.shape)
-    out = model.sample(rep(frames[context]), rep(viewpoints[context]), rep(viewpoints[query]))
-    return (out.movedim(2, -1).clamp(0, 1) * 255).round().byte().cpu().numpy()
+    return draw_views(model, frames, viewpoints, context, query, samples)
 
 
 def labelled(rows: list, row_names: list, column_names: list, scale: int) -> np.ndarray:

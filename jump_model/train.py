@@ -259,7 +259,7 @@ def diverged(what: str, step: int, out: Path, saved) -> TrainingDiverged:
     """Return the TrainingDiverged error for `what` became non-finite near `step`; `saved`: the step of the
     checkpoint in `out` (None: none written yet)."""
     where = (f"the last good checkpoint (step {saved}) is in {out}" if saved is not None
-             else f"no checkpoint was written yet")
+             else "no checkpoint was written yet")
     return TrainingDiverged(f"{what} became non-finite near step {step}; stopped, {where}. Start a new run with a "
                             f"lower --lr")
 

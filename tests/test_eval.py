@@ -15,14 +15,17 @@ from dice3d import make_spec as dice_spec
 from dice3d.geometry import FACE_NORMALS, quat_to_matrix
 from jump_model import metric_names as names
 from jump_model.config import ModelConfig
-from jump_model.evaluate import EvalSettings, evaluate
+from jump_model.evaluate import MIN_QUALIFIED, EvalSettings, evaluate
 from jump_model.hidden_face import (MAX_CONTEXT_FACES, SHOWN_FRACTION, TARGET_VIEWS, HiddenFace, select_hidden_face,
                                     select_scenes)
 from jump_model.metrics import bootstrap_ci95, kl_per_scene, min_mse_per_scene
 from jump_model.models import make_model
+from jump_model.probes import train_probe
 from jump_model.run_folder import plan_run, save_checkpoint, write_config
 from jump_model.train import train
+from hand_built_models import Blank, Oracle
 from model_scenes import make_square_dataset
+from narratives import make_spec as narrative_spec
 from scene_shards import generate_dataset, open_dataset
 
 FAST = dict(batch_size=4, log_every=1, eval_every=2, sample_every=2, checkpoint_every=2, eval_scenes=4, workers=0)
@@ -70,6 +73,16 @@ def video_runs(squares, tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
+def probes(dice, tmp_path_factory):
+    """A digit probe of the tiny dice set and a shape probe of a tiny color_reaction set (2 steps each)."""
+    base = tmp_path_factory.mktemp("probes")
+    generate_dataset(narrative_spec("color_reaction", size=32), base / "stories", n=4, test_n=2, workers=1)
+    train_probe(dice, "dice", base / "digit", steps=2, batch_size=8)
+    train_probe(base / "stories", "color_reaction", base / "shapes", steps=2, batch_size=2)
+    return base / "digit", base / "shapes"
+
+
+@pytest.fixture(scope="module")
 def dice_runs(dice, tmp_path_factory):
     """A jump and a gqn run on the tiny dice set."""
     base = tmp_path_factory.mktemp("dice_runs")
@@ -77,30 +90,6 @@ def dice_runs(dice, tmp_path_factory):
 
 
 # --------------------------------------------------------------------------- hand-built models
-
-class Oracle(nn.Module):
-    """Samples the true frames: it knows every test video, found by its context frames."""
-
-    def __init__(self, scenes):
-        super().__init__()
-        self.cfg = ModelConfig(kind="jump")
-        self.anchor = nn.Parameter(torch.zeros(()))
-        self.videos = {scenes.frames(i)[0].tobytes(): scenes.frames(i) for i in range(len(scenes))}
-
-    def sample(self, context_frames, context_viewpoints, query_viewpoints, context_mask=None):
-        out = []
-        for frames, views in zip(context_frames, query_viewpoints):
-            video = torch.from_numpy(self.videos[frames[0].cpu().numpy().tobytes()])
-            out.append(video[views[:, 0].long()].movedim(-1, -3).float() / 255.0)
-        return torch.stack(out)
-
-
-class Blank(Oracle):
-    """Samples black frames."""
-
-    def sample(self, context_frames, context_viewpoints, query_viewpoints, context_mask=None):
-        return super().sample(context_frames, context_viewpoints, query_viewpoints) * 0
-
 
 class Factored(nn.Module):
     """A factored model: the KL is a sum over the real targets of a per-target term (here 1 + mean pixel)."""
@@ -245,6 +234,41 @@ def test_consistency_and_nelbo_on_dice(dice_runs, tmp_path, capsys):
     nelbo = results[names.NELBO]
     assert nelbo[names.PIXEL_VARIANCE] == 0.1 and all(np.isfinite(e["nelbo"]) for e in nelbo[names.RUNS])
     assert (tmp_path / "consistency.png").is_file() and (tmp_path / "consistency_hidden_face.png").is_file()
+
+
+def test_digit_agreement_on_dice_has_a_row_per_run_then_truth_and_random(dice_runs, probes, tmp_path, capsys):
+    jump, gqn = dice_runs
+    out = tmp_path / "agree.json"
+    code, text, err = jumpdata(capsys, "eval", jump, gqn, "--metric", "digit-agreement", "--probe", probes[0],
+                               "--samples", "3", "--out", out)
+    assert code == 0, err
+    result = json.loads(out.read_text())
+    assert result[names.METRIC] == names.DIGIT_AGREEMENT and result[names.SAMPLES] == 3
+    assert MIN_QUALIFIED <= result[names.SCENES] <= result[names.SCENES_CHECKED] == 16
+    assert result[names.PROBE] == str(probes[0]) and 0 <= result[names.PROBE_ACCURACY] <= 1
+    rows = result[names.RUNS]
+    assert [e[names.MODEL] for e in rows] == ["jump", "gqn", names.TRUTH, names.RANDOM]
+    assert (rows[-1]["agreement"], rows[-1]["accuracy"]) == (0.01, 0.1)
+    for e in rows[:-1]:
+        for figure in ("agreement", "accuracy"):
+            lo, hi = e[figure + names.CI95]
+            assert 0 <= lo <= e[figure] <= hi <= 1
+    assert (tmp_path / "agree.png").is_file() and (tmp_path / "agree_digits.png").is_file()
+    assert "digit-agreement on dice" in text and "random classes" in text
+
+
+def test_bad_probe_input_gets_one_line(dice_runs, video_runs, probes, tmp_path, capsys, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    for runs, args, message in [
+            (dice_runs, ["--probe", probes[1]], "reads 'color_reaction' (shapes, 32x32); the runs' test scenes are "
+                                                "'dice' (16x16) and need a digit probe"),
+            (dice_runs, ["--probe", tmp_path], "is not a probe folder"),
+            (dice_runs, [], "give --probe FOLDER"),
+            (video_runs, ["--probe", probes[1]], "metric story does not apply to dataset 'squares'")]:
+        metric = names.STORY if runs is video_runs else names.DIGIT_AGREEMENT
+        code, _, err = jumpdata(capsys, "eval", *runs, "--metric", metric, "--out", "r.json", *args)
+        assert code == 2 and message in err and len(err.strip().splitlines()) == 1, err
+    assert not any(tmp_path.iterdir())
 
 
 @pytest.mark.parametrize("args, message", [

@@ -7,6 +7,8 @@ import sys
 import numpy as np
 import pytest
 
+from jump_model.hidden_face import select_scenes
+from jump_model.probe_metrics import agreement_per_scene, readable_picks, true_digits
 from jump_model.probes import NONE, dice_targets, load_probe, shape_targets, train_probe
 from jump_model.story_checks import CHECKS, read_video
 from narratives import make_spec
@@ -97,3 +99,9 @@ def test_a_digit_probe_trained_for_a_minute_beats_chance_clearly(tmp_path):
     generate_dataset(dice_spec(digits=100, views=10, size=64), tmp_path / "dice", n=300, test_n=60, workers=2)
     cfg = train_probe(tmp_path / "dice", "dice", tmp_path / "probe", steps=400, batch_size=64)
     assert cfg.test_accuracy > cfg.chance + 0.15
+    # the probe on the true views of the hidden faces: three readings of one digit agree at least as often as
+    # two independent right readings would
+    scenes, (_, net) = open_dataset(tmp_path / "dice", "dice", "test"), load_probe(tmp_path / "probe")
+    picks = readable_picks(scenes, select_scenes(scenes, range(len(scenes)), 3), cfg.face_min)
+    agreement, accuracy = agreement_per_scene(*true_digits(net, scenes, picks)[::-1])
+    assert len(picks) >= 20 and agreement.mean() >= cfg.test_accuracy ** 2 and accuracy.mean() > cfg.chance
