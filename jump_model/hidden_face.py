@@ -23,7 +23,7 @@ import numpy as np
 
 from dice3d.geometry import FACE_NORMALS, quat_to_matrix
 
-from .metric_names import FACE_LABEL
+from .metric_names import FACE_LABEL, ORIENTATION_LABEL
 
 SHOWN_FRACTION = 0.01     # a view shows a face when at least 1% of its pixels are that face (10 pixels at 32x32)
 TARGET_VIEWS = 3          # views of the hidden face per scene: the first alone gives KL1, all three KL3 and the NELBO
@@ -81,7 +81,7 @@ def select_scenes(scenes, indices, max_context: int) -> list:
     chosen = []
     for i in indices:
         labels = scenes.labels(i)
-        pick = select_hidden_face(i, labels[FACE_LABEL], labels["cube_orientation"], max_context)
+        pick = select_hidden_face(i, labels[FACE_LABEL], labels[ORIENTATION_LABEL], max_context)
         if pick is not None:
             chosen.append(pick)
     return chosen

@@ -43,6 +43,7 @@ TRUTH, RANDOM = "truth", "random"
 METRIC_VIEWPOINTS = {MIN_MSE: "time", SPEED: "time", NELBO: "camera", CONSISTENCY: "camera",
                      DIGIT_AGREEMENT: "camera", STORY: "time"}
 FACE_LABEL, DIGIT_LABEL, POSITION_LABEL = "visible_faces", "digit_classes", "positions"
+ORIENTATION_LABEL = "cube_orientation"
 METRIC_LABELS = {NELBO: (FACE_LABEL,), CONSISTENCY: (FACE_LABEL,), DIGIT_AGREEMENT: (FACE_LABEL, DIGIT_LABEL),
                  STORY: (POSITION_LABEL,)}
 METRIC_NEEDS = {   # what a dataset must be for the metric, as an error message says it

@@ -28,7 +28,8 @@ from scene_shards.common import UserError, one_line
 from scene_shards.files import AtomicFile, write_json_atomic
 from scene_shards.manifest import load_manifest, manifest_path
 
-from .metric_names import DIGIT_LABEL, DIGIT_PROBE, FACE_LABEL, SHAPE_PROBE
+from .hidden_face import side_faces
+from .metric_names import DIGIT_LABEL, DIGIT_PROBE, FACE_LABEL, ORIENTATION_LABEL, SHAPE_PROBE
 from .run_folder import LOAD_ERRORS
 
 FACE_MIN = 0.05        # a dice view is read when its largest face covers at least 5% of the image
@@ -111,11 +112,13 @@ NETWORKS = {DIGIT_PROBE: DigitProbe, SHAPE_PROBE: ShapeProbe}
 
 def dice_targets(labels: dict, face_min: float = FACE_MIN) -> np.ndarray:
     """Return int64 [V]: per view of a dice scene the digit class on its largest face, NONE where that face
-    covers less than `face_min` of the image (labels: the scene's `visible_faces`, `digit_classes`)."""
+    covers less than `face_min` of the image or is not a side face (the top face's digit lies at any angle;
+    labels: the scene's `visible_faces`, `digit_classes`, `cube_orientation`)."""
     visible = labels[FACE_LABEL]
     face = visible.argmax(axis=1)
     classes = labels[DIGIT_LABEL].astype(np.int64)[face]
-    return np.where(visible.max(axis=1) >= face_min, classes, NONE)
+    readable = (visible.max(axis=1) >= face_min) & np.isin(face, side_faces(labels[ORIENTATION_LABEL]))
+    return np.where(readable, classes, NONE)
 
 
 def shape_owner(labels: dict, frame_index: int, size: int) -> np.ndarray:

@@ -64,10 +64,13 @@ def test_a_salesman_that_stops_at_its_first_visit_is_not_coherent(stories):
     assert CHECKS["salesman"](read_video(*perfect_reading(frames, labels), labels), labels)
 
 
-def test_dice_targets_read_the_largest_face_and_skip_views_without_one():
-    labels = {"visible_faces": np.array([[0.0, 0.2, 0.1, 0, 0, 0], [0.01, 0.02, 0, 0, 0, 0]], np.float32),
-              "digit_classes": np.array([3, 7, 1, 0, 0, 0], np.int8)}
-    assert dice_targets(labels).tolist() == [7, NONE]
+def test_dice_targets_read_the_largest_side_face_and_skip_views_without_one():
+    labels = {"visible_faces": np.array([[0.0, 0.2, 0.1, 0, 0, 0],       # face 1 (-x) is the largest
+                                         [0.01, 0.02, 0, 0, 0, 0],       # too small to read
+                                         [0.1, 0, 0, 0, 0.3, 0]], np.float32),   # the top face is the largest
+              "digit_classes": np.array([3, 7, 1, 0, 0, 0], np.int8),
+              "cube_orientation": np.array([0, 0, 0, 1], np.float32)}    # level: +z (face 4) on top
+    assert dice_targets(labels).tolist() == [7, NONE, NONE]
 
 
 def test_a_shape_probe_trained_briefly_reads_held_out_frames_far_above_chance(stories, tmp_path):
@@ -94,14 +97,18 @@ def test_probe_folders_and_datasets_that_do_not_fit_are_refused_in_one_line(stor
 
 
 @pytest.mark.slow
-def test_a_digit_probe_trained_for_a_minute_beats_chance_clearly(tmp_path):
+def test_a_digit_probe_trained_for_a_few_minutes_beats_chance_clearly(tmp_path):
     from dice3d import make_spec as dice_spec
-    generate_dataset(dice_spec(digits=100, views=10, size=64), tmp_path / "dice", n=300, test_n=60, workers=2)
-    cfg = train_probe(tmp_path / "dice", "dice", tmp_path / "probe", steps=400, batch_size=64)
-    assert cfg.test_accuracy > cfg.chance + 0.15
-    # the probe on the true views of the hidden faces: three readings of one digit agree at least as often as
-    # two independent right readings would
+    generate_dataset(dice_spec(digits=100, views=10, size=32), tmp_path / "dice", n=1000, test_n=100, workers=2)
+    cfg = train_probe(tmp_path / "dice", "dice", tmp_path / "probe", steps=1500, batch_size=64)
+    # about 0.26 against a chance of 0.11 (digits are learnt slowly: 0.66 after 4000 steps, docs/probes.md):
+    # twice chance, and far beyond the noise of ~1000 held-out views
+    noise = np.sqrt(cfg.chance * (1 - cfg.chance) / cfg.test_examples)
+    assert cfg.test_accuracy > max(2 * cfg.chance, cfg.chance + 5 * noise)
+    # the probe on the true views of the hidden faces: three readings agree at least as often as three
+    # independent readings that are each right with the probe's accuracy on those views
     scenes, (_, net) = open_dataset(tmp_path / "dice", "dice", "test"), load_probe(tmp_path / "probe")
     picks = readable_picks(scenes, select_scenes(scenes, range(len(scenes)), 3), cfg.face_min)
     agreement, accuracy = agreement_per_scene(*true_digits(net, scenes, picks)[::-1])
-    assert len(picks) >= 20 and agreement.mean() >= cfg.test_accuracy ** 2 and accuracy.mean() > cfg.chance
+    assert len(picks) >= 30 and accuracy.mean() > cfg.chance
+    assert agreement.mean() >= accuracy.mean() ** 3
