@@ -14,7 +14,7 @@ from scene_shards.pictures import grid
 
 from . import metric_names as names
 from .config import MODEL_KINDS
-from .sample import LABEL_W, WHITE, labelled, stack
+from .sample import HEADER_H, LABEL_W, WHITE, labelled, stack
 from .story_checks import NOBODY
 
 TITLE_H, BLOCK_GAP, PICTURE_SCALE, CAPTION_H = 16, 12, 3, 14
@@ -95,17 +95,18 @@ def save_hidden_face_picture(shown: list, out) -> None:
     save_png(stack(blocks), out)
 
 
-def captioned_row(images: np.ndarray, name: str, captions: list, scale: int = PICTURE_SCALE) -> np.ndarray:
+def captioned_row(images: np.ndarray, name: str, captions: list, scale: int = PICTURE_SCALE,
+                  top: int = 0) -> np.ndarray:
     """Return uint8 [h, w, 3]: the views uint8 [C, H, W, 3] side by side, `name` on their left and each caption
-    written under its view."""
+    written under its view, below `top` white rows (HEADER_H lines it up with a `labelled` block)."""
     tiles = grid([images], scale)
-    img = Image.new("RGB", (LABEL_W + tiles.shape[1], tiles.shape[0] + CAPTION_H), (WHITE,) * 3)
-    img.paste(Image.fromarray(tiles), (LABEL_W, 0))
+    img = Image.new("RGB", (LABEL_W + tiles.shape[1], top + tiles.shape[0] + CAPTION_H), (WHITE,) * 3)
+    img.paste(Image.fromarray(tiles), (LABEL_W, top))
     draw = ImageDraw.Draw(img)
-    draw.text((2, tiles.shape[0] // 2 - 5), name, fill=(0, 0, 0))
+    draw.text((2, top + tiles.shape[0] // 2 - 5), name, fill=(0, 0, 0))
     step = tiles.shape[1] // len(images) + 1
     for c, caption in enumerate(captions):
-        draw.text((LABEL_W + c * step, tiles.shape[0] + 1), caption, fill=(0, 0, 0))
+        draw.text((LABEL_W + c * step, top + tiles.shape[0] + 1), caption, fill=(0, 0, 0))
     return np.asarray(img)
 
 
@@ -119,7 +120,7 @@ def save_digit_picture(shown: list, out) -> None:
     for s in shown:
         known = labelled([s["context"]], ["context"], [f"view {i + 1}" for i in range(len(s["context"]))],
                          PICTURE_SCALE)
-        truth = captioned_row(s["truth"], "truth", [f"reads {d}" for d in s["truth_read"]])
+        truth = captioned_row(s["truth"], "truth", [f"reads {d}" for d in s["truth_read"]], top=HEADER_H)
         runs = [titled(stack([captioned_row(views, f"set {k + 1}", [f"reads {d}" for d in read])
                               for k, (views, read) in enumerate(zip(*samples))]), name)
                 for name, samples in s["samples"].items()]

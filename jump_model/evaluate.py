@@ -7,7 +7,7 @@ for every run on the same scenes, views and random draws. The JSON layout and
 the names are in jump_model.metric_names; docs/reproduce.md explains every figure.
 """
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -123,9 +123,10 @@ def choose_metrics(asked: list, scenes, with_probe: bool) -> list:
     return list(dict.fromkeys(asked))
 
 
-def run_name(run: LoadedRun) -> str:
-    """A run's name in pictures: its model kind and folder name."""
-    return f"{run.kind} {Path(run.path).name}"
+def picture_names(runs: list) -> list:
+    """The runs' names in pictures: model kind and folder name, the full path where two would look alike."""
+    short = [f"{run.kind} {Path(run.path).name}" for run in runs]
+    return [name if short.count(name) == 1 else f"{run.kind} {run.path}" for name, run in zip(short, runs)]
 
 
 def agreement_figures(read: np.ndarray, digits: np.ndarray) -> dict:
@@ -177,6 +178,7 @@ class Plan:
         """probe: (ProbeConfig, network) from probes.load_probe when a probe metric is measured, else None."""
         self.runs, self.scenes, self.settings, self.metrics = runs, scenes, settings, metrics
         self.pictures = {}     # file name suffix -> the data of a picture the metrics leave (eval_plots draws it)
+        self.names = dict(zip((id(r) for r in runs), picture_names(runs)))   # run -> its name in pictures
         self.indices = list(range(min(settings.scenes or len(scenes), len(scenes))))
         video_metrics = [m for m in metrics if names.METRIC_VIEWPOINTS[m] == "time"]
         self.video_context = settings.context_frames or DEFAULT_VIDEO_CONTEXT
@@ -200,6 +202,8 @@ class Plan:
                     f"hiding a side face and {TARGET_VIEWS} views showing it (at least {MIN_QUALIFIED} needed): "
                     f"generate more test scenes (--test-n) or more views per scene (jumpdata dice --views 20)")
         self.probe_cfg, self.probe = probe if probe is not None else (None, None)
+        if probe is not None and settings.probe is None:
+            raise UserError("settings.probe must name the folder the probe was loaded from")
         for metric in metrics:
             if metric in names.PROBE_METRICS:
                 check_probe_fits(self.probe_cfg, settings.probe, names.PROBE_METRICS[metric], scenes.name,
@@ -329,7 +333,7 @@ class Plan:
             read, kept = sampled_digits(run.model, self.probe, self.scenes, self.readable, sets,
                                         on_scene=progress.step, keep=PICTURE_SCENES)
             entries.append(entry(run, **agreement_figures(read, digits)))
-            shown[run_name(run)] = (kept, read[:PICTURE_SCENES])
+            shown[self.names[id(run)]] = (kept, read[:PICTURE_SCENES])
         entries.append(reference_entry("probe on the true views", names.TRUTH,
                                        **agreement_figures(true_read, digits)))
         floor = random_floor(TARGET_VIEWS)
@@ -354,7 +358,7 @@ class Plan:
             coherent, kept = sampled_story(run.model, self.probe, self.scenes, self.indices, self.video_context,
                                            samples, check, on_scene=progress.step, keep=PICTURE_SCENES)
             entries.append(entry(run, coherent=figure(coherent)))
-            shown[run_name(run)] = kept
+            shown[self.names[id(run)]] = kept
         truth, truth_read = true_story(self.probe, self.scenes, self.indices, check, keep=PICTURE_SCENES)
         entries.append(reference_entry("probe on the true videos", names.TRUTH, coherent=figure(truth)))
         self.pictures["story"] = [
@@ -376,7 +380,7 @@ class Plan:
             rows = {}
             for run in self.runs:
                 torch.manual_seed(scene_seed(1, pick.scene))
-                rows[run_name(run)] = draw_views(run.model, frames, views, ctx, tgt, PICTURE_SAMPLES)
+                rows[self.names[id(run)]] = draw_views(run.model, frames, views, ctx, tgt, PICTURE_SAMPLES)
             shown.append({"scene": pick.scene, "face": pick.face, "context": frames[ctx], "truth": frames[tgt],
                           "samples": rows})
         return shown
@@ -415,10 +419,9 @@ def evaluate(run_paths, out, settings: EvalSettings, on_progress=None) -> dict:
         raise UserError(f"--out {out}: folder {out.parent} does not exist")
     runs = load_runs(run_paths, settings.data, resolve_device(settings.device))
     scenes = open_test_split(runs[0].cfg)
-    probe_used = settings.probe is not None and (not settings.metrics
-                                                 or bool(set(settings.metrics) & set(names.PROBE_METRICS)))
-    results, pictures = measure(runs, scenes, settings, load_probe(settings.probe) if probe_used else None,
-                                on_progress)
+    chosen = choose_metrics(settings.metrics, scenes, settings.probe is not None)
+    probe = load_probe(settings.probe) if set(chosen) & set(names.PROBE_METRICS) else None
+    results, pictures = measure(runs, scenes, replace(settings, metrics=chosen), probe, on_progress)
     report = results[0] if len(results) == 1 else {names.REPORT: results}
     from .eval_plots import PICTURES, plot_figures   # matplotlib only here
     write_json_atomic(out, report)

@@ -8,7 +8,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from jump_model.config import ModelConfig
-from jump_model.probes import shape_targets
+from jump_model.probes import dice_targets, shape_targets
 from narratives import vocabulary as vocab
 
 
@@ -58,3 +58,20 @@ class PerfectShapeProbe(nn.Module):
         maps = [self.maps.get(f.cpu().numpy().tobytes(), none) for f in frames]
         return tuple(F.one_hot(torch.from_numpy(np.stack([m[part] for m in maps])), classes).movedim(-1, 1).float()
                      for part, classes in ((0, len(vocab.KINDS) + 1), (1, len(vocab.COLORS) + 1)))
+
+
+class PerfectDigitProbe(nn.Module):
+    """A digit probe that reads every true view of `scenes` as its dice_targets class (its largest side face's
+    digit) and any other frame as class 0. Outputs one-hot logits like a DigitProbe."""
+
+    def __init__(self, scenes):
+        super().__init__()
+        self.anchor = nn.Parameter(torch.zeros(()))
+        self.classes = {}
+        for i in range(len(scenes)):
+            for frame, digit in zip(scenes.frames(i), dice_targets(scenes.labels(i))):
+                self.classes[frame.tobytes()] = max(int(digit), 0)
+
+    def forward(self, frames):
+        read = [self.classes.get(f.cpu().numpy().tobytes(), 0) for f in frames]
+        return F.one_hot(torch.tensor(read), 10).float()

@@ -15,15 +15,15 @@ from dice3d import make_spec as dice_spec
 from dice3d.geometry import FACE_NORMALS, quat_to_matrix
 from jump_model import metric_names as names
 from jump_model.config import ModelConfig
-from jump_model.evaluate import MIN_QUALIFIED, EvalSettings, evaluate
+from jump_model.evaluate import MIN_QUALIFIED, EvalSettings, LoadedRun, evaluate, measure
 from jump_model.hidden_face import (MAX_CONTEXT_FACES, SHOWN_FRACTION, TARGET_VIEWS, HiddenFace, select_hidden_face,
                                     select_scenes)
 from jump_model.metrics import bootstrap_ci95, kl_per_scene, min_mse_per_scene
 from jump_model.models import make_model
-from jump_model.probes import train_probe
+from jump_model.probes import ProbeConfig, train_probe
 from jump_model.run_folder import plan_run, save_checkpoint, write_config
 from jump_model.train import train
-from hand_built_models import Blank, Oracle
+from hand_built_models import Blank, Oracle, PerfectDigitProbe
 from model_scenes import make_square_dataset
 from narratives import make_spec as narrative_spec
 from scene_shards import generate_dataset, open_dataset
@@ -255,6 +255,31 @@ def test_digit_agreement_on_dice_has_a_row_per_run_then_truth_and_random(dice_ru
             assert 0 <= lo <= e[figure] <= hi <= 1
     assert (tmp_path / "agree.png").is_file() and (tmp_path / "agree_digits.png").is_file()
     assert "digit-agreement on dice" in text and "random classes" in text
+
+
+def test_digit_agreement_of_a_model_sampling_the_truth_is_the_truth_row(dice):
+    scenes = open_dataset(dice, "dice", "test")
+    cfg = ProbeConfig(kind=names.DIGIT_PROBE, dataset="dice", generator="dice", data_dir=str(dice), manifest="",
+                      image_size=16, test_accuracy=1.0)
+    runs = [LoadedRun("oracle", None, Oracle(scenes), 0), LoadedRun("blank", None, Blank(scenes, kind="gqn"), 0)]
+    settings = EvalSettings(metrics=[names.DIGIT_AGREEMENT], samples=2, probe="perfect")
+    results, pictures = measure(runs, scenes, settings, (cfg, PerfectDigitProbe(scenes)))
+    oracle, blank, truth, _ = results[0][names.RUNS]
+    assert (truth["agreement"], truth["accuracy"]) == (1.0, 1.0)       # read perfectly, the truth is the ceiling
+    assert (oracle["agreement"], oracle["accuracy"]) == (1.0, 1.0)
+    digits = [scenes.labels(s["scene"])[names.DIGIT_LABEL][s["face"]] for s in pictures["digits"]]
+    assert all(read.tolist() == [[d] * TARGET_VIEWS] * 2 for d, (_, read) in
+               zip(digits, (s["samples"]["jump oracle"] for s in pictures["digits"])))
+    assert blank["agreement"] == 1.0 and blank["accuracy"] < 0.5     # black frames: always class 0, one agreement
+
+
+def test_with_a_probe_and_no_metric_eval_adds_the_probe_metric_that_fits(dice_runs, probes, tmp_path, capsys):
+    out = tmp_path / "all.json"
+    code, _, err = jumpdata(capsys, "eval", dice_runs[0], "--probe", probes[0], "--samples", "1", "--out", out)
+    assert code == 0, err
+    metrics = [r[names.METRIC] for r in json.loads(out.read_text())[names.REPORT]]
+    assert metrics == [names.NELBO, names.CONSISTENCY, names.DIGIT_AGREEMENT]
+    assert (tmp_path / "all_digits.png").is_file() and (tmp_path / "all_hidden_face.png").is_file()
 
 
 def test_bad_probe_input_gets_one_line(dice_runs, video_runs, probes, tmp_path, capsys, monkeypatch):

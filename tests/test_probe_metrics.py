@@ -4,9 +4,11 @@ the truth, while black frames are never a story."""
 
 import numpy as np
 import pytest
+from PIL import Image
 
 from hand_built_models import Blank, Oracle, PerfectShapeProbe
 from jump_model import metric_names as names
+from jump_model.eval_plots import PICTURES
 from jump_model.evaluate import EvalSettings, LoadedRun, measure
 from jump_model.hidden_face import HiddenFace
 from jump_model.probe_metrics import agreement_per_scene, random_floor, readable_picks, sampled_story, true_story
@@ -78,7 +80,7 @@ def test_sampling_the_truth_scores_the_probes_ceiling_and_black_frames_score_not
     assert not blank.any()
 
 
-def test_story_report_has_a_row_per_model_then_the_truth(salesman):
+def test_story_report_has_a_row_per_model_then_the_truth(salesman, tmp_path):
     scenes, probe = salesman
     runs = [LoadedRun("oracle", None, Oracle(scenes), 0), LoadedRun("blank", None, Blank(scenes, kind="gqn"), 0)]
     results, pictures = measure(runs, scenes, EvalSettings(metrics=[names.STORY], samples=2, probe="probe"), probe)
@@ -93,6 +95,8 @@ def test_story_report_has_a_row_per_model_then_the_truth(salesman):
     assert lo <= truth["coherent"] <= hi
     shown = pictures["story"][0]
     assert shown["truth"].shape == (21, 32, 32, 3) and set(shown["samples"]) == {"jump oracle", "gqn blank"}
+    PICTURES["story"](pictures["story"], tmp_path / "story.png")
+    assert Image.open(tmp_path / "story.png").size[1] > 2 * 3 * 32 * 3      # two videos, three rows of 3x frames
 
 
 @pytest.mark.slow
