@@ -13,6 +13,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from narratives.spec import STORY_KEY
 from scene_shards.common import UserError
 from scene_shards.files import write_json_atomic
 
@@ -155,13 +156,18 @@ def figure(values, statistic=np.mean, seed: int = 0) -> tuple:
 
 def entry(run: LoadedRun, **figures) -> dict:
     """A runs[] entry: run path, model kind, step, then each figure (value, interval) as NAME and NAME_ci95."""
-    return reference_entry(run.path, run.kind, **{names.STEP: (run.step, None)}, **figures)
+    return {names.RUN: run.path, names.MODEL: run.kind, names.STEP: run.step, **figure_fields(figures)}
 
 
 def reference_entry(run: str, model: str, **figures) -> dict:
     """A runs[] entry that is not a run folder (the probe metrics' truth and random rows): `run` names it,
     `model` is names.TRUTH or names.RANDOM; figures as in entry()."""
-    out = {names.RUN: run, names.MODEL: model}
+    return {names.RUN: run, names.MODEL: model, **figure_fields(figures)}
+
+
+def figure_fields(figures: dict) -> dict:
+    """{NAME: (value, interval or None)} -> {NAME: value, NAME_ci95: interval} (no interval key for None)."""
+    out = {}
     for name, (value, interval) in figures.items():
         out[name] = value
         if interval is not None:
@@ -218,7 +224,7 @@ class Plan:
                     f"their hidden face as the largest face (at least {self.probe_cfg.face_min:.0%} of the image) in "
                     f"all {TARGET_VIEWS} target views (at least {MIN_QUALIFIED} needed): generate more test scenes "
                     f"(--test-n)")
-        self.story = scenes.manifest.get("config", {}).get(names.STORY_NAME)
+        self.story = scenes.manifest.get("config", {}).get(STORY_KEY)
         if names.STORY in metrics and self.story not in CHECKS:
             raise UserError(f"metric story has no check for the story of '{scenes.name}' ({self.story}); it checks "
                             f"{', '.join(CHECKS)}")

@@ -8,6 +8,8 @@ from . import vocabulary as vocab
 from .raster import render_all
 from .stories import STORIES, label_spec
 
+STORY_KEY = "story"   # the manifest config's key naming the story (read by jumpdata eval's story metric)
+
 #: Longest video: color_reaction stores the frame of its change in an int8 label.
 MAX_FRAMES = 250
 
@@ -32,7 +34,7 @@ def make_spec(story, frames=None, size=64, name=None):
     return GeneratorSpec(
         dataset=name or story,
         generator="narratives",
-        config={"story": story, "frames": frames, "size": size, "shapes": shapes,
+        config={STORY_KEY: story, "frames": frames, "size": size, "shapes": shapes,
                 "vocabulary": vocab.describe(size)},
         frame_shape=(size, size, 3),
         views_per_scene=frames,
@@ -48,7 +50,7 @@ def block_maker(config):
     generator of `rngs`: scene = {"frames": uint8 [V, size, size, 3], "viewpoints": float32 [V, 1] (the
     frame index), "labels": the storyboard's labels}.  The scenes are drawn together, which is faster;
     each is the same whatever the other generators in `rngs`."""
-    story, frames, size = _story(config["story"]), config["frames"], config["size"]
+    story, frames, size = _story(config[STORY_KEY]), config["frames"], config["size"]
     viewpoints = np.arange(frames, dtype=np.float32)[:, None]
 
     def make_all(rngs):
