@@ -16,7 +16,7 @@ from torch.utils.data import DataLoader, Dataset, Sampler
 
 from scene_shards import open_dataset
 from scene_shards.common import UserError
-from scene_shards.manifest import load_manifest, manifest_path
+from scene_shards.manifest import manifest_path
 
 from .config import DataFacts, RunConfig
 
@@ -138,7 +138,7 @@ def dataset_facts(scenes) -> DataFacts:
     if h != w:
         raise UserError(f"frames of {h}x{w} are not square; the models need square frames")
     manifest = manifest_path(scenes.folder, scenes.name)
-    return DataFacts(dataset=scenes.name, generator=load_manifest(manifest)["generator"],
+    return DataFacts(dataset=scenes.name, generator=scenes.manifest["generator"],
                      data_dir=str(Path(scenes.folder).resolve()), manifest=str(manifest.resolve()), image_size=h,
                      views_per_scene=scenes.views_per_scene, viewpoint_kind=scenes.viewpoint_kind,
                      position_scale=position_scale(scenes) if scenes.viewpoint_kind == "camera" else 1.0)

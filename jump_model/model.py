@@ -370,11 +370,11 @@ class JUMP(SceneModel):
         images, v, scene_of = real_views(frames, viewpoints, mask)
         return self.context_tower.pooled(images, encode_viewpoints(v, self.cfg), scene_of, frames.shape[0])
 
-    def encode_targets(self, frames, viewpoints, mask):
-        """Target encoding for the posterior: float [B, 32, H/4, W/4] summed over the real targets (mask [B, T]),
-        like r over the context: a scene with more targets gives the posterior a larger sum, as in the paper."""
-        images, v, scene_of = real_views(frames, viewpoints, mask)
-        return self.target_tower.pooled(images, encode_viewpoints(v, self.cfg), scene_of, frames.shape[0])
+    def real_targets(self, batch: dict) -> tuple:
+        """The real target views of a batch (mask [B, T]): (images float [N, 3, H, W] in [0, 1], encoded viewpoints
+        [N, vdim], scene_of long [N]), gathered once for both the posterior and the reconstruction."""
+        images, v, scene_of = real_views(batch["target_frames"], batch["target_viewpoints"], batch["target_mask"])
+        return images, encode_viewpoints(v, self.cfg), scene_of
 
     def latents(self, r, e=None, noise: bool = True):
         """z ~ p(z | r) (e None; kl None) or z ~ q(z | r, e) with kl float32 [B]: see draw_latents.
@@ -386,24 +386,26 @@ class JUMP(SceneModel):
         """Render raw query viewpoints [B, Q, D] from latents z -> image means float [B, Q, 3, H, W] in [0, 1]."""
         return self.renderer(z, encode_viewpoints(query_viewpoints, self.cfg))
 
-    def posterior_kl(self, batch: dict, noise: bool = True) -> tuple:
-        """Run the posterior on a batch: returns (z [B, nt*ni_z, S, S] drawn from q, kl float32 [B])."""
+    def posterior_kl(self, batch: dict, targets: tuple, noise: bool = True) -> tuple:
+        """Run the posterior on a batch whose real_targets are `targets`: returns (z [B, nt*ni_z, S, S] drawn from
+        q, kl float32 [B]). The target encoding is summed over the real targets, like r over the context: a scene
+        with more targets gives the posterior a larger sum, as in the paper."""
         r = self.represent(batch["context_frames"], batch["context_viewpoints"], batch["context_mask"])
-        e = self.encode_targets(batch["target_frames"], batch["target_viewpoints"], batch["target_mask"])
-        return self.latents(r, e, noise)
+        images, v, scene_of = targets
+        return self.latents(r, self.target_tower.pooled(images, v, scene_of, r.shape[0]), noise)
 
     def terms(self, batch: dict, pixel_variance) -> dict:
         """Per-scene loss terms (SceneModel): z from the posterior, every real target rendered from its scene's z."""
-        z, kl = self.posterior_kl(batch)
-        truth, v, scene_of = real_views(batch["target_frames"], batch["target_viewpoints"], batch["target_mask"])
-        images = self.renderer(z[scene_of], encode_viewpoints(v, self.cfg)[:, None])[:, 0]
+        truth, v, scene_of = targets = self.real_targets(batch)
+        z, kl = self.posterior_kl(batch, targets)
+        images = self.renderer(z[scene_of], v[:, None])[:, 0]
         return {"kl": kl, **reconstruction(images, truth, scene_of, z.shape[0], pixel_variance)}
 
     def kl(self, batch: dict, noise: bool = True):
         """KL(q(z | context, targets) || p(z | context)) float32 [B] in nats, in float32 whatever the autocast: one
         posterior sample's estimate (call repeatedly and average); noise=False follows the posterior means."""
         with full_precision(self):
-            return self.posterior_kl(batch, noise)[1]
+            return self.posterior_kl(batch, self.real_targets(batch), noise)[1]
 
     @torch.no_grad()
     def sample(self, context_frames, context_viewpoints, query_viewpoints, context_mask=None):

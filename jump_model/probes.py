@@ -26,7 +26,7 @@ from narratives import vocabulary as vocab
 from scene_shards import open_dataset
 from scene_shards.common import UserError, one_line
 from scene_shards.files import AtomicFile, write_json_atomic
-from scene_shards.manifest import load_manifest, manifest_path
+from scene_shards.manifest import manifest_path
 
 from .hidden_face import side_faces
 from .metric_names import DIGIT_LABEL, DIGIT_PROBE, FACE_LABEL, ORIENTATION_LABEL, SHAPE_PROBE
@@ -231,7 +231,7 @@ def train_probe(folder, dataset, out, steps: int = 1500, batch_size: int = 64, l
     for scenes in (train_scenes, test_scenes):
         scenes.check_shards()
     path = manifest_path(folder, train_scenes.name)
-    generator = load_manifest(path)["generator"]
+    generator = train_scenes.manifest["generator"]
     if generator not in PROBE_KINDS:
         raise UserError(f"no probe reads datasets made by generator '{generator}' (probes exist for: "
                         f"{', '.join(PROBE_KINDS)})")
