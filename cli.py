@@ -17,11 +17,10 @@ import click
 
 from jump_model.config import MODEL_KINDS
 from jump_model.metric_names import METRICS
-from scene_shards.common import UserError, one_line, package_version
+from scene_shards.common import MAX_WORKERS, UserError, one_line, package_version
 
 CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
 MAX_SEED = 2**63 - 1        # every seed is passed to numpy and torch; torch.manual_seed takes < 2**64
-MAX_GENERATOR_WORKERS = 256
 MAX_LOADER_WORKERS = 64
 MAX_BATCH = 4096
 MAX_SAMPLES = 64
@@ -62,7 +61,7 @@ def generator_options(default_n: int):
                      help="Held-out scenes [default: 1000, or n/10 when --n is small]."),
         click.option("--out", type=click.Path(), default="shards/", show_default=True, help="Output folder."),
         click.option("--seed", type=click.IntRange(0, MAX_SEED), default=0, show_default=True, help="Dataset seed."),
-        click.option("--workers", type=click.IntRange(1, MAX_GENERATOR_WORKERS), default=None,
+        click.option("--workers", type=click.IntRange(1, MAX_WORKERS), default=None,
                      help="Worker processes [default: all cores]."),
         click.option("--shard-size", type=click.IntRange(min=1), default=1000, show_default=True,
                      help="Scenes per shard file."),

@@ -7,6 +7,9 @@ this module loads neither numpy, h5py nor torch, so the command line can catch
 """
 
 
+MAX_WORKERS = 256   # most generator worker processes (checked by the driver, offered by the command line)
+
+
 class UserError(Exception):
     """Bad input or a damaged dataset; the message is one line meant for the user.
 

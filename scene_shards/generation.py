@@ -14,7 +14,7 @@ from typing import Callable, Optional
 
 import numpy as np
 
-from .common import UserError, one_line
+from .common import MAX_WORKERS, UserError, one_line
 from .files import TMP_MARK, sha256_of, write_json_atomic
 from .lock import writing_folder
 from .manifest import (MAX_SHARDS, SPLIT_ID, SPLITS, VIEWPOINT_NAMES, check_dataset_name, differences,
@@ -26,7 +26,6 @@ BLOCK_BYTES = 64 << 20          # most uncompressed frame bytes per task (fewer 
 MAX_SCENE_BYTES = 64 << 20      # most uncompressed frame bytes of one scene (views x height x width x 3)
 MAX_SCENES = 100_000_000        # most scenes per split
 MAX_SHARD_LABEL_BYTES = 1 << 30  # most bytes of the viewpoints and labels of one shard (held in memory while written)
-MAX_WORKERS = 256
 
 
 @dataclass

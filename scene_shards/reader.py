@@ -15,6 +15,14 @@ from .common import UserError, one_line
 from .manifest import FORMAT, SPLITS, VIEWPOINT_NAMES, load_manifest, manifest_path, resolve_dataset
 
 
+def readable_header_problem(h5, manifest: dict, split: str, entry: dict):
+    """shard_header_problem, with a header that h5py cannot read reported as a problem instead of raised."""
+    try:
+        return shard_header_problem(h5, manifest, split, entry)
+    except (OSError, KeyError, ValueError, TypeError) as e:
+        return f"its header cannot be read ({one_line(e)})"
+
+
 def shard_header_problem(h5, manifest: dict, split: str, entry: dict):
     """Return what is wrong (a short phrase) with the open shard `h5` listed as `entry` of `split` in `manifest`,
     or None: its attributes (format, dataset, split, shard_index, shard_count, first_scene) and the shapes of its
@@ -107,10 +115,7 @@ class ShardDataset:
         except OSError as e:
             raise UserError(f"cannot read shard {self.files[k]} ({one_line(e)}); run `jumpdata info` to check") \
                 from None
-        try:
-            problem = shard_header_problem(h5, self.manifest, self.split, self.entries[k])
-        except (OSError, KeyError, ValueError, TypeError) as e:
-            problem = f"its header cannot be read ({one_line(e)})"
+        problem = readable_header_problem(h5, self.manifest, self.split, self.entries[k])
         if problem:
             h5.close()
             raise UserError(f"shard {self.files[k]} does not match its manifest: {problem}; run `jumpdata info` "

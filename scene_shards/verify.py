@@ -9,7 +9,7 @@ import h5py
 from .common import UserError, one_line
 from .files import sha256_of
 from .manifest import SPLITS, list_datasets, load_manifest, manifest_path
-from .reader import shard_header_problem
+from .reader import readable_header_problem
 
 
 def verify_dataset(folder, dataset: str, manifest=None) -> list:
@@ -43,10 +43,11 @@ def verify_dataset(folder, dataset: str, manifest=None) -> list:
 
 def _header_problem(path: Path, manifest: dict, split: str, entry: dict):
     try:
-        with h5py.File(path, "r") as h5:
-            return shard_header_problem(h5, manifest, split, entry)
-    except (OSError, KeyError, ValueError, TypeError) as e:
+        h5 = h5py.File(path, "r")
+    except OSError as e:
         return f"cannot be read as a shard ({one_line(e)})"
+    with h5:
+        return readable_header_problem(h5, manifest, split, entry)
 
 
 def summarize_folder(folder) -> list:
