@@ -146,6 +146,56 @@ def dice(digits, views, mnist, renderer, **opts):
                             renderer=renderer), opts)
 
 
+# --------------------------------------------------------------------------- GQN datasets (docs/gqn.md)
+
+def _file_range(ctx, param, value):
+    """Parse --files A-B (or N) into (A, B), 1-based and inclusive."""
+    if value is None:
+        return None
+    first, _, last = value.partition("-")
+    if not (first.isdigit() and (last or first).isdigit() and 1 <= int(first) <= int(last or first)):
+        raise click.BadParameter(f"'{value}' is not a file range A-B with 1 <= A <= B")
+    return int(first), int(last or first)
+
+
+@main.command(name="import-gqn", context_settings=CONTEXT)
+@click.argument("src", type=click.Path())
+@click.option("--dataset", required=True, help="GQN dataset: its folder under SRC, e.g. rooms_ring_camera.")
+@click.option("--out", type=click.Path(), default="shards/", show_default=True, help="Output folder.")
+@click.option("--split", type=click.Choice(["train", "test"]), default=None, help="One split only [default: both].")
+@click.option("--files", default=None, callback=_file_range,
+              help="Files A-B of each split (1-based, inclusive) [default: all].")
+@click.option("--name", default=None, callback=_dataset_name, help="Dataset name [default: --dataset].")
+@click.option("--workers", type=click.IntRange(1, MAX_WORKERS), default=None, help="Worker processes [default: all cores].")
+@click.option("--shard-size", type=click.IntRange(min=1), default=1000, show_default=True, help="Scenes per shard file.")
+def import_gqn(src, dataset, out, split, files, name, workers, shard_size):
+    """DeepMind's gqn-datasets TFRecords (SRC/DATASET/train|test/*.tfrecord) as jumpdata shards."""
+    from gqn_records.importer import import_gqn as run_import
+    with ProgressBar(name or dataset) as bar:
+        m = run_import(src, dataset, out, name=name, splits=(split,) if split else ("train", "test"), files=files,
+                       workers=workers, shard_size=shard_size, on_progress=bar.update, version=package_version())
+    click.echo(f"{m['dataset']}: {m['splits']['train']['scenes']} train + {m['splits']['test']['scenes']} test "
+               f"scenes in {out}")
+
+
+@main.command(context_settings=CONTEXT)
+@click.argument("folder", type=click.Path())
+@click.option("--format", "fmt", type=click.Choice(["gqn-tfrecord", "gqnlib"]), required=True,
+              help="gqn-tfrecord: DeepMind's layout; gqnlib: its <name>-<k>.pt.gz scene files.")
+@click.option("--out", type=click.Path(), required=True, help="Folder to write into (DIR/NAME is created).")
+@click.option("--dataset", default=None, help="Dataset name (needed when the folder holds several).")
+@click.option("--quality", type=click.IntRange(1, 100), default=95, show_default=True, help="gqn-tfrecord: JPEG quality.")
+@click.option("--scenes-per-file", type=click.IntRange(1, 1_000_000), default=None,
+              help="Scenes per file [default: 1000 for gqn-tfrecord, 100 for gqnlib].")
+def export(folder, fmt, out, dataset, quality, scenes_per_file):
+    """A jumpdata dataset as GQN TFRecords or gqnlib scene files, cameras raw (docs/gqn.md)."""
+    from gqn_records.export import export_dataset
+    with ProgressBar("export") as bar:
+        target = export_dataset(folder, dataset, fmt, out, quality=quality, scenes_per_file=scenes_per_file,
+                                on_progress=bar.update)
+    click.echo(f"wrote {target}")
+
+
 # --------------------------------------------------------------------------- looking at data
 
 @main.command(context_settings=CONTEXT)
