@@ -23,10 +23,10 @@ def gqn_scene(rng, views: int, size: int) -> tuple:
     return frames, cameras
 
 
-def jpeg(frame: np.ndarray, quality: int = 90) -> bytes:
-    """Return the JPEG bytes of one uint8 [H, W, 3] frame, encoded by PIL."""
+def jpeg(frame: np.ndarray, quality: int = 95) -> bytes:
+    """Return the JPEG bytes of one uint8 [H, W, 3] frame, encoded by PIL (4:4:4)."""
     buffer = io.BytesIO()
-    Image.fromarray(frame).save(buffer, "JPEG", quality=quality)
+    Image.fromarray(frame).save(buffer, "JPEG", quality=quality, subsampling=0)
     return buffer.getvalue()
 
 
