@@ -11,7 +11,7 @@ never loads torch.
 import os
 import sys
 import warnings
-from contextlib import nullcontext
+from contextlib import contextmanager, nullcontext
 
 import click
 
@@ -105,18 +105,25 @@ class ProgressBar:
             self.bar.__exit__(*exc)
 
 
+@contextmanager
+def resumable(label: str):
+    """Yield a ProgressBar for work that resumes when re-run; on Ctrl-C say so on stderr before stopping."""
+    try:
+        with ProgressBar(label) as bar:
+            yield bar
+    except KeyboardInterrupt:
+        click.echo("complete shards were kept; run the same command again to finish", err=True)
+        raise
+
+
 def run_generator(spec, opts: dict) -> None:
     """Generate the dataset `spec` into opts["out"] with one progress bar; print a one-line summary."""
     from scene_shards import default_test_scenes, default_workers, generate_dataset
     test_n = opts["test_n"] if opts["test_n"] is not None else default_test_scenes(opts["n"])
-    try:
-        with ProgressBar(spec.dataset) as bar:
-            generate_dataset(spec, opts["out"], n=opts["n"], test_n=test_n, seed=opts["seed"],
-                             workers=opts["workers"] or default_workers(), shard_size=opts["shard_size"],
-                             on_progress=bar.update, version=package_version())
-    except KeyboardInterrupt:
-        click.echo("complete shards were kept; run the same command again to finish", err=True)
-        raise
+    with resumable(spec.dataset) as bar:
+        generate_dataset(spec, opts["out"], n=opts["n"], test_n=test_n, seed=opts["seed"],
+                         workers=opts["workers"] or default_workers(), shard_size=opts["shard_size"],
+                         on_progress=bar.update, version=package_version())
     click.echo(f"{spec.dataset}: {opts['n']} train + {test_n} test scenes in {opts['out']}")
 
 
@@ -171,7 +178,7 @@ def _file_range(ctx, param, value):
 def import_gqn(src, dataset, out, split, files, name, workers, shard_size):
     """DeepMind's gqn-datasets TFRecords (SRC/DATASET/train|test/*.tfrecord) as jumpdata shards."""
     from gqn_records.importer import import_gqn as run_import
-    with ProgressBar(name or dataset) as bar:
+    with resumable(name or dataset) as bar:
         m = run_import(src, dataset, out, name=name, splits=(split,) if split else ("train", "test"), files=files,
                        workers=workers, shard_size=shard_size, on_progress=bar.update, version=package_version())
     click.echo(f"{m['dataset']}: {m['splits']['train']['scenes']} train + {m['splits']['test']['scenes']} test "

@@ -227,3 +227,12 @@ def test_kill_then_rerun_gives_the_same_bytes(tmp_path, source):
         if name.endswith(".h5"):
             assert sha256_of(out / name) == sha256_of(tmp_path / "whole" / name)
     assert verify_dataset(out, "toyrooms") == []
+
+
+def test_frames_of_another_size_than_the_table_says_are_named(tmp_path, capsys):
+    write_gqn_dataset(tmp_path / "src", "shepard_metzler_5_parts", {"test": [1]}, views=15, size=32)
+    folder = tmp_path / "src" / "shepard_metzler_5_parts" / "test"
+    (folder / gqn_name(1, 1)).rename(folder / "001-of-100.tfrecord")
+    code, err = jumpdata(capsys, "import-gqn", tmp_path / "src", "--dataset", "shepard_metzler_5_parts", "--split",
+                         "test", "--files", "1-1", "--out", tmp_path / "out")
+    assert code == 2 and "001-of-100.tfrecord: record 0: frame 0 is 32x32 pixels, expected 64x64" in err, err
