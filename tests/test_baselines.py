@@ -7,9 +7,9 @@ import pytest
 import torch
 
 from jump_model.config import MODEL_KINDS, new_run_config
-from jump_model.models import MODEL_CLASSES, make_model
+from jump_model.nets import MODEL_CLASSES, make_model
 from jump_model.run_folder import load_checkpoint, load_run, plan_run
-from jump_model.train import train
+from jump_model.training import train
 from model_scenes import facts, make_square_dataset, model_config
 from scene_shards.common import UserError
 from test_model_training import FAST, jumpdata, one_line_error

@@ -13,16 +13,19 @@ from torch import nn
 from cli import run as cli_run
 from dice3d import make_spec as dice_spec
 from dice3d.geometry import FACE_NORMALS, quat_to_matrix
-from jump_model import metric_names as names
+from jump_model import names
 from jump_model.config import ModelConfig
-from jump_model.evaluate import MIN_QUALIFIED, EvalSettings, LoadedRun, evaluate, measure
-from jump_model.hidden_face import (MAX_CONTEXT_FACES, SHOWN_FRACTION, TARGET_VIEWS, HiddenFace, select_hidden_face,
+from jump_model.eval.report import EvalSettings, LoadedRun, evaluate, measure
+from jump_model.eval.hidden_face import (MAX_CONTEXT_FACES, SHOWN_FRACTION, TARGET_VIEWS, HiddenFace, select_hidden_face,
                                     select_scenes)
-from jump_model.metrics import bootstrap_ci95, kl_per_scene, min_mse_per_scene
-from jump_model.models import make_model
-from jump_model.probes import ProbeConfig, train_probe
+from jump_model.eval.dice import MIN_QUALIFIED, kl_per_scene
+from jump_model.eval.figures import bootstrap_ci95
+from jump_model.eval.video import min_mse_per_scene
+from jump_model.nets import make_model
+from jump_model.probes.nets import ProbeConfig
+from jump_model.probes.training import train_probe
 from jump_model.run_folder import plan_run, save_checkpoint, write_config
-from jump_model.train import train
+from jump_model.training import train
 from hand_built_models import Blank, Oracle, PerfectDigitProbe
 from model_scenes import make_square_dataset
 from narratives import make_spec as narrative_spec
