@@ -16,7 +16,7 @@ label names (evaluation) never loads pybullet.
 __all__ = ["make_spec", "scene_maker"]
 
 
-def __getattr__(name: str):
+def __getattr__(name: str):  # noqa: V103 (the module hook of PEP 562)
     """Load `make_spec` and `scene_maker` from spec.py on first use."""
     if name in __all__:
         from . import spec

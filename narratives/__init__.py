@@ -11,7 +11,7 @@ __all__ = ["STORIES", "Storyboard", "make_spec", "scene_maker", "story"]
 _HOMES = {"make_spec": "spec", "scene_maker": "spec", "STORIES": "stories", "Storyboard": "stories", "story": "stories"}
 
 
-def __getattr__(name: str):
+def __getattr__(name: str):  # noqa: V103 (the module hook of PEP 562)
     """Load the package's names from their modules on first use."""
     if name in _HOMES:
         from importlib import import_module

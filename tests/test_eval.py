@@ -2,7 +2,9 @@
 from the labels, the JSON/plot files, and one-line errors for bad input."""
 
 import json
+import subprocess
 import sys
+from pathlib import Path
 from unittest.mock import patch
 
 import numpy as np
@@ -326,3 +328,22 @@ def test_bad_runs_get_one_line(video_runs, dice_runs, tmp_path, capsys):
 def test_eval_settings_refuse_unknown_metrics(video_runs, tmp_path):
     with pytest.raises(Exception, match="unknown metric 'fid'"):
         evaluate([video_runs[0]], tmp_path / "r.json", EvalSettings(metrics=["fid"]))
+
+
+IMPORTS_OF = ("import pkgutil, sys\n{code}\n"
+              "print(sorted(m for m in sys.modules if m == 'pybullet' or m.startswith('jump_model.training')"
+              " or m == 'jump_model.probes.training'))")
+
+
+@pytest.mark.parametrize("code", [
+    # the eval package and every module in it
+    "import jump_model.eval\nfor m in pkgutil.iter_modules(jump_model.eval.__path__):\n"
+    "    __import__(f'jump_model.eval.{m.name}')",
+    # the command line's help of eval
+    "import cli\ntry:\n    cli.main.main(['eval', '--help'], standalone_mode=False)\nexcept SystemExit:\n    pass",
+])
+def test_evaluation_loads_neither_pybullet_nor_the_trainers(code):
+    r = subprocess.run([sys.executable, "-c", IMPORTS_OF.format(code=code)], capture_output=True, text=True,
+                       cwd=Path(__file__).resolve().parents[1])
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.strip().splitlines()[-1] == "[]"

@@ -245,3 +245,6 @@ class Story(Metric):
              "samples": {name: tuple(part[:PICTURE_SAMPLES // 2] for part in kept[k])
                          for name, kept in self.shown.items()}}
             for k, i in enumerate(self.study.indices[:PICTURE_SCENES])]}
+
+
+PLUGINS = (DigitAgreement, Story)   # the metrics this file registers (registry.py)

@@ -125,8 +125,6 @@ class AR(SceneModel):
     """A stochastic video model run frame after frame: latent z_t from the prior (reads frame t-1) or posterior
     (reads frame t), a ConvLSTM predictor over [frame t-1, z_t], frame t rendered from its state at time t."""
 
-    scene_latent = False
-
     def __init__(self, cfg: ModelConfig):
         if cfg.viewpoint_kind != "time":
             raise UserError("the ar model predicts a video frame after frame and needs time viewpoints")

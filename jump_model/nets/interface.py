@@ -21,10 +21,8 @@ from .blocks import Tower, all_true, encode_viewpoints, encoded_viewpoint_dim, f
 
 class SceneModel(nn.Module, ABC):
     """The model interface. A subclass gives `terms`, `kl` and `sample`; `forward` (training, under the caller's
-    autocast) and `scene_losses` (float32) are made from `terms`. `scene_latent` says whether the model has one
-    latent of the whole scene (its `kl` is defined); a model without one raises UserError from `kl`."""
-
-    scene_latent = True
+    autocast) and `scene_losses` (float32) are made from `terms`. A model without one latent of the whole scene
+    (ar: one per frame) raises UserError from `kl`."""
 
     def __init__(self, cfg: ModelConfig):
         super().__init__()
