@@ -10,6 +10,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from narratives import vocabulary as vocab
+from narratives.label_names import COLORS, KINDS, POSITIONS, SIZES
 from scene_shards import open_dataset
 from scene_shards.common import UserError
 from scene_shards.files import AtomicFile, write_json_atomic
@@ -42,8 +43,8 @@ def shape_owner(labels: dict, frame_index: int, size: int) -> np.ndarray:
     """Return int64 [size, size]: the shape slot drawn on each pixel's centre by its layout (within its
     bounding radius, the actor over the others, a later slot over an earlier one), NONE where no shape
     reaches. labels: a narrative scene's `sizes` [S] and `positions` [V, S, 2] (px, x then y)."""
-    centres = labels["positions"][frame_index].astype(np.float64)
-    radii = vocab.radii_px(size)[labels["sizes"].astype(np.int64)]
+    centres = labels[POSITIONS][frame_index].astype(np.float64)
+    radii = vocab.radii_px(size)[labels[SIZES].astype(np.int64)]
     grid = np.arange(size) + 0.5
     inside = np.hypot(grid[None, None, :] - centres[:, 0, None, None],
                       grid[None, :, None] - centres[:, 1, None, None]) <= radii[:, None, None] + 0.5
@@ -61,9 +62,9 @@ def shape_targets(frame: np.ndarray, labels: dict, frame_index: int) -> tuple:
     size = frame.shape[0]
     owner = shape_owner(labels, frame_index, size)
     slot = np.maximum(owner, 0)
-    colour = labels["colors"][frame_index].astype(np.int64)[slot]
+    colour = labels[COLORS][frame_index].astype(np.int64)[slot]
     brightness = frame.max(axis=-1) / np.maximum(vocab.PALETTE[colour].max(axis=-1), 1)
-    kind = np.where(owner >= 0, labels["kinds"].astype(np.int64)[slot] + 1, 0)
+    kind = np.where(owner >= 0, labels[KINDS].astype(np.int64)[slot] + 1, 0)
     colour = np.where(owner >= 0, colour + 1, 0)
     background = (owner < 0) | (brightness <= EDGE_LOW)
     edge = ~background & (brightness < EDGE_HIGH)
