@@ -140,7 +140,7 @@ class Consistency(DiceMetric):
         for pick in self.picks[:PICTURE_SCENES]:
             frames, views = study.scenes.frames(pick.scene), study.scenes.viewpoints(pick.scene)
             ctx, tgt = list(pick.context), list(pick.targets)
-            rows = dict(zip((study.names[id(run)] for run in study.runs), per_scene(
+            rows = dict(zip((study.picture_name(run) for run in study.runs), per_scene(
                 study.runs, lambda run: pick.scene,
                 lambda run: draw_views(run.model, frames, views, ctx, tgt, PICTURE_SAMPLES), PICTURE_SEED)))
             shown.append({"scene": pick.scene, "face": pick.face, "context": frames[ctx], "truth": frames[tgt],

@@ -21,8 +21,12 @@ class Study:
         self.runs, self.scenes, self.settings = runs, scenes, settings
         self.probe_cfg, self.probe = probe if probe is not None else (None, None)
         self.indices = list(range(min(settings.scenes or len(scenes), len(scenes))))
-        self.names = dict(zip((id(r) for r in runs), picture_names(runs)))   # run -> its name in pictures
+        self._picture_names = dict(zip((id(r) for r in runs), picture_names(runs)))
         self._shared = {}
+
+    def picture_name(self, run) -> str:
+        """Return the name of one of the study's runs in pictures."""
+        return self._picture_names[id(run)]
 
     def shared(self, key: str, make):
         """Return make() the first time `key` is asked for, the same object afterwards."""

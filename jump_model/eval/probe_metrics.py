@@ -185,7 +185,7 @@ class DigitAgreement(Metric):
             read, kept = sampled_digits(run.model, self.probe, study.scenes, self.readable, self.samples(),
                                         on_scene=progress.step, keep=PICTURE_SCENES)
             entries.append(entry(run, **agreement_figures(read, self.digits)))
-            self.shown[study.names[id(run)]] = (kept, read[:PICTURE_SCENES])
+            self.shown[study.picture_name(run)] = (kept, read[:PICTURE_SCENES])
         entries.append(reference_entry("probe on the true views", names.TRUTH,
                                        **agreement_figures(self.true_read, self.digits)))
         floor = random_floor(TARGET_VIEWS)
@@ -232,7 +232,7 @@ class Story(Metric):
             coherent, kept = sampled_story(run.model, self.probe, study.scenes, study.indices, self.context,
                                            self.samples(), check, on_scene=progress.step, keep=PICTURE_SCENES)
             entries.append(entry(run, coherent=figure(coherent)))
-            self.shown[study.names[id(run)]] = kept
+            self.shown[study.picture_name(run)] = kept
         self.truth, self.truth_read = true_story(self.probe, study.scenes, study.indices, check, keep=PICTURE_SCENES)
         entries.append(reference_entry("probe on the true videos", names.TRUTH, coherent=figure(self.truth)))
         return {**self.header(len(study.indices)), names.STORY_NAME: self.story, names.CONTEXT_FRAMES: self.context,
