@@ -9,6 +9,8 @@ them before any measurement), `units()` (for the progress bar), `measure(progres
 from abc import ABC, abstractmethod
 from pathlib import Path
 
+from scene_shards.common import UserError
+
 from .. import names
 
 
@@ -39,6 +41,12 @@ def picture_names(runs: list) -> list:
     """The runs' names in pictures: model kind and folder name, the full path where two would look alike."""
     short = [f"{run.kind} {Path(run.path).name}" for run in runs]
     return [name if short.count(name) == 1 else f"{run.kind} {run.path}" for name, run in zip(short, runs)]
+
+
+def probe_missing(metric: str, dataset: str) -> UserError:
+    """Return the error for probe metric `metric` asked for on `dataset` without a probe."""
+    return UserError(f"metric {metric} reads sampled frames with a probe: give --probe FOLDER (make one with "
+                     f"jumpdata probe train DATA --dataset {dataset} --out FOLDER)")
 
 
 class Progress:

@@ -26,7 +26,7 @@ from ..probes.story_checks import CHECKS, read_video
 from .dice import MIN_QUALIFIED, PICTURE_SAMPLES, PICTURE_SCENES, dice_picks
 from .figures import entry, figure, reference_entry
 from .hidden_face import TARGET_VIEWS
-from .metric import Metric
+from .metric import Metric, probe_missing
 from .plots import save_digit_picture, save_story_picture
 from .sampling import draw_views, model_device, per_scene
 from .video import video_context
@@ -134,8 +134,7 @@ def probe_of(study, metric) -> tuple:
     the study's dataset (UserError otherwise); the network is moved to the runs' device."""
     scenes = study.scenes
     if study.probe is None or study.settings.probe is None:
-        raise UserError(f"metric {metric.name} reads sampled frames with a probe: give --probe FOLDER (make one "
-                        f"with jumpdata probe train DATA --dataset {scenes.name} --out FOLDER)")
+        raise probe_missing(metric.name, scenes.name)
     check_probe_fits(study.probe_cfg, study.settings.probe, metric.probe_kind, scenes.name, scenes.frame_shape[0])
     study.probe.to(model_device(study.runs[0].model))
     return study.probe_cfg, study.probe

@@ -21,7 +21,7 @@ from ..data import open_test_split
 from ..probes.nets import load_probe
 from ..run_folder import load_run, with_data_folder
 from ..runtime import resolve_device
-from .metric import Progress, Study
+from .metric import Progress, Study, probe_missing
 from .registry import METRICS, metric_class
 
 
@@ -105,8 +105,7 @@ def choose_metrics(asked: list, scenes, with_probe: bool) -> list:
                             f"{metric_class(metric).needs}"
                             + (f"; this dataset fits: {', '.join(fitting)}" if fitting else ""))
         if metric_class(metric).probe_kind is not None and not with_probe:
-            raise UserError(f"metric {metric} reads sampled frames with a probe: give --probe FOLDER (make one with "
-                            f"jumpdata probe train DATA --dataset {scenes.name} --out FOLDER)")
+            raise probe_missing(metric, scenes.name)
     return list(dict.fromkeys(asked))
 
 
