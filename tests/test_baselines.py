@@ -52,6 +52,13 @@ def test_every_kind_has_a_class():
     assert tuple(MODEL_CLASSES) == MODEL_KINDS == ("jump", "gqn", "badj", "ar")
 
 
+def test_every_kind_implements_the_model_interface_and_is_no_jump_subclass():
+    from jump_model.nets import JUMP, SceneModel
+    for kind, cls in MODEL_CLASSES.items():
+        assert issubclass(cls, SceneModel) and not cls.__abstractmethods__
+        assert kind == "jump" or not issubclass(cls, JUMP)   # baselines are built from blocks, not from JUMP
+
+
 @pytest.mark.parametrize("kind", MODEL_KINDS)
 def test_each_model_overfits_a_tiny_batch(kind):
     model, batch = small_model(kind), scene_batch()

@@ -347,3 +347,14 @@ def test_evaluation_loads_neither_pybullet_nor_the_trainers(code):
                        cwd=Path(__file__).resolve().parents[1])
     assert r.returncode == 0, r.stderr
     assert r.stdout.strip().splitlines()[-1] == "[]"
+
+
+def test_every_registered_metric_is_a_plugin_under_its_own_name():
+    from jump_model.eval.metric import Metric
+    from jump_model.eval.registry import METRICS, metric_class
+    assert set(METRICS) == {names.MIN_MSE, names.NELBO, names.CONSISTENCY, names.SPEED, names.DIGIT_AGREEMENT,
+                            names.STORY}
+    for name in METRICS:
+        cls = metric_class(name)
+        assert issubclass(cls, Metric) and cls.name == name and cls.figures
+        assert cls.viewpoint_kind in ("time", "camera") and cls.needs
