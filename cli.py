@@ -15,8 +15,8 @@ from contextlib import contextmanager, nullcontext
 
 import click
 
-from jump_model.config import MODEL_KINDS
-from jump_model.metric_names import METRICS
+from jump_model.eval.registry import METRICS
+from jump_model.names import DEVICES, MODEL_KINDS
 from scene_shards.common import MAX_WORKERS, UserError, one_line, package_version
 
 CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
@@ -289,7 +289,7 @@ def train(folder, out, resume, **opts):
     import time
     from scene_shards.lock import RUN_LOCK, writing_folder
     from jump_model.run_folder import plan_run
-    from jump_model.train import train as run_training
+    from jump_model.training import train as run_training
     cfg = plan_run(folder, out, resume, **opts)
     out = out or f"runs/{cfg.dataset}-{time.strftime('%Y%m%d-%H%M%S')}"
     writes = os.environ.get("RANK", "0") == "0"   # under torchrun only rank 0 writes the run folder
@@ -343,10 +343,10 @@ def sample(run, out, context, query, samples, scene, seed, scale, data):
 @click.option("--probe", type=click.Path(), default=None,
               help="Probe folder (jumpdata probe train) for digit-agreement and story [default: those two are "
                    "left out].")
-@click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]), default="auto", show_default=True)
+@click.option("--device", type=click.Choice(DEVICES), default="auto", show_default=True)
 def eval_(runs, metrics, out, **opts):
     """Measure trained RUNS on their test split (docs/reproduce.md): writes the JSON, a plot and prints a table."""
-    from jump_model.evaluate import EvalSettings, evaluate, table
+    from jump_model.eval.report import EvalSettings, evaluate, table
     with ProgressBar("eval") as bar:
         report = evaluate(runs, out, EvalSettings(metrics=list(metrics), **opts), on_progress=bar.update)
     click.echo(table(report))
@@ -371,7 +371,7 @@ def probe():
 def probe_train(folder, dataset, out, steps, batch_size, lr, seed):
     """Train the probe of the dataset in shard FOLDER on its train split; print its held-out accuracy."""
     from scene_shards.lock import RUN_LOCK, writing_folder
-    from jump_model.probes import train_probe
+    from jump_model.probes.training import train_probe
     with writing_folder(out, RUN_LOCK, "a probe training"), ProgressBar("probe") as bar:
         cfg = train_probe(folder, dataset, out, steps=steps, batch_size=batch_size, lr=lr, seed=seed,
                           on_progress=lambda step, total, loss: bar.update(step, total, f"loss {loss:.3f}"))
