@@ -23,13 +23,14 @@ from scene_shards.common import UserError
 from ..config import ModelConfig
 from .blocks import (TOWER_CHANNELS, ConvLSTMCell, Draw, Renderer, Tower, add_kl, all_true, broadcast, draw_latents,
                      encode_viewpoints, encoded_viewpoint_dim, frames_to_images, full_precision, head_gaussian,
-                     latent_head, latent_step, real_views, reconstruction, state_size)
+                     latent_head, latent_step, masked_sum, reconstruction, state_size, view_slots, widened)
 from .interface import SceneModel, TowerModel
 
 
 class PerQueryModel(TowerModel):
-    """A model with one latent per query view, conditioned on r and that view's viewpoint (GQN, BADJ): each real
-    target is reconstructed from its own posterior latent, every sampled query drawn with its own z."""
+    """A model with one latent per query view, conditioned on r and that view's viewpoint (GQN, BADJ): each target
+    slot is reconstructed from its own posterior latent (the padded ones weighing 0), every sampled query drawn
+    with its own z."""
 
     @abstractmethod
     def query_frames(self, r, v, e=None, noise: bool = True) -> tuple:
@@ -37,18 +38,19 @@ class PerQueryModel(TowerModel):
         target's own encoding [N, 32, H/4, W/4] or None (prior). Returns (images float [N, 3, H, W], kl [N] or None)."""
 
     def posterior_frames(self, batch: dict, noise: bool = True) -> tuple:
-        """Each real target reconstructed from its own posterior latent. Returns (images [N, 3, H, W], kl float32 [B]
-        summed over each scene's targets, truth [N, 3, H, W], scene_of [N])."""
+        """Each target slot reconstructed from its own posterior latent. Returns (images [B, T, 3, H, W], kl float32
+        [B] summed over each scene's real targets, truth [B, T, 3, H, W], mask bool [B, T] of the real targets)."""
         r = self.represent(batch["context_frames"], batch["context_viewpoints"], batch["context_mask"])
-        truth, v, scene_of = real_views(batch["target_frames"], batch["target_viewpoints"], batch["target_mask"])
-        v = encode_viewpoints(v, self.cfg)
-        images, kl = self.query_frames(r[scene_of], v, self.target_tower(truth, v), noise)
-        return images, kl.new_zeros(r.shape[0]).index_add_(0, scene_of, kl), truth, scene_of
+        truth, v, mask = self.target_slots(batch)
+        shape, v_all = mask.shape, v.flatten(0, 1)
+        images, kl = self.query_frames(r.repeat_interleave(shape[1], dim=0), v_all,
+                                       self.target_tower(truth.flatten(0, 1), v_all), noise)
+        return images.unflatten(0, shape), masked_sum(kl.unflatten(0, shape), mask), truth, mask
 
     def terms(self, batch: dict, pixel_variance) -> dict:
         """Per-scene loss terms (SceneModel): KL and reconstruction summed over the real targets."""
-        images, kl, truth, scene_of = self.posterior_frames(batch)
-        return {"kl": kl, **reconstruction(images, truth, scene_of, kl.shape[0], pixel_variance)}
+        images, kl, truth, mask = self.posterior_frames(batch)
+        return {"kl": kl, **reconstruction(images, truth, mask, pixel_variance)}
 
     def kl(self, batch: dict, noise: bool = True):
         """Sum over the real targets of KL(q(z_i | r, v_i, f_i) || p(z_i | r, v_i)): float32 [B] nats, in float32;
@@ -62,7 +64,7 @@ class PerQueryModel(TowerModel):
         r = self.context_of(context_frames, context_viewpoints, context_mask)
         b, q = query_viewpoints.shape[:2]
         images, _ = self.query_frames(r.repeat_interleave(q, dim=0),
-                                      encode_viewpoints(query_viewpoints.flatten(0, 1), self.cfg))
+                                      encode_viewpoints(query_viewpoints.flatten(0, 1), self.cfg, self.dtype))
         return images.unflatten(0, (b, q))
 
 
@@ -118,7 +120,7 @@ class BADJ(PerQueryModel):
             kl = add_kl(kl, step_kl)
             h, c = self.cell(torch.cat([x, z, self.read(canvas)], dim=1), h, c)
             canvas = canvas + self.write(h)
-        return torch.sigmoid(self.to_image(canvas).float()), kl
+        return torch.sigmoid(widened(self.to_image(canvas))), kl
 
 
 class AR(SceneModel):
@@ -153,7 +155,7 @@ class AR(SceneModel):
         hp = enc_prev.new_zeros((b, self.cfg.nf_to_hidden, size, size))
         cp, hq, cq, hr, cr = (hp.clone() for _ in range(5))
         z = hp.new_zeros((b, self.cfg.ni_z, size, size))
-        frames, kls = [torch.zeros_like(images[:, 0])], [torch.zeros(b, device=hp.device)]
+        frames, kls = [torch.zeros_like(images[:, 0])], [hp.new_zeros(b, dtype=self.dtype)]
         for j in range(1, p):
             active = valid[:, j] & valid[:, j - 1]
             *prior, hp_new, cp_new = self.prior.step(self.prior.to_hidden(enc_prev), z, hp, cp)
@@ -173,6 +175,11 @@ class AR(SceneModel):
             frames.append(frame)
         return torch.stack(frames, dim=1), torch.stack(kls, dim=1)
 
+    def compile_sampling(self, compile_fn) -> None:
+        """Route the roll-out through compile_fn: `sample` reads how far to roll from the query's values (and checks
+        them), so only `roll`, whose shapes follow its inputs' alone, is compiled."""
+        self.roll = compile_fn(self.roll)
+
     def sequences(self, frames, viewpoints, mask) -> tuple:
         """Right-align each scene's real context views (in their order) so the targets follow the last one.
         frames uint8 [B, K, H, W, 3], viewpoints [B, K, 1], mask bool [B, K] (real ones first).
@@ -190,13 +197,10 @@ class AR(SceneModel):
                                                batch["context_mask"])
         frames = torch.cat([ctx, batch["target_frames"]], dim=1)
         valid = torch.cat([ctx_valid, batch["target_mask"]], dim=1)
-        v = encode_viewpoints(torch.cat([ctx_v, batch["target_viewpoints"]], dim=1), self.cfg)
-        images = frames_to_images(frames)
+        images, v = view_slots(frames, torch.cat([ctx_v, batch["target_viewpoints"]], dim=1), self.cfg, self.dtype)
         predicted, kls = self.roll(images, v, valid, known=frames.shape[1])
         is_target = torch.cat([torch.zeros_like(ctx_valid), batch["target_mask"]], dim=1)
-        scene_of = torch.arange(valid.shape[0], device=valid.device)[:, None].expand_as(valid)[is_target]
-        return {"kl": (kls * is_target).sum(1),
-                **reconstruction(predicted[is_target], images[is_target], scene_of, valid.shape[0], pixel_variance)}
+        return {"kl": masked_sum(kls, is_target), **reconstruction(predicted, images, is_target, pixel_variance)}
 
     def kl(self, batch: dict, noise: bool = True):
         """Not defined: the ar model has a latent per frame, no latent of the whole scene."""
@@ -221,9 +225,9 @@ class AR(SceneModel):
                             "context frame")
         steps = int(ahead.max())
         times = last[:, None] + torch.arange(1, steps + 1, device=t.device)         # [B, L]
-        v = encode_viewpoints(torch.cat([ctx_v.float(), times[..., None]], dim=1), self.cfg)
-        images = torch.cat([frames_to_images(ctx),
-                            ctx.new_zeros((ctx.shape[0], steps, 3) + ctx.shape[2:4], dtype=torch.float32)], dim=1)
+        v = encode_viewpoints(torch.cat([ctx_v.float(), times[..., None]], dim=1), self.cfg, self.dtype)
+        images = torch.cat([frames_to_images(ctx, self.dtype),
+                            ctx.new_zeros((ctx.shape[0], steps, 3) + ctx.shape[2:4], dtype=self.dtype)], dim=1)
         valid = torch.cat([valid, valid.new_ones((valid.shape[0], steps))], dim=1)
         frames, _ = self.roll(images, v, valid, known=ctx.shape[1])
         return frames[rows, ctx.shape[1] - 1 + ahead]

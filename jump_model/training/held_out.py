@@ -5,7 +5,7 @@ import torch
 
 from ..config import RunConfig
 from ..data import SceneViews, to_device
-from ..nets.blocks import frames_to_images
+from ..nets.blocks import frames_to_images, masked_sum
 from ..runtime import derived_seed
 
 EVAL_STREAM = 104   # tag of the model-noise stream of the held-out figures
@@ -53,7 +53,7 @@ class HeldOutFigures:
             batch["target_viewpoints"]
         query = torch.where(mask[..., None], query, query[:, :1])   # padding asks for the first target again
         predicted = model.sample(batch["context_frames"], batch["context_viewpoints"], query, batch["context_mask"])
-        pred_mse = (predicted - truth).square()[mask].flatten(1).mean(1)
-        scene_pred = pred_mse.new_zeros(len(mask)).index_add_(0, mask.nonzero()[:, 0], pred_mse) / mask.sum(1)
+        per_view = (predicted - truth).square().flatten(2).mean(2)                      # [B, T]
+        scene_pred = masked_sum(per_view, mask) / mask.sum(1)
         return {"eval_nelbo": losses["nelbo"], "eval_kl": losses["kl"], "eval_nll": losses["nll"],
                 "eval_recon_mse": losses["mse"], "eval_pred_mse": scene_pred}
