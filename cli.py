@@ -297,7 +297,8 @@ def train(folder, out, resume, **opts):
         def progress(step, total, metrics):
             bar.update(step, total, f"loss {metrics['loss']:.1f}  {metrics['scenes_per_s']:.1f} scenes/s"
                        if metrics else None)
-        result = run_training(cfg, out, resume=resume, on_progress=progress)
+        result = run_training(cfg, out, resume=resume, on_progress=progress,
+                              on_note=lambda line: click.echo(f"jumpdata: {line}", err=True))
     if result.interrupted:
         click.echo(f"interrupted at step {result.step}; checkpoint saved in {out} (continue with --resume)", err=True)
         sys.exit(130)

@@ -19,6 +19,7 @@ from scene_shards.common import UserError
 from scene_shards.manifest import manifest_path
 
 from .config import DataFacts, RunConfig
+from .runtime import auto_loader_workers, node_cores
 
 EPOCH_STREAM, PICK_STREAM = 101, 102   # the fixed tags that separate the random streams below
 
@@ -102,12 +103,12 @@ class StepSampler(Sampler):
 
 
 def loader_workers(requested: int, device: torch.device) -> int:
-    """Return the DataLoader worker count: `requested` if >= 0, else (-1, auto) several on a GPU machine and
-    one beside the compute on a CPU."""
+    """Return this rank's DataLoader worker count: `requested` if >= 0, else (-1, auto) its share of the node's
+    cores on a GPU machine (runtime.auto_loader_workers; the ranks on the node from torchrun's LOCAL_WORLD_SIZE)
+    and one beside the compute on a CPU."""
     if requested >= 0:
         return requested
-    cores = os.cpu_count() or 1
-    return min(8, max(1, cores - 1)) if device.type == "cuda" else 1
+    return auto_loader_workers(device.type, node_cores(), int(os.environ.get("LOCAL_WORLD_SIZE", "1")))
 
 
 def make_loader(examples: Dataset, sampler, batch_size: int, workers: int, device: torch.device) -> DataLoader:

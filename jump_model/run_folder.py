@@ -1,7 +1,8 @@
 """A training run's folder on disk: config.json and checkpoint.pt, read and written in one place.
 
     RUN/config.json     every setting of the run (RunConfig.to_dict(): the model's settings under "model"),
-                        rewritten when a resume changes one
+                        rewritten when a resume changes one, and under "precision" how the last training call
+                        computed (runtime.Precision.record: autocast, grad_scaler, tf32; a record, not a setting)
     RUN/checkpoint.pt   {"model", "optimizer", "step", "config"}; tensors and plain types only, so
                         torch.load(..., weights_only=True) reads it; written to a temporary name and renamed
 
@@ -29,6 +30,7 @@ from .names import CONFIG_FILE as CONFIG
 from .nets import make_model
 
 CHECKPOINT_KEYS = ("model", "optimizer", "step", "config")
+PRECISION_KEY = "precision"   # config.json's record of how the run computed (not a setting: reading skips it)
 LOAD_ERRORS = (pickle.UnpicklingError, zipfile.BadZipFile, RuntimeError, EOFError, OSError, KeyError, ValueError,
                TypeError, AttributeError, IndexError)   # what torch.load raises on a damaged or foreign file
 
@@ -67,16 +69,16 @@ def is_legacy(values: dict) -> bool:
 def read_config(run) -> RunConfig:
     """Return the validated RunConfig stored in RUN/config.json (a legacy flat one read as a JUMP run);
     UserError when it is unreadable or invalid."""
-    values = read_config_values(run)
+    values = {k: v for k, v in read_config_values(run).items() if k != PRECISION_KEY}
     try:
         return (legacy_run_config(values) if is_legacy(values) else RunConfig.from_dict(values)).validate()
     except UserError as e:
         raise UserError(f"{Path(run) / CONFIG}: {e}") from None
 
 
-def write_config(run, cfg: RunConfig) -> None:
-    """Write cfg to RUN/config.json atomically."""
-    write_json_atomic(Path(run) / CONFIG, cfg.to_dict())
+def write_config(run, cfg: RunConfig, precision: dict = None) -> None:
+    """Write cfg to RUN/config.json atomically, with the `precision` record (runtime.Precision.record) if given."""
+    write_json_atomic(Path(run) / CONFIG, {**cfg.to_dict(), **({PRECISION_KEY: precision} if precision else {})})
 
 
 def save_checkpoint(run, model: torch.nn.Module, optimizer, step: int, cfg: RunConfig) -> None:
