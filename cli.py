@@ -24,6 +24,7 @@ MAX_SEED = 2**63 - 1        # every seed is passed to numpy and torch; torch.man
 MAX_LOADER_WORKERS = 64
 MAX_BATCH = 4096
 MAX_SAMPLES = 64
+COMPILE_SAMPLING_HELP = "Sample through torch.compile, one graph (a C++ compiler on the CPU) [default: off]."
 
 
 def _dataset_name(ctx, param, value):
@@ -318,10 +319,11 @@ def train(folder, out, resume, **opts):
 @click.option("--scale", type=click.IntRange(1, 16), default=2, show_default=True, help="Pixel magnification.")
 @click.option("--data", type=click.Path(), default=None,
               help="Folder holding the run's dataset, if it moved [default: the one it trained on].")
-def sample(run, out, context, query, samples, scene, seed, scale, data):
+@click.option("--compile/--no-compile", default=False, help=COMPILE_SAMPLING_HELP)
+def sample(run, out, context, query, samples, scene, seed, scale, data, compile):
     """Jumpy predictions of a trained run on a test scene, as a picture."""
     from jump_model.sample import sample_run
-    click.echo(f"wrote {sample_run(run, out, context, query, samples, scene, seed, scale, data)}")
+    click.echo(f"wrote {sample_run(run, out, context, query, samples, scene, seed, scale, data, compile)}")
 
 
 @main.command(name="eval", context_settings=CONTEXT)
@@ -345,6 +347,7 @@ def sample(run, out, context, query, samples, scene, seed, scale, data):
               help="Probe folder (jumpdata probe train) for digit-agreement and story [default: those two are "
                    "left out].")
 @click.option("--device", type=click.Choice(DEVICES), default="auto", show_default=True)
+@click.option("--compile/--no-compile", default=False, help=COMPILE_SAMPLING_HELP)
 def eval_(runs, metrics, out, **opts):
     """Measure trained RUNS on their test split (docs/reproduce.md): writes the JSON, a plot and prints a table."""
     from jump_model.eval.report import EvalSettings, evaluate, table

@@ -9,7 +9,8 @@ loader workers and the process group's shape. The choices are pure functions of 
     apply_precision       set torch's float32 matmul precision for the chosen precision
     auto_loader_workers   DataLoader workers per rank: its share of the node's cores
     process_group_plan    each CUDA rank's backend and GPU (NCCL, one GPU per rank)
-    compiler_available    whether torch.compile can generate code for the device here; `compiled` uses it
+    compiler_available    whether torch.compile can generate code for the device here; `compiled` and
+                          `compile_sampling` (a model's sampling path, for `sample` and `eval`) use it
 """
 
 import importlib.util
@@ -165,3 +166,11 @@ def compiler_available(device: torch.device) -> bool:
 def compiled(fn, device: torch.device, fullgraph: bool = True):
     """Return torch.compile(fn, fullgraph=fullgraph) when a compiler for `device` is present, else fn as it is."""
     return torch.compile(fn, fullgraph=fullgraph) if compiler_available(device) else fn
+
+
+def compile_sampling(model, device: torch.device):
+    """Route a model's sampling (SceneModel.compile_sampling) through torch.compile, one graph (fullgraph=True),
+    when a compiler for `device` is present; returns the model."""
+    if compiler_available(device):
+        model.compile_sampling(lambda fn: torch.compile(fn, fullgraph=True))
+    return model

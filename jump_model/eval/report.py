@@ -20,7 +20,7 @@ from .. import names
 from ..data import open_test_split
 from ..probes.nets import load_probe
 from ..run_folder import load_run, with_data_folder
-from ..runtime import resolve_device
+from ..runtime import compile_sampling, resolve_device
 from .metric import Progress, Study, probe_missing
 from .registry import METRICS, metric_class
 
@@ -37,6 +37,7 @@ class EvalSettings:
     data: str = None             # folder holding the runs' dataset, if it moved
     probe: str = None            # probe folder (jumpdata probe train): needed by digit-agreement and story
     device: str = "auto"
+    compile: bool = False        # sample through torch.compile (runtime.compile_sampling)
 
     def check(self) -> "EvalSettings":
         """Raise UserError on a value out of range; returns self."""
@@ -64,14 +65,16 @@ class LoadedRun:
         return self.model.cfg.kind
 
 
-def load_runs(paths, data, device: torch.device) -> list:
-    """Load every run (pointed at `data` when given); UserError when one is not a run or they hold different
-    datasets. Returns [LoadedRun]."""
+def load_runs(paths, data, device: torch.device, compile: bool = False) -> list:
+    """Load every run (pointed at `data` when given; compile: its sampling through torch.compile); UserError when
+    one is not a run or they hold different datasets. Returns [LoadedRun]."""
     if not paths:
         raise UserError("give at least one run folder")
     runs = []
     for path in paths:
         cfg, model, step = load_run(path, device)
+        if compile:
+            compile_sampling(model, device)
         runs.append(LoadedRun(str(path), with_data_folder(cfg, data) if data is not None else cfg, model, step))
     a = runs[0]
     b = next((r for r in runs if where_of(r) != where_of(a)), None)
@@ -149,7 +152,7 @@ def evaluate(run_paths, out, settings: EvalSettings, on_progress=None) -> dict:
         raise UserError(f"--out {out}: the report is a .json file (its plot is written beside it as .png)")
     if not out.parent.is_dir():
         raise UserError(f"--out {out}: folder {out.parent} does not exist")
-    runs = load_runs(run_paths, settings.data, resolve_device(settings.device))
+    runs = load_runs(run_paths, settings.data, resolve_device(settings.device), settings.compile)
     scenes = open_test_split(runs[0].cfg)
     chosen = choose_metrics(settings.metrics, scenes, settings.probe is not None)
     probe = load_probe(settings.probe) if any(metric_class(m).probe_kind for m in chosen) else None
