@@ -83,10 +83,14 @@ def atomic_open(path, mode: str = "w", durable: bool = True):
 
 
 def write_json_atomic(path, obj) -> None:
-    """Write `obj` as indented JSON to `path` atomically and durably."""
-    with atomic_open(path, "w") as f:
-        json.dump(obj, f, indent=2, sort_keys=False)
-        f.write("\n")
+    """Write `obj` as indented JSON to `path` atomically and durably; a failed write (a full disk) leaves the old
+    file and no temporary, and raises an OSError whose message names `path`."""
+    try:
+        with atomic_open(path, "w") as f:
+            json.dump(obj, f, indent=2, sort_keys=False)
+            f.write("\n")
+    except OSError as e:
+        raise OSError(e.errno, f"cannot write {path}: {e.strerror or e}") from None
 
 
 def sha256_of(path: Path, block: int = 1 << 20) -> str:
