@@ -37,6 +37,10 @@ def _dataset_name(ctx, param, value):
     return value
 
 
+class Interrupted(Exception):
+    """Ctrl-C, caught by the command that can say what it kept: `run()` prints the message alone and exits 130."""
+
+
 def _show_version(ctx, param, value):
     if value and not ctx.resilient_parsing:
         click.echo(f"jumpdata {package_version()}")
@@ -115,8 +119,8 @@ def run_generator(spec, opts: dict) -> None:
                              workers=opts["workers"] or default_workers(), shard_size=opts["shard_size"],
                              on_progress=bar.update, version=package_version())
     except KeyboardInterrupt:
-        click.echo("complete shards were kept; run the same command again to finish", err=True)
-        raise
+        raise Interrupted("interrupted; the complete shards were kept: run the same command again to finish") \
+            from None
     click.echo(f"{spec.dataset}: {opts['n']} train + {test_n} test scenes in {opts['out']}")
 
 
@@ -341,6 +345,8 @@ def run() -> None:
             code = main.main(standalone_mode=False)
         except click.exceptions.Abort:
             _fail("interrupted", 130)
+        except Interrupted as e:
+            _fail(str(e), 130)
         except click.ClickException as e:
             _fail(e.format_message(), e.exit_code)
         except OSError as e:
