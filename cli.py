@@ -15,15 +15,13 @@ from contextlib import nullcontext
 
 import click
 
+from cli_types import (MAX_BATCH, MAX_EVAL_SAMPLES, MAX_LOADER_WORKERS, MAX_PICTURE_SAMPLES, MAX_SCENE_INDEX,
+                       MAX_PROBE_STEPS, MAX_SEED, MAX_STEPS, MAX_VIEW_COUNT, count, real)
 from jump_model.config import MODEL_KINDS
 from jump_model.metric_names import METRICS
 from scene_shards.common import MAX_WORKERS, UserError, one_line, package_version
 
 CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
-MAX_SEED = 2**63 - 1        # every seed is passed to numpy and torch; torch.manual_seed takes < 2**64
-MAX_LOADER_WORKERS = 64
-MAX_BATCH = 4096
-MAX_SAMPLES = 64
 
 
 def _dataset_name(ctx, param, value):
@@ -64,8 +62,8 @@ def generator_options(default_n: int):
         click.option("--test-n", type=click.IntRange(min=0), default=None,
                      help="Held-out scenes [default: 1000, or n/10 when --n is small]."),
         click.option("--out", type=click.Path(), default="shards/", show_default=True, help="Output folder."),
-        click.option("--seed", type=click.IntRange(0, MAX_SEED), default=0, show_default=True, help="Dataset seed."),
-        click.option("--workers", type=click.IntRange(1, MAX_WORKERS), default=None,
+        click.option("--seed", type=count(0, MAX_SEED), default=0, show_default=True, help="Dataset seed."),
+        click.option("--workers", type=count(1, MAX_WORKERS), default=None,
                      help="Worker processes [default: all cores]."),
         click.option("--shard-size", type=click.IntRange(min=1), default=1000, show_default=True,
                      help="Scenes per shard file."),
@@ -186,7 +184,7 @@ def info(folder):
 @click.option("--split", type=click.Choice(["train", "test"]), default="train", show_default=True)
 @click.option("--scenes", default=None, help="Scene indices: 0-7, 3, or 0,2,9-12 [default: the first 8].")
 @click.option("--out", type=click.Path(), required=True, help="Picture to write: .png (grid) or .gif (animation).")
-@click.option("--scale", type=click.IntRange(1, 16), default=2, show_default=True, help="Pixel magnification.")
+@click.option("--scale", type=count(1, 16), default=2, show_default=True, help="Pixel magnification.")
 def show(folder, dataset, split, scenes, out, scale):
     """A picture of scenes: a PNG grid (a row per scene, a column per view) or a GIF over the views."""
     from scene_shards import open_dataset
@@ -207,26 +205,30 @@ def show(folder, dataset, split, scenes, out, scale):
               help="jump, or a baseline: gqn, badj, ar (docs/model.md) [default: jump; --resume: the run's].")
 @click.option("--preset", default=None,
               help="salesman, dice or tiny (docs/model.md) [default: dice for a dice dataset, else salesman].")
-@click.option("--steps", type=int, default=None, help="Training steps [default: the preset's; --resume: the run's].")
-@click.option("--batch-size", type=click.IntRange(max=MAX_BATCH), default=None, help="Scenes per step (per process) [default: the preset's].")
-@click.option("--context", type=int, default=None, help="Most context views per scene (each draws 1..this).")
-@click.option("--targets", type=int, default=None,
+@click.option("--steps", type=count(1, MAX_STEPS), default=None,
+              help=f"Training steps, at most {MAX_STEPS:,} [default: the preset's; --resume: the run's].")
+@click.option("--batch-size", type=count(1, MAX_BATCH), default=None,
+              help="Scenes per step (per process) [default: the preset's].")
+@click.option("--context", type=count(1, MAX_VIEW_COUNT), default=None,
+              help="Most context views per scene (each draws 1..this).")
+@click.option("--targets", type=count(1, MAX_VIEW_COUNT), default=None,
               help="Most target views per scene (each draws 1..this) [default: the preset's; badj: 1].")
-@click.option("--lr", type=float, default=None, help="Adam learning rate [default: the preset's].")
+@click.option("--lr", type=real(0, 1, least_open=True), default=None,
+              help="Adam learning rate [default: the preset's].")
 @click.option("--pixel-variance", default=None,
               help="Schedule, e.g. 2.0:0.5@100000 or 2.0@100000,0.2@50000,0.9 [default: the preset's].")
-@click.option("--eval-pixel-variance", type=float, default=None,
+@click.option("--eval-pixel-variance", type=real(0, 1000, least_open=True), default=None,
               help="Fixed pixel variance of the held-out NELBO [default: the schedule's final value].")
-@click.option("--seed", type=click.IntRange(0, MAX_SEED), default=None,
+@click.option("--seed", type=count(0, MAX_SEED), default=None,
               help="Seed of the weights, data order and noise [default: 0].")
 @click.option("--device", default=None, help="auto, cpu or cuda [default: auto; --resume: the run's].")
-@click.option("--workers", type=click.IntRange(0, MAX_LOADER_WORKERS), default=None,
+@click.option("--workers", type=count(0, MAX_LOADER_WORKERS), default=None,
               help="DataLoader worker processes, 0: load in the training process [default: 1 on CPU, up to 8 on GPU].")
 @click.option("--compile/--no-compile", default=None, help="torch.compile the model (CUDA, or a CPU with a C++ compiler) [default: off].")
-@click.option("--log-every", type=int, default=None, help="Steps between metrics lines.")
-@click.option("--sample-every", type=int, default=None, help="Steps between sample pictures.")
-@click.option("--checkpoint-every", type=int, default=None, help="Steps between checkpoints.")
-@click.option("--eval-every", type=int, default=None, help="Steps between held-out NELBO evaluations.")
+@click.option("--log-every", type=count(1, MAX_STEPS), default=None, help="Steps between metrics lines.")
+@click.option("--sample-every", type=count(1, MAX_STEPS), default=None, help="Steps between sample pictures.")
+@click.option("--checkpoint-every", type=count(1, MAX_STEPS), default=None, help="Steps between checkpoints.")
+@click.option("--eval-every", type=count(1, MAX_STEPS), default=None, help="Steps between held-out NELBO evaluations.")
 @click.option("--resume", is_flag=True,
               help="Continue the run in --out on the data in FOLDER; only --steps, --device, --workers, --compile "
                    "and the --*-every intervals may change.")
@@ -257,11 +259,11 @@ def train(folder, out, resume, **opts):
               help="Picture: .png (context, then rows sample 1..k | truth) or .gif (one frame per query view).")
 @click.option("--context", default=None, help="Context view indices, e.g. 0,1 or 18-20 [default: the first ones].")
 @click.option("--query", default=None, help="Query view indices, e.g. 10,15,20 [default: later views].")
-@click.option("--samples", type=click.IntRange(1, MAX_SAMPLES), default=4, show_default=True,
+@click.option("--samples", type=count(1, MAX_PICTURE_SAMPLES), default=4, show_default=True,
               help="Independent consistent samples.")
-@click.option("--scene", type=click.IntRange(min=0), default=0, show_default=True, help="Test scene index.")
-@click.option("--seed", type=click.IntRange(0, MAX_SEED), default=0, show_default=True, help="Sampling seed.")
-@click.option("--scale", type=click.IntRange(1, 16), default=2, show_default=True, help="Pixel magnification.")
+@click.option("--scene", type=count(0, MAX_SCENE_INDEX), default=0, show_default=True, help="Test scene index.")
+@click.option("--seed", type=count(0, MAX_SEED), default=0, show_default=True, help="Sampling seed.")
+@click.option("--scale", type=count(1, 16), default=2, show_default=True, help="Pixel magnification.")
 @click.option("--data", type=click.Path(), default=None,
               help="Folder holding the run's dataset, if it moved [default: the one it trained on].")
 def sample(run, out, context, query, samples, scene, seed, scale, data):
@@ -277,12 +279,15 @@ def sample(run, out, context, query, samples, scene, seed, scale, data):
 @click.option("--out", type=click.Path(), required=True,
               help="Report FILE.json; its plot is written beside it as FILE.png (and the pictures FILE_hidden_face, "
                    "FILE_digits, FILE_story.png).")
-@click.option("--samples", type=int, default=None,
-              help="min-mse, story: continuations per video; nelbo, consistency: posterior samples per scene; "
-                   "digit-agreement: sampled sets per scene [default: 30; 10 for digit-agreement and story].")
-@click.option("--scenes", type=int, default=None, help="Use the first N test scenes [default: all].")
-@click.option("--frames", type=int, default=40, show_default=True, help="speed: the frame number to obtain.")
-@click.option("--context-frames", type=int, default=None,
+@click.option("--samples", type=count(1, MAX_EVAL_SAMPLES), default=None,
+              help=f"min-mse, story: continuations per video; nelbo, consistency: posterior samples per scene; "
+                   f"digit-agreement: sampled sets per scene, at most {MAX_EVAL_SAMPLES} [default: 30; 10 for "
+                   f"digit-agreement and story].")
+@click.option("--scenes", type=count(1, MAX_SCENE_INDEX), default=None,
+              help="Use the first N test scenes (at most those the split holds) [default: all].")
+@click.option("--frames", type=count(1, MAX_VIEW_COUNT), default=40, show_default=True,
+              help="speed: the frame number to obtain.")
+@click.option("--context-frames", type=count(1, MAX_VIEW_COUNT), default=None,
               help="min-mse, speed, story: the first frames given [default: 5]; nelbo, consistency, "
                    "digit-agreement: most context views [default: 3].")
 @click.option("--data", type=click.Path(), default=None,
@@ -311,10 +316,10 @@ def probe():
 @click.argument("folder", type=click.Path())
 @click.option("--dataset", default=None, help="Dataset name (needed when the folder holds several).")
 @click.option("--out", type=click.Path(), required=True, help="Probe folder to write (config.json, checkpoint.pt).")
-@click.option("--steps", type=click.IntRange(1, 1_000_000), default=1500, show_default=True, help="Training steps.")
-@click.option("--batch-size", type=click.IntRange(1, 1024), default=64, show_default=True, help="Views per step.")
-@click.option("--lr", type=click.FloatRange(1e-6, 1.0), default=2e-3, show_default=True, help="Peak learning rate.")
-@click.option("--seed", type=click.IntRange(0, MAX_SEED), default=0, show_default=True, help="Seed.")
+@click.option("--steps", type=count(1, MAX_PROBE_STEPS), default=1500, show_default=True, help="Training steps.")
+@click.option("--batch-size", type=count(1, 1024), default=64, show_default=True, help="Views per step.")
+@click.option("--lr", type=real(1e-6, 1.0), default=2e-3, show_default=True, help="Peak learning rate.")
+@click.option("--seed", type=count(0, MAX_SEED), default=0, show_default=True, help="Seed.")
 def probe_train(folder, dataset, out, steps, batch_size, lr, seed):
     """Train the probe of the dataset in shard FOLDER on its train split; print its held-out accuracy."""
     from scene_shards.lock import RUN_LOCK, writing_folder
