@@ -170,6 +170,7 @@ def info(folder):
         for split, v in s["splits"].items():
             click.echo(f"  {split:5s} {v['scenes']:8d} scenes  {v['shards']}/{v['shard_count']} shards  "
                        f"{v['bytes'] / 1e6:9.1f} MB")
+        click.echo(f"  fingerprint {s['fingerprint'][:16]}")
         click.echo(f"  {'OK: every shard matches its sha256' if not s['problems'] else 'DAMAGED:'}")
         for p in s["problems"]:
             click.echo(f"    {p}")
