@@ -16,7 +16,7 @@ from contextlib import nullcontext
 import click
 
 from cli_types import (MAX_BATCH, MAX_EVAL_SAMPLES, MAX_LOADER_WORKERS, MAX_PICTURE_SAMPLES, MAX_SCENE_INDEX,
-                       MAX_PROBE_STEPS, MAX_SEED, MAX_STEPS, MAX_VIEW_COUNT, count, real)
+                       MAX_PROBE_STEPS, MAX_SEED, MAX_STEPS, MAX_VIEW_COUNT, PATH, count, real)
 from jump_model.config import MODEL_KINDS
 from jump_model.metric_names import METRICS
 from scene_shards.common import MAX_WORKERS, UserError, one_line, package_version
@@ -61,7 +61,7 @@ def generator_options(default_n: int):
                      help="Training scenes."),
         click.option("--test-n", type=click.IntRange(min=0), default=None,
                      help="Held-out scenes [default: 1000, or n/10 when --n is small]."),
-        click.option("--out", type=click.Path(), default="shards/", show_default=True, help="Output folder."),
+        click.option("--out", type=PATH, default="shards/", show_default=True, help="Output folder."),
         click.option("--seed", type=count(0, MAX_SEED), default=0, show_default=True, help="Dataset seed."),
         click.option("--workers", type=count(1, MAX_WORKERS), default=None,
                      help="Worker processes [default: all cores]."),
@@ -136,7 +136,7 @@ def narratives(story, frames, **opts):
 @click.option("--digits", type=int, default=100, show_default=True,
               help="Size of the MNIST digit bank (balanced over the ten classes).")
 @click.option("--views", type=int, default=10, show_default=True, help="Camera views per scene.")
-@click.option("--mnist", type=click.Path(), default=None,
+@click.option("--mnist", type=PATH, default=None,
               help="Folder (or images file) of MNIST IDX files to take the digits from [default: shipped sample].")
 @click.option("--renderer", type=click.Choice(["tiny", "egl"]), default="tiny", show_default=True,
               help="PyBullet renderer: tiny (CPU TinyRenderer) or egl (OpenGL plugin, for GPU machines).")
@@ -151,7 +151,7 @@ def dice(digits, views, mnist, renderer, **opts):
 # --------------------------------------------------------------------------- looking at data
 
 @main.command(context_settings=CONTEXT)
-@click.argument("folder", type=click.Path())
+@click.argument("folder", type=PATH)
 def info(folder):
     """What a shard folder holds (datasets, splits, scenes, sizes); verifies every shard's sha256."""
     from scene_shards import summarize_folder
@@ -180,11 +180,11 @@ def info(folder):
 
 
 @main.command(context_settings=CONTEXT)
-@click.argument("folder", type=click.Path())
+@click.argument("folder", type=PATH)
 @click.option("--dataset", default=None, help="Dataset name (needed when the folder holds several).")
 @click.option("--split", type=click.Choice(["train", "test"]), default="train", show_default=True)
 @click.option("--scenes", default=None, help="Scene indices: 0-7, 3, or 0,2,9-12 [default: the first 8].")
-@click.option("--out", type=click.Path(), required=True, help="Picture to write: .png (grid) or .gif (animation).")
+@click.option("--out", type=PATH, required=True, help="Picture to write: .png (grid) or .gif (animation).")
 @click.option("--scale", type=count(1, 16), default=2, show_default=True, help="Pixel magnification.")
 def show(folder, dataset, split, scenes, out, scale):
     """A picture of scenes: a PNG grid (a row per scene, a column per view) or a GIF over the views."""
@@ -199,9 +199,9 @@ def show(folder, dataset, split, scenes, out, scale):
 # --------------------------------------------------------------------------- JUMP model
 
 @main.command(context_settings=CONTEXT)
-@click.argument("folder", type=click.Path())
+@click.argument("folder", type=PATH)
 @click.option("--dataset", default=None, help="Dataset name (needed when the folder holds several).")
-@click.option("--out", type=click.Path(), default=None, help="Run folder [default: runs/<dataset>-<time>].")
+@click.option("--out", type=PATH, default=None, help="Run folder [default: runs/<dataset>-<time>].")
 @click.option("--model", type=click.Choice(MODEL_KINDS), default=None,
               help="jump, or a baseline: gqn, badj, ar (docs/model.md) [default: jump; --resume: the run's].")
 @click.option("--preset", default=None,
@@ -255,8 +255,8 @@ def train(folder, out, resume, **opts):
 
 
 @main.command(context_settings=CONTEXT)
-@click.argument("run", type=click.Path())
-@click.option("--out", type=click.Path(), default="samples.png", show_default=True,
+@click.argument("run", type=PATH)
+@click.option("--out", type=PATH, default="samples.png", show_default=True,
               help="Picture: .png (context, then rows sample 1..k | truth) or .gif (one frame per query view).")
 @click.option("--context", default=None, help="Context view indices, e.g. 0,1 or 18-20 [default: the first ones].")
 @click.option("--query", default=None, help="Query view indices, e.g. 10,15,20 [default: later views].")
@@ -265,7 +265,7 @@ def train(folder, out, resume, **opts):
 @click.option("--scene", type=count(0, MAX_SCENE_INDEX), default=0, show_default=True, help="Test scene index.")
 @click.option("--seed", type=count(0, MAX_SEED), default=0, show_default=True, help="Sampling seed.")
 @click.option("--scale", type=count(1, 16), default=2, show_default=True, help="Pixel magnification.")
-@click.option("--data", type=click.Path(), default=None,
+@click.option("--data", type=PATH, default=None,
               help="Folder holding the run's dataset, if it moved [default: the one it trained on].")
 def sample(run, out, context, query, samples, scene, seed, scale, data):
     """Jumpy predictions of a trained run on a test scene, as a picture."""
@@ -274,10 +274,10 @@ def sample(run, out, context, query, samples, scene, seed, scale, data):
 
 
 @main.command(name="eval", context_settings=CONTEXT)
-@click.argument("runs", nargs=-1, required=True, type=click.Path())
+@click.argument("runs", nargs=-1, required=True, type=PATH)
 @click.option("--metric", "metrics", multiple=True, type=click.Choice(METRICS),
               help="Metric to compute (repeatable) [default: every one that applies to the runs' data].")
-@click.option("--out", type=click.Path(), required=True,
+@click.option("--out", type=PATH, required=True,
               help="Report FILE.json; its plot is written beside it as FILE.png (and the pictures FILE_hidden_face, "
                    "FILE_digits, FILE_story.png).")
 @click.option("--samples", type=count(1, MAX_EVAL_SAMPLES), default=None,
@@ -291,9 +291,9 @@ def sample(run, out, context, query, samples, scene, seed, scale, data):
 @click.option("--context-frames", type=count(1, MAX_VIEW_COUNT), default=None,
               help="min-mse, speed, story: the first frames given [default: 5]; nelbo, consistency, "
                    "digit-agreement: most context views [default: 3].")
-@click.option("--data", type=click.Path(), default=None,
+@click.option("--data", type=PATH, default=None,
               help="Folder holding the runs' dataset, if it moved [default: the one they trained on].")
-@click.option("--probe", type=click.Path(), default=None,
+@click.option("--probe", type=PATH, default=None,
               help="Probe folder (jumpdata probe train) for digit-agreement and story [default: those two are "
                    "left out].")
 @click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]), default="auto", show_default=True)
@@ -314,9 +314,9 @@ def probe():
 
 
 @probe.command("train", context_settings=CONTEXT)
-@click.argument("folder", type=click.Path())
+@click.argument("folder", type=PATH)
 @click.option("--dataset", default=None, help="Dataset name (needed when the folder holds several).")
-@click.option("--out", type=click.Path(), required=True, help="Probe folder to write (config.json, checkpoint.pt).")
+@click.option("--out", type=PATH, required=True, help="Probe folder to write (config.json, checkpoint.pt).")
 @click.option("--steps", type=count(1, MAX_PROBE_STEPS), default=1500, show_default=True, help="Training steps.")
 @click.option("--batch-size", type=count(1, 1024), default=64, show_default=True, help="Views per step.")
 @click.option("--lr", type=real(1e-6, 1.0), default=2e-3, show_default=True, help="Peak learning rate.")

@@ -1,8 +1,10 @@
-"""The numeric option types of the `jumpdata` command line, declared once: every number a user types is bounded.
+"""The option types of the `jumpdata` command line, declared once: every number a user types is bounded, every
+path is a name.
 
 `count(least, most)` is an integer option within [least, most]; `real(least, most)` a float option that must also
 be finite (click's FloatRange lets "nan" through, since NaN compares false with both bounds). Limits that depend on
-the data (scenes in a split, views per scene) are checked by the library once the data is open.
+the data (scenes in a split, views per scene) are checked by the library once the data is open. `PATH` refuses an
+empty path (which would mean the current folder, or the default) and one holding a line break.
 Standard library and click only, so `jumpdata --help` stays fast.
 """
 
@@ -43,3 +45,16 @@ def real(least: float, most: float, least_open: bool = False) -> click.FloatRang
     """Return the click type of a float option that must be finite and lie in [least, most] ((least, most] when
     `least_open`)."""
     return FiniteFloatRange(least, most, min_open=least_open)
+
+
+class PathName(click.Path):
+    """A path that names something: not empty, no line break (click.Path takes both)."""
+
+    def convert(self, value, param, ctx):
+        """Return `value` (a str path), or fail (one line) when it is empty or holds a line break."""
+        if isinstance(value, str) and (not value.strip() or "\n" in value or "\r" in value):
+            self.fail(f"{value!r} is not a path: give a file or folder name", param, ctx)
+        return super().convert(value, param, ctx)
+
+
+PATH = PathName()

@@ -1,5 +1,5 @@
-"""Every numeric option is bounded and every float option finite: a number out of its range, NaN or an infinity
-is refused in one line before anything is read or written (cli_types.py)."""
+"""Every numeric option is bounded and every float option finite, every path a name: a number out of its range,
+NaN or an infinity, an empty path is refused in one line before anything is read or written (cli_types.py)."""
 
 import os
 import sys
@@ -37,6 +37,10 @@ def jumpdata(capsys, *argv):
     (["eval", "R", "--out", "r.json", "--frames", "10000000"], "'--frames': 10000000 is not in the range"),
     (["eval", "R", "--out", "r.json", "--context-frames", "0"], "'--context-frames': 0 is not in the range"),
     (["sample", "R", "--scene", "1000000000000"], "'--scene': 1000000000000 is not in the range"),
+    (["probe", "train", "D", "--out", ""], "'--out': '' is not a path"),   # would write into the current folder
+    (["train", "D", "--out", " "], "'--out': ' ' is not a path"),
+    (["eval", "R", "--out", "r\n.json"], "'--out': 'r\\n.json' is not a path"),
+    (["info", ""], "'FOLDER': '' is not a path"),
 ])
 def test_out_of_range_and_non_finite_numbers_are_one_line_before_any_work(tmp_path, capsys, monkeypatch, args,
                                                                           message):
