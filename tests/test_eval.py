@@ -298,7 +298,7 @@ def test_bad_probe_input_gets_one_line(dice_runs, video_runs, probes, tmp_path, 
 
 @pytest.mark.parametrize("args, message", [
     (["--metric", "min-mse"], "metric min-mse does not apply to dataset 'dice'"),
-    (["--samples", "0"], "--samples must be at least 1"),
+    (["--samples", "0"], "'--samples': 0 is not in the range 1<=x<="),
     (["--scenes", "2"], "of 2 test scenes of 'dice' have context views hiding a side face"),
     (["--out", "report.txt"], "the report is a .json file"),
 ])
