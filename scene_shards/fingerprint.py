@@ -9,6 +9,7 @@ split's list of shard sha256 sums. `digest` summarises all of them. Standard lib
 import hashlib
 import json
 
+from .common import UserError
 from .manifest import SPLITS
 
 #: The manifest keys a fingerprint copies, in order.
@@ -62,3 +63,13 @@ def fingerprint_differences(recorded: dict, found: dict) -> list:
     if not differ and "digest" in recorded:   # a field this version does not know
         differ.append(f"digest {recorded['digest'][:12]} vs {found.get('digest', '')[:12]}")
     return differ
+
+
+def check_same_data(recorded: dict, manifest: dict, folder, holder: str, kind: str) -> None:
+    """Raise UserError (one line) unless the data described by `manifest` (in `folder`) is the data of the
+    `recorded` fingerprint (or part of one): "{holder} was trained on other data than 'NAME' in FOLDER:
+    differences ({kind} vs data)". `holder` names the run or probe, `kind` is "run" or "probe"."""
+    differ = fingerprint_differences(recorded, data_fingerprint(manifest))
+    if differ:
+        raise UserError(f"{holder} was trained on other data than '{manifest['dataset']}' in {folder}: "
+                        f"{', '.join(differ)} ({kind} vs data)")

@@ -3,9 +3,11 @@ under the same name (another size, story, seed, scene count, or a shard altered 
 
 import json
 
+import pytest
 from toy_generator import toy_spec
 
-from scene_shards import data_fingerprint, fingerprint_differences, generate_dataset
+from scene_shards import UserError, data_fingerprint, fingerprint_differences, generate_dataset
+from scene_shards.fingerprint import check_same_data
 from scene_shards.manifest import load_manifest
 
 
@@ -65,3 +67,13 @@ def test_a_digest_that_differs_with_every_fact_equal_is_still_a_difference(tmp_p
     base = make(tmp_path / "base")
     assert fingerprint_differences(dict(base, digest="f" * 64), base) == [
         f"digest ffffffffffff vs {base['digest'][:12]}"]
+
+
+def test_other_data_is_refused_in_one_line_naming_the_holder_and_the_folder(tmp_path):
+    base = make(tmp_path / "base")
+    check_same_data(base, load_manifest(tmp_path / "base" / "toy.json"), tmp_path / "base", "runs/r", "run")
+    make(tmp_path / "other", seed=4)
+    with pytest.raises(UserError) as e:
+        check_same_data(base, load_manifest(tmp_path / "other" / "toy.json"), tmp_path / "other", "runs/r", "run")
+    assert str(e.value) == (f"runs/r was trained on other data than 'toy' in {tmp_path / 'other'}: seed 3 vs 4 "
+                            f"(run vs data)")
