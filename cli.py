@@ -19,7 +19,7 @@ from cli_types import (MAX_BATCH, MAX_EVAL_SAMPLES, MAX_LOADER_WORKERS, MAX_PICT
                        MAX_PROBE_STEPS, MAX_SEED, MAX_STEPS, MAX_VIEW_COUNT, PATH, count, real)
 from jump_model.config import MODEL_KINDS
 from jump_model.metric_names import METRICS
-from scene_shards.common import MAX_WORKERS, UserError, one_line, package_version
+from scene_shards.common import MAX_WORKERS, Note, UserError, one_line, package_version
 
 CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
 
@@ -360,7 +360,10 @@ def run() -> None:
         except UserError as e:
             _fail(one_line(e), 2)
     for w in caught:   # shown only after a command that succeeded: an error line is never preceded by them
-        warnings.showwarning(w.message, w.category, w.filename, w.lineno)
+        if issubclass(w.category, Note):
+            click.echo(f"jumpdata: note: {w.message}", err=True)
+        else:
+            warnings.showwarning(w.message, w.category, w.filename, w.lineno)
     sys.exit(code if isinstance(code, int) else 0)
 
 

@@ -82,6 +82,23 @@ def atomic_open(path, mode: str = "w", durable: bool = True):
         yield f
 
 
+@contextmanager
+def new_folder(folder):
+    """Create `folder` and its missing parents for the block, yielding it as a Path; afterwards remove the
+    folders this call created if they are still empty (bad input found inside the block leaves nothing behind)."""
+    folder = Path(folder)
+    created = [p for p in [folder, *folder.parents] if not p.exists()]
+    folder.mkdir(parents=True, exist_ok=True)
+    try:
+        yield folder
+    finally:
+        for p in created:   # deepest first
+            try:
+                p.rmdir()
+            except OSError:
+                break
+
+
 def write_json_atomic(path, obj) -> None:
     """Write `obj` as indented JSON to `path` atomically and durably; a failed write (a full disk) leaves the old
     file and no temporary, and raises an OSError whose message names `path`."""
