@@ -11,14 +11,14 @@ never loads torch.
 import os
 import sys
 import warnings
-from contextlib import nullcontext
+from contextlib import contextmanager, nullcontext
 
 import click
 
 from cli_types import (MAX_BATCH, MAX_EVAL_SAMPLES, MAX_LOADER_WORKERS, MAX_PICTURE_SAMPLES, MAX_SCENE_INDEX,
                        MAX_PROBE_STEPS, MAX_SEED, MAX_STEPS, MAX_VIEW_COUNT, PATH, count, real)
-from jump_model.config import MODEL_KINDS
-from jump_model.metric_names import METRICS
+from jump_model.eval.registry import METRICS
+from jump_model.names import DEVICES, MODEL_KINDS
 from scene_shards.common import MAX_WORKERS, Note, UserError, one_line, package_version
 
 CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
@@ -107,18 +107,25 @@ class ProgressBar:
             self.bar.__exit__(*exc)
 
 
+@contextmanager
+def resumable(label: str):
+    """Yield a ProgressBar for work that resumes when re-run; on Ctrl-C stop with one line saying so (Interrupted)."""
+    try:
+        with ProgressBar(label) as bar:
+            yield bar
+    except KeyboardInterrupt:
+        raise Interrupted("interrupted; the complete shards were kept: run the same command again to finish") \
+            from None
+
+
 def run_generator(spec, opts: dict) -> None:
     """Generate the dataset `spec` into opts["out"] with one progress bar; print a one-line summary."""
     from scene_shards import default_test_scenes, default_workers, generate_dataset
     test_n = opts["test_n"] if opts["test_n"] is not None else default_test_scenes(opts["n"])
-    try:
-        with ProgressBar(spec.dataset) as bar:
-            generate_dataset(spec, opts["out"], n=opts["n"], test_n=test_n, seed=opts["seed"],
-                             workers=opts["workers"] or default_workers(), shard_size=opts["shard_size"],
-                             on_progress=bar.update, version=package_version())
-    except KeyboardInterrupt:
-        raise Interrupted("interrupted; the complete shards were kept: run the same command again to finish") \
-            from None
+    with resumable(spec.dataset) as bar:
+        generate_dataset(spec, opts["out"], n=opts["n"], test_n=test_n, seed=opts["seed"],
+                         workers=opts["workers"] or default_workers(), shard_size=opts["shard_size"],
+                         on_progress=bar.update, version=package_version())
     click.echo(f"{spec.dataset}: {opts['n']} train + {test_n} test scenes in {opts['out']}")
 
 
@@ -146,6 +153,56 @@ def dice(digits, views, mnist, renderer, **opts):
     from dice3d import make_spec
     run_generator(make_spec(digits=digits, views=views, size=opts["size"], mnist=mnist, name=opts["name"],
                             renderer=renderer), opts)
+
+
+# --------------------------------------------------------------------------- GQN datasets (docs/gqn.md)
+
+def _file_range(ctx, param, value):
+    """Parse --files A-B (or N) into (A, B), 1-based and inclusive."""
+    if value is None:
+        return None
+    first, _, last = value.partition("-")
+    if not (first.isdigit() and (last or first).isdigit() and 1 <= int(first) <= int(last or first)):
+        raise click.BadParameter(f"'{value}' is not a file range A-B with 1 <= A <= B")
+    return int(first), int(last or first)
+
+
+@main.command(name="import-gqn", context_settings=CONTEXT)
+@click.argument("src", type=PATH)
+@click.option("--dataset", required=True, help="GQN dataset: its folder under SRC, e.g. rooms_ring_camera.")
+@click.option("--out", type=PATH, default="shards/", show_default=True, help="Output folder.")
+@click.option("--split", type=click.Choice(["train", "test"]), default=None, help="One split only [default: both].")
+@click.option("--files", default=None, callback=_file_range,
+              help="Files A-B of each split (1-based, inclusive) [default: all].")
+@click.option("--name", default=None, callback=_dataset_name, help="Dataset name [default: --dataset].")
+@click.option("--workers", type=count(1, MAX_WORKERS), default=None, help="Worker processes [default: all cores].")
+@click.option("--shard-size", type=click.IntRange(min=1), default=1000, show_default=True, help="Scenes per shard file.")
+def import_gqn(src, dataset, out, split, files, name, workers, shard_size):
+    """DeepMind's gqn-datasets TFRecords (SRC/DATASET/train|test/*.tfrecord) as jumpdata shards."""
+    from gqn_records.importer import import_gqn as run_import
+    with resumable(name or dataset) as bar:
+        m = run_import(src, dataset, out, name=name, splits=(split,) if split else ("train", "test"), files=files,
+                       workers=workers, shard_size=shard_size, on_progress=bar.update, version=package_version())
+    click.echo(f"{m['dataset']}: {m['splits']['train']['scenes']} train + {m['splits']['test']['scenes']} test "
+               f"scenes in {out}")
+
+
+@main.command(context_settings=CONTEXT)
+@click.argument("folder", type=PATH)
+@click.option("--format", "fmt", type=click.Choice(["gqn-tfrecord", "gqnlib"]), required=True,
+              help="gqn-tfrecord: DeepMind's layout; gqnlib: its <name>-<k>.pt.gz scene files.")
+@click.option("--out", type=PATH, required=True, help="Folder to write into (DIR/NAME is created).")
+@click.option("--dataset", default=None, help="Dataset name (needed when the folder holds several).")
+@click.option("--quality", type=count(1, 100), default=95, show_default=True, help="gqn-tfrecord: JPEG quality.")
+@click.option("--scenes-per-file", type=count(1, 1_000_000), default=None,
+              help="Scenes per file [default: 1000 for gqn-tfrecord, 100 for gqnlib].")
+def export(folder, fmt, out, dataset, quality, scenes_per_file):
+    """A jumpdata dataset as GQN TFRecords or gqnlib scene files, cameras raw (docs/gqn.md)."""
+    from gqn_records.export import export_dataset
+    with ProgressBar("export") as bar:
+        target = export_dataset(folder, dataset, fmt, out, quality=quality, scenes_per_file=scenes_per_file,
+                                on_progress=bar.update)
+    click.echo(f"wrote {target}")
 
 
 # --------------------------------------------------------------------------- looking at data
@@ -239,7 +296,7 @@ def train(folder, out, resume, **opts):
     import time
     from scene_shards.lock import RUN_LOCK, writing_folder
     from jump_model.run_folder import plan_run
-    from jump_model.train import train as run_training
+    from jump_model.training import train as run_training
     cfg = plan_run(folder, out, resume, **opts)
     out = out or f"runs/{cfg.dataset}-{time.strftime('%Y%m%d-%H%M%S')}"
     writes = os.environ.get("RANK", "0") == "0"   # under torchrun only rank 0 writes the run folder
@@ -296,10 +353,10 @@ def sample(run, out, context, query, samples, scene, seed, scale, data):
 @click.option("--probe", type=PATH, default=None,
               help="Probe folder (jumpdata probe train) for digit-agreement and story [default: those two are "
                    "left out].")
-@click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]), default="auto", show_default=True)
+@click.option("--device", type=click.Choice(DEVICES), default="auto", show_default=True)
 def eval_(runs, metrics, out, **opts):
     """Measure trained RUNS on their test split (docs/reproduce.md): writes the JSON, a plot and prints a table."""
-    from jump_model.evaluate import EvalSettings, evaluate, table
+    from jump_model.eval.report import EvalSettings, evaluate, table
     with ProgressBar("eval") as bar:
         report = evaluate(runs, out, EvalSettings(metrics=list(metrics), **opts), on_progress=bar.update)
     click.echo(table(report))
@@ -324,7 +381,7 @@ def probe():
 def probe_train(folder, dataset, out, steps, batch_size, lr, seed):
     """Train the probe of the dataset in shard FOLDER on its train split; print its held-out accuracy."""
     from scene_shards.lock import RUN_LOCK, writing_folder
-    from jump_model.probes import train_probe
+    from jump_model.probes.training import train_probe
     with writing_folder(out, RUN_LOCK, "a probe training"), ProgressBar("probe") as bar:
         cfg = train_probe(folder, dataset, out, steps=steps, batch_size=batch_size, lr=lr, seed=seed,
                           on_progress=lambda step, total, loss: bar.update(step, total, f"loss {loss:.3f}"))

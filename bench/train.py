@@ -4,7 +4,7 @@
                           [--batch-size 16] [--runs default,float32,reference]
 
 Without a folder it writes a small 64x64 salesman set to a temporary folder.
-Ours: `jump_model.train.train` with --preset salesman --batch-size 16
+Ours: `jump_model.training.train` with --preset salesman --batch-size 16
 --context 3 --targets 4 (each scene draws 1..3 context views and exactly 4 targets, as the
 reference renders; training itself draws 1..4 targets), timed from the
 per-step lines of metrics.jsonl after a warm-up: `default` (bf16 autocast where
@@ -35,11 +35,12 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench import gqnlib_reference  # noqa: E402
-import jump_model.train  # noqa: E402
+import jump_model.training.loop  # noqa: E402
 from jump_model.data import SceneViews, StepSampler, loader_workers, make_loader, open_split  # noqa: E402
+from jump_model.nets.blocks import encode_viewpoints, frames_to_images  # noqa: E402
 from jump_model.run_folder import plan_run  # noqa: E402
-from jump_model.model import encode_viewpoints, frames_to_images  # noqa: E402
-from jump_model.train import bf16_is_fast, resolve_device, train  # noqa: E402
+from jump_model.runtime import bf16_is_fast, resolve_device  # noqa: E402
+from jump_model.training import train  # noqa: E402
 
 CONTEXT, TARGETS, DRAW_STEPS = 3, 4, 4
 RUNS = {"default": dict(amp=True, compile_model=False), "float32": dict(amp=False, compile_model=False),
@@ -72,7 +73,7 @@ def all_target_examples(cfg, scenes, shuffle: bool) -> SceneViews:
 def bench_ours(data: Path, args, run: Path, amp: bool, compile_model: bool) -> dict:
     """Train our model for warmup + steps steps, every scene with TARGETS target views (like the reference);
     returns {"scenes/s", "wait", "peak"} over the timed steps."""
-    jump_model.train.training_examples = all_target_examples
+    jump_model.training.loop.training_examples = all_target_examples
     cfg = plan_run(data, preset="salesman", steps=args.warmup + args.steps, batch_size=args.batch_size,
                    context=CONTEXT, targets=TARGETS, device=args.device, log_every=1, eval_every=10**9,
                    sample_every=10**9, checkpoint_every=10**9, eval_scenes=args.batch_size, amp=amp,

@@ -7,6 +7,7 @@ from scene_shards.common import UserError
 
 from .cameras import FOV_DEG, sample_cameras
 from .digits import load_bank
+from .label_names import CUBE_ORIENTATION, DIGIT_CLASSES, VISIBLE_FACES
 from .render import DiceRoom, check_renderer
 from .scene import CUBE_SIZES, ROOM_HALF, TEXTURE_POOL, WALL_HEIGHT, sample_scene
 
@@ -18,16 +19,16 @@ def labels(views: int) -> dict:
     """The dice labels, declared once: {name: (dtype name, per-scene shape)} for `views` views.
 
     Each name is a DiceScene field or one of DERIVED_LABELS; docs/dice.md says what each holds."""
-    return {"digits": ("int16", (6,)), "digit_classes": ("int8", (6,)), "cube_position": ("float32", (3,)),
-            "cube_orientation": ("float32", (4,)), "cube_size": ("float32", ()), "wall_colors": ("float32", (4, 3)),
+    return {"digits": ("int16", (6,)), DIGIT_CLASSES: ("int8", (6,)), "cube_position": ("float32", (3,)),
+            CUBE_ORIENTATION: ("float32", (4,)), "cube_size": ("float32", ()), "wall_colors": ("float32", (4, 3)),
             "floor_color": ("float32", (3,)), "light_position": ("float32", (3,)),
-            "visible_faces": ("float32", (views, 6)),
+            VISIBLE_FACES: ("float32", (views, 6)),
             # beyond the labels every dice dataset needs: the rest of the scene description
             "cube_color": ("float32", (3,)), "wall_textures": ("int8", (4,)), "floor_texture": ("int8", ())}
 
 
 #: Labels that are not DiceScene fields: computed from the bank and the renderer in the scene maker.
-DERIVED_LABELS = ("digit_classes", "visible_faces")
+DERIVED_LABELS = (DIGIT_CLASSES, VISIBLE_FACES)
 
 
 def make_spec(digits: int, views: int, size: int, mnist: str | None = None, name: str | None = None,

@@ -20,9 +20,8 @@ from dataclasses import dataclass, field
 
 from scene_shards.common import UserError
 
+from .names import DEVICES, MODEL_KINDS
 from .schedules import parse_schedule, schedule_end
-
-MODEL_KINDS = ("jump", "gqn", "badj", "ar")   # the classes per kind: jump_model.models.MODEL_CLASSES
 
 
 @dataclass(frozen=True)
@@ -137,13 +136,18 @@ class RunConfig:
             raise UserError(f"seed must be 0 or more and less than 2**63, got {self.seed}")
         if self.workers < -1:
             raise UserError(f"workers must be 0 or more (or -1: pick from the machine), got {self.workers}")
-        if self.device not in ("auto", "cpu", "cuda"):
-            raise UserError(f"unknown device '{self.device}' (choose auto, cpu or cuda)")
+        check_device(self.device)
         if self.model.kind == "badj" and self.targets != 1:
             raise UserError(f"--model badj trains on one target view per scene (the paper's ablation); "
                             f"--targets must be 1, got {self.targets}")
         parse_schedule(self.pixel_variance)
         return self
+
+
+def check_device(name: str) -> None:
+    """Raise UserError unless `name` is a device name of names.DEVICES (auto, cpu, cuda)."""
+    if name not in DEVICES:
+        raise UserError(f"unknown device '{name}' (choose {', '.join(DEVICES)})")
 
 
 def positive(name: str, value) -> None:

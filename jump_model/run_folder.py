@@ -24,9 +24,10 @@ from scene_shards.files import AtomicFile, write_json_atomic
 
 from .config import ModelConfig, RunConfig, legacy_run_config, new_run_config, resumed_run_config
 from .data import dataset_facts
-from .models import make_model
+from .names import CHECKPOINT_FILE as CHECKPOINT
+from .names import CONFIG_FILE as CONFIG
+from .nets import make_model
 
-CONFIG, CHECKPOINT = "config.json", "checkpoint.pt"
 CHECKPOINT_KEYS = ("model", "optimizer", "step", "config")
 LOAD_ERRORS = (pickle.UnpicklingError, zipfile.BadZipFile, RuntimeError, EOFError, OSError, KeyError, ValueError,
                TypeError, AttributeError, IndexError)   # what torch.load raises on a damaged or foreign file

@@ -19,7 +19,7 @@ from scene_shards.pictures import GAP, check_picture_size, grid, parse_indices, 
 
 from .config import RunConfig
 from .data import open_test_split
-from .metrics import draw_views
+from .eval.sampling import draw_views
 from .run_folder import load_run, with_data_folder
 
 LABEL_W, HEADER_H = 76, 14   # pixels for the row names and the column labels

@@ -11,6 +11,7 @@ from typing import Callable
 import numpy as np
 
 from . import vocabulary as vocab
+from .label_names import COLORS, KINDS, ORDER, POSITIONS, SIZES
 from .layout import LayoutFailed, arrival_frames, place_shapes, spot_next_to, travel
 
 #: Fresh layouts a story may draw before giving up: about 1 salesman layout in 8 leaves no room for a
@@ -43,9 +44,9 @@ class Storyboard:
 def label_spec(frames: int, shapes: int) -> dict:
     """The narrative labels, declared once: {name: (dtype name, per-scene shape)} for videos of `frames`
     frames with `shapes` shapes. Each name is a Storyboard field; docs/narratives.md says what each holds."""
-    return {"kinds": ("int8", (shapes,)), "sizes": ("int8", (shapes,)),
-            "positions": ("float32", (frames, shapes, 2)), "colors": ("int8", (frames, shapes)),
-            "order": ("int8", (shapes - 1,))}
+    return {KINDS: ("int8", (shapes,)), SIZES: ("int8", (shapes,)),
+            POSITIONS: ("float32", (frames, shapes, 2)), COLORS: ("int8", (frames, shapes)),
+            ORDER: ("int8", (shapes - 1,))}
 
 
 @dataclass(frozen=True)

@@ -52,6 +52,7 @@ class GeneratorSpec:
     scene_maker: Callable
     extra_datasets: Optional[dict] = field(default=None)
     block_maker: Optional[Callable] = field(default=None)
+    range_maker: Optional[Callable] = field(default=None)
 
 
 def default_workers() -> int:
@@ -72,8 +73,9 @@ def check_sizes(spec: GeneratorSpec, n: int, test_n: int, shard_size: int, worke
     MAX_SCENES scenes in a split, more than MAX_SHARDS shards (the file names have five digits), a scene larger
     than MAX_SCENE_BYTES, a shard whose viewpoints and labels exceed MAX_SHARD_LABEL_BYTES, more than MAX_WORKERS
     workers."""
-    if n < 1 or test_n < 0 or shard_size < 1:
-        raise UserError("--n and --shard-size must be positive and --test-n not negative")
+    if n < 0 or test_n < 0 or n + test_n < 1 or shard_size < 1:
+        raise UserError("a dataset needs at least one scene, --shard-size must be positive and --n, --test-n "
+                        "not negative")
     for option, scenes in (("--n", n), ("--test-n", test_n)):
         if scenes > MAX_SCENES:
             raise UserError(f"{option} {scenes} is more than {MAX_SCENES} scenes, the most one split may hold")
@@ -117,8 +119,13 @@ def _make_block(task) -> list:
     split, first, count = task
     spec, seed = _WORKER["spec"], _WORKER["seed"]
     rngs = [np.random.default_rng([seed, SPLIT_ID[split], j]) for j in range(first, first + count)]
-    where = f"scenes {first}..{first + count - 1}" if spec.block_maker is not None else f"scene {first}"
+    where = f"scene {first}" if spec.block_maker is None and spec.range_maker is None else \
+        f"scenes {first}..{first + count - 1}"
     try:
+        if spec.range_maker is not None:
+            if "make_range" not in _WORKER:
+                _WORKER["make_range"] = spec.range_maker(spec.config)
+            return [encode_scene(scene, spec) for scene in _WORKER["make_range"](split, first, count)]
         if spec.block_maker is not None:
             if "make_all" not in _WORKER:   # built once per process, by its first task
                 _WORKER["make_all"] = spec.block_maker(spec.config)

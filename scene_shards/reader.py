@@ -173,7 +173,7 @@ class ShardDataset:
 
     def labels(self, i: int) -> dict:
         """Return the labels of scene `i`: {name: array} with the per-scene shapes listed in the manifest."""
-        return self._read(i, lambda h5, row: {name: h5["labels"][name][row] for name in h5["labels"]})
+        return self._read(i, lambda h5, row: {name: h5["labels"][name][row] for name in h5.get("labels", {})})
 
     def scene(self, i: int) -> dict:
         """Return scene `i`: {"frames": uint8 [V,H,W,3], "viewpoints": float32 [V,D], "labels": {...}}."""

@@ -8,7 +8,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from jump_model.config import ModelConfig
-from jump_model.probes import dice_targets, shape_targets
+from jump_model.probes.training import dice_targets, shape_targets
 from narratives import vocabulary as vocab
 
 

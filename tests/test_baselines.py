@@ -7,9 +7,9 @@ import pytest
 import torch
 
 from jump_model.config import MODEL_KINDS, new_run_config
-from jump_model.models import MODEL_CLASSES, make_model
+from jump_model.nets import MODEL_CLASSES, make_model
 from jump_model.run_folder import load_checkpoint, load_run, plan_run
-from jump_model.train import train
+from jump_model.training import train
 from model_scenes import facts, make_square_dataset, model_config
 from scene_shards.common import UserError
 from test_model_training import FAST, jumpdata, one_line_error
@@ -50,6 +50,13 @@ def scene_batch(viewpoint_kind="time"):
 
 def test_every_kind_has_a_class():
     assert tuple(MODEL_CLASSES) == MODEL_KINDS == ("jump", "gqn", "badj", "ar")
+
+
+def test_every_kind_implements_the_model_interface_and_is_no_jump_subclass():
+    from jump_model.nets import JUMP, SceneModel
+    for kind, cls in MODEL_CLASSES.items():
+        assert issubclass(cls, SceneModel) and not cls.__abstractmethods__
+        assert kind == "jump" or not issubclass(cls, JUMP)   # baselines are built from blocks, not from JUMP
 
 
 @pytest.mark.parametrize("kind", MODEL_KINDS)

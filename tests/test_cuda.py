@@ -11,7 +11,7 @@ import os
 import pytest
 import torch
 
-from jump_model.model import JUMP
+from jump_model.nets import JUMP
 from model_scenes import make_square_dataset
 from test_model import random_batch, tiny_config
 from test_model_training import jumpdata

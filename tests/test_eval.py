@@ -2,7 +2,9 @@
 from the labels, the JSON/plot files, and one-line errors for bad input."""
 
 import json
+import subprocess
 import sys
+from pathlib import Path
 from unittest.mock import patch
 
 import numpy as np
@@ -13,16 +15,19 @@ from torch import nn
 from cli import run as cli_run
 from dice3d import make_spec as dice_spec
 from dice3d.geometry import FACE_NORMALS, quat_to_matrix
-from jump_model import metric_names as names
+from jump_model import names
 from jump_model.config import ModelConfig
-from jump_model.evaluate import MIN_QUALIFIED, EvalSettings, LoadedRun, evaluate, measure
-from jump_model.hidden_face import (MAX_CONTEXT_FACES, SHOWN_FRACTION, TARGET_VIEWS, HiddenFace, select_hidden_face,
+from jump_model.eval.report import EvalSettings, LoadedRun, evaluate, measure
+from jump_model.eval.hidden_face import (MAX_CONTEXT_FACES, SHOWN_FRACTION, TARGET_VIEWS, HiddenFace, select_hidden_face,
                                     select_scenes)
-from jump_model.metrics import bootstrap_ci95, kl_per_scene, min_mse_per_scene
-from jump_model.models import make_model
-from jump_model.probes import ProbeConfig, train_probe
+from jump_model.eval.dice import MIN_QUALIFIED, kl_per_scene
+from jump_model.eval.figures import bootstrap_ci95
+from jump_model.eval.video import min_mse_per_scene
+from jump_model.nets import make_model
+from jump_model.probes.nets import ProbeConfig
+from jump_model.probes.training import train_probe
 from jump_model.run_folder import plan_run, save_checkpoint, write_config
-from jump_model.train import train
+from jump_model.training import train
 from hand_built_models import Blank, Oracle, PerfectDigitProbe
 from model_scenes import make_square_dataset
 from narratives import make_spec as narrative_spec
@@ -323,3 +328,33 @@ def test_bad_runs_get_one_line(video_runs, dice_runs, tmp_path, capsys):
 def test_eval_settings_refuse_unknown_metrics(video_runs, tmp_path):
     with pytest.raises(Exception, match="unknown metric 'fid'"):
         evaluate([video_runs[0]], tmp_path / "r.json", EvalSettings(metrics=["fid"]))
+
+
+IMPORTS_OF = ("import pkgutil, sys\n{code}\n"
+              "print(sorted(m for m in sys.modules if m == 'pybullet' or m.startswith('jump_model.training')"
+              " or m == 'jump_model.probes.training'))")
+
+
+@pytest.mark.parametrize("code", [
+    # the eval package and every module in it
+    "import jump_model.eval\nfor m in pkgutil.iter_modules(jump_model.eval.__path__):\n"
+    "    __import__(f'jump_model.eval.{m.name}')",
+    # the command line's help of eval
+    "import cli\ntry:\n    cli.main.main(['eval', '--help'], standalone_mode=False)\nexcept SystemExit:\n    pass",
+])
+def test_evaluation_loads_neither_pybullet_nor_the_trainers(code):
+    r = subprocess.run([sys.executable, "-c", IMPORTS_OF.format(code=code)], capture_output=True, text=True,
+                       cwd=Path(__file__).resolve().parents[1])
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.strip().splitlines()[-1] == "[]"
+
+
+def test_every_registered_metric_is_a_plugin_under_its_own_name():
+    from jump_model.eval.metric import Metric
+    from jump_model.eval.registry import METRICS, metric_class
+    assert set(METRICS) == {names.MIN_MSE, names.NELBO, names.CONSISTENCY, names.SPEED, names.DIGIT_AGREEMENT,
+                            names.STORY}
+    for name in METRICS:
+        cls = metric_class(name)
+        assert issubclass(cls, Metric) and cls.name == name and cls.figures
+        assert cls.viewpoint_kind in ("time", "camera") and cls.needs

@@ -7,7 +7,8 @@ import pytest
 import torch
 
 from jump_model.config import RunConfig, default_preset, new_run_config
-from jump_model.model import JUMP, encode_viewpoints, gaussian_kl
+from jump_model.nets import JUMP
+from jump_model.nets.blocks import encode_viewpoints, gaussian_kl
 from jump_model.schedules import parse_schedule, pixel_variance
 from model_scenes import facts, model_config
 from scene_shards.common import UserError

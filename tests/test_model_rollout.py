@@ -5,7 +5,8 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from jump_model.model import JUMP, ConvLSTMCell, broadcast, gaussian_kl
+from jump_model.nets import JUMP
+from jump_model.nets.blocks import ConvLSTMCell, broadcast, gaussian_kl
 from model_scenes import model_config
 
 

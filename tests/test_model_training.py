@@ -16,7 +16,7 @@ from PIL import Image
 from cli import run as cli_run
 from conftest import HANG_GUARD_S, wait_for
 from jump_model.run_folder import plan_run
-from jump_model.train import train
+from jump_model.training import train
 from model_scenes import make_square_dataset
 from scene_shards.common import UserError
 
@@ -98,7 +98,7 @@ def test_existing_run_needs_resume(data, tmp_path):
 
 
 def _ddp_worker(rank, world, port, data, out):
-    from jump_model.model import JUMP
+    from jump_model.nets import JUMP
     os.environ.update(MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port), RANK=str(rank), WORLD_SIZE=str(world),
                       LOCAL_RANK=str(rank))
     torch.set_num_threads(1)
@@ -293,8 +293,8 @@ def test_ctrl_c_saves_a_whole_step_and_resume_continues_the_trajectory(data, tmp
 
 
 def test_nan_loss_stops_with_a_clear_error_and_keeps_the_last_good_checkpoint(data, tmp_path, monkeypatch):
-    from jump_model.model import JUMP
-    from jump_model.train import TrainingDiverged
+    from jump_model.nets import JUMP
+    from jump_model.training import TrainingDiverged
     forward, calls = JUMP.forward, []
 
     def poisoned(self, batch, variance):
@@ -350,7 +350,7 @@ def test_a_run_folder_from_before_the_config_split_samples_and_refuses_resume(le
 
 def test_training_draws_1_to_targets_target_views_per_scene(data, tmp_path, monkeypatch):
     from jump_model.data import SceneViews
-    from jump_model.model import JUMP
+    from jump_model.nets import JUMP
     from scene_shards import open_dataset
     scenes = open_dataset(data, None, "train")
     examples = [SceneViews(scenes, 2, 3, seed=0, shuffle=True)[g] for g in range(40)]

@@ -7,13 +7,14 @@ import pytest
 from PIL import Image
 
 from hand_built_models import Blank, Oracle, PerfectShapeProbe
-from jump_model import metric_names as names
-from jump_model.eval_plots import PICTURES
-from jump_model.evaluate import EvalSettings, LoadedRun, measure
-from jump_model.hidden_face import HiddenFace
-from jump_model.probe_metrics import agreement_per_scene, random_floor, readable_picks, sampled_story, true_story
-from jump_model.probes import ProbeConfig, load_probe, train_probe
-from jump_model.story_checks import CHECKS
+from jump_model import names
+from jump_model.eval.plots import save_story_picture
+from jump_model.eval.report import EvalSettings, LoadedRun, measure
+from jump_model.eval.hidden_face import HiddenFace
+from jump_model.eval.probe_metrics import agreement_per_scene, random_floor, readable_picks, sampled_story, true_story
+from jump_model.probes.nets import ProbeConfig, load_probe
+from jump_model.probes.training import train_probe
+from jump_model.probes.story_checks import CHECKS
 from narratives import make_spec
 from scene_shards import generate_dataset, open_dataset
 
@@ -95,7 +96,7 @@ def test_story_report_has_a_row_per_model_then_the_truth(salesman, tmp_path):
     assert lo <= truth["coherent"] <= hi
     shown = pictures["story"][0]
     assert shown["truth"].shape == (21, 32, 32, 3) and set(shown["samples"]) == {"jump oracle", "gqn blank"}
-    PICTURES["story"](pictures["story"], tmp_path / "story.png")
+    save_story_picture(pictures["story"], tmp_path / "story.png")
     assert Image.open(tmp_path / "story.png").size[1] > 2 * 3 * 32 * 3      # two videos, three rows of 3x frames
 
 

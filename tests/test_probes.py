@@ -7,10 +7,11 @@ import sys
 import numpy as np
 import pytest
 
-from jump_model.hidden_face import select_scenes
-from jump_model.probe_metrics import agreement_per_scene, readable_picks, true_digits
-from jump_model.probes import NONE, dice_targets, load_probe, shape_targets, train_probe
-from jump_model.story_checks import CHECKS, read_video
+from jump_model.eval.hidden_face import select_scenes
+from jump_model.eval.probe_metrics import agreement_per_scene, readable_picks, true_digits
+from jump_model.probes.nets import load_probe
+from jump_model.probes.training import NONE, dice_targets, shape_targets, train_probe
+from jump_model.probes.story_checks import CHECKS, read_video
 from narratives import make_spec
 from scene_shards import UserError, generate_dataset, open_dataset
 

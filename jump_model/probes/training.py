@@ -1,20 +1,7 @@
-"""Ground-truth probes: small networks trained on a dataset's true frames and labels, used to read sampled frames.
-
-A probe answers, from ONE frame, what the dataset's labels say about that frame:
-
-    dice        DigitProbe: the digit class (0-9) on the cube face that covers most of the image. Views where
-                no face covers at least FACE_MIN of the image are left out (of training and of its accuracy).
-    narratives  ShapeProbe: for every pixel, the kind of shape drawn there (or none) and its palette colour
-                (or none). From these maps and the known layout of a scene, the story checks read the
-                actor's position, which shape it is next to, and each shape's colour (see story_checks.py).
-
-A probe folder is saved like a run: `config.json` (ProbeConfig, with the held-out accuracy) and
-`checkpoint.pt` (weights only, read with torch.load(weights_only=True)).
-"""
+"""Training a ground-truth probe (`jumpdata probe train`): per-view targets from the labels, random examples,
+the loss, the held-out accuracy. The networks and their folder are in nets.py (docs/probes.md)."""
 
 import dataclasses
-import json
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -23,92 +10,23 @@ import torch.nn.functional as F
 from torch import nn
 
 from narratives import vocabulary as vocab
+from narratives.label_names import COLORS, KINDS, POSITIONS, SIZES
 from scene_shards import open_dataset
-from scene_shards.common import UserError, one_line
+from scene_shards.common import UserError
 from scene_shards.files import AtomicFile, write_json_atomic
 from scene_shards.manifest import manifest_path
 
-from .hidden_face import side_faces
-from .metric_names import DIGIT_LABEL, DIGIT_PROBE, FACE_LABEL, ORIENTATION_LABEL, SHAPE_PROBE
-from .run_folder import LOAD_ERRORS
+from ..eval.hidden_face import side_faces
+from ..names import CHECKPOINT_FILE as CHECKPOINT
+from ..names import CONFIG_FILE as CONFIG
+from ..names import DIGIT_LABEL, DIGIT_PROBE, FACE_LABEL, ORIENTATION_LABEL, SHAPE_PROBE
+from .nets import FACE_MIN, NETWORKS, ProbeConfig
 
-FACE_MIN = 0.05        # a dice view is read when its largest face covers at least 5% of the image
 NONE = -1              # "no shape here" in the kind and colour maps; also the ignored target of edge pixels
 EDGE_LOW, EDGE_HIGH = 0.25, 0.75   # narratives pixels whose brightness is between these shares of their
                                     # shape's colour are anti-aliased edges: left out of the loss
 PROBE_KINDS = {"dice": DIGIT_PROBE, "narratives": SHAPE_PROBE}   # manifest "generator" -> probe kind
-READ_BATCH = 256       # most frames a probe reads in one forward pass
-CONFIG, CHECKPOINT = "config.json", "checkpoint.pt"
 
-
-@dataclass
-class ProbeConfig:
-    """Everything a probe folder records: what it reads, where it learned, how, and how well."""
-    kind: str                  # "digit" or "shapes"
-    dataset: str
-    generator: str
-    data_dir: str
-    manifest: str
-    image_size: int
-    steps: int = 1500
-    batch_size: int = 64
-    lr: float = 2e-3
-    seed: int = 0
-    face_min: float = FACE_MIN
-    test_accuracy: float = float("nan")   # digit: share of kept test views read right; shapes: see docs/probes.md
-    test_examples: int = 0
-    chance: float = float("nan")          # digit: always answering the most common training class; shapes: a
-                                          # uniform guess of kind and colour
-
-
-# --------------------------------------------------------------------------- the networks
-
-class DigitProbe(nn.Module):
-    """uint8 frames [N, H, W, 3] -> logits float [N, 10] of the digit on the face covering most of the image."""
-
-    def __init__(self):
-        super().__init__()
-        layers, c = [], 3
-        for width in (32, 64, 128, 128):
-            layers += [nn.Conv2d(c, width, 3, padding=1), nn.BatchNorm2d(width), nn.ReLU(), nn.MaxPool2d(2)]
-            c = width
-        self.features = nn.Sequential(*layers[:-1])   # no pooling after the last block: max over space below
-        self.classify = nn.Linear(c, 10)
-
-    def forward(self, frames):
-        x = frames.movedim(-1, -3).float() / 255.0
-        return self.classify(self.features(x).amax(dim=(-2, -1)))
-
-
-class ShapeProbe(nn.Module):
-    """uint8 frames [N, H, W, 3] -> (kind logits [N, K+1, H, W], colour logits [N, C+1, H, W]); class 0 is
-    "none", class k+1 is vocabulary KINDS[k] / COLORS[k].
-
-    A full-resolution stem (colour and edges), a half-resolution trunk of dilated convolutions (a receptive
-    field of about 30 px: the whole of the largest shape at 64 px), upsampled and joined to the stem."""
-
-    def __init__(self, stem: int = 24, width: int = 48):
-        super().__init__()
-        self.stem = nn.Sequential(nn.Conv2d(3, stem, 3, padding=1), nn.ReLU())
-        layers = [nn.Conv2d(stem, width, 3, stride=2, padding=1), nn.ReLU()]
-        for dilation in (1, 2, 4):
-            layers += [nn.Conv2d(width, width, 3, padding=dilation, dilation=dilation), nn.ReLU()]
-        self.trunk = nn.Sequential(*layers)
-        self.join = nn.Sequential(nn.Conv2d(stem + width, width, 3, padding=1), nn.ReLU())
-        self.kinds = nn.Conv2d(width, len(vocab.KINDS) + 1, 1)
-        self.colors = nn.Conv2d(width, len(vocab.COLORS) + 1, 1)
-
-    def forward(self, frames):
-        x = self.stem(frames.movedim(-1, -3).float() / 255.0)
-        deep = F.interpolate(self.trunk(x), size=x.shape[-2:], mode="nearest")
-        h = self.join(torch.cat([x, deep], dim=1))
-        return self.kinds(h), self.colors(h)
-
-
-NETWORKS = {DIGIT_PROBE: DigitProbe, SHAPE_PROBE: ShapeProbe}
-
-
-# --------------------------------------------------------------------------- ground truth per example
 
 def dice_targets(labels: dict, face_min: float = FACE_MIN) -> np.ndarray:
     """Return int64 [V]: per view of a dice scene the digit class on its largest face, NONE where that face
@@ -125,8 +43,8 @@ def shape_owner(labels: dict, frame_index: int, size: int) -> np.ndarray:
     """Return int64 [size, size]: the shape slot drawn on each pixel's centre by its layout (within its
     bounding radius, the actor over the others, a later slot over an earlier one), NONE where no shape
     reaches. labels: a narrative scene's `sizes` [S] and `positions` [V, S, 2] (px, x then y)."""
-    centres = labels["positions"][frame_index].astype(np.float64)
-    radii = vocab.radii_px(size)[labels["sizes"].astype(np.int64)]
+    centres = labels[POSITIONS][frame_index].astype(np.float64)
+    radii = vocab.radii_px(size)[labels[SIZES].astype(np.int64)]
     grid = np.arange(size) + 0.5
     inside = np.hypot(grid[None, None, :] - centres[:, 0, None, None],
                       grid[None, :, None] - centres[:, 1, None, None]) <= radii[:, None, None] + 0.5
@@ -144,9 +62,9 @@ def shape_targets(frame: np.ndarray, labels: dict, frame_index: int) -> tuple:
     size = frame.shape[0]
     owner = shape_owner(labels, frame_index, size)
     slot = np.maximum(owner, 0)
-    colour = labels["colors"][frame_index].astype(np.int64)[slot]
+    colour = labels[COLORS][frame_index].astype(np.int64)[slot]
     brightness = frame.max(axis=-1) / np.maximum(vocab.PALETTE[colour].max(axis=-1), 1)
-    kind = np.where(owner >= 0, labels["kinds"].astype(np.int64)[slot] + 1, 0)
+    kind = np.where(owner >= 0, labels[KINDS].astype(np.int64)[slot] + 1, 0)
     colour = np.where(owner >= 0, colour + 1, 0)
     background = (owner < 0) | (brightness <= EDGE_LOW)
     edge = ~background & (brightness < EDGE_HIGH)
@@ -180,8 +98,6 @@ class ProbeExamples:
         return (np.stack([f for f, _ in pairs]), np.stack([t[0] for _, t in pairs]),
                 np.stack([t[1] for _, t in pairs]))
 
-
-# --------------------------------------------------------------------------- training and loading
 
 def probe_loss(net: nn.Module, kind: str, frames: torch.Tensor, *targets) -> torch.Tensor:
     """Return the cross-entropy of a probe on a batch: digit: the mean over views; shapes: the mean over shape
@@ -271,47 +187,3 @@ def train_probe(folder, dataset, out, steps: int = 1500, batch_size: int = 64, l
         torch.save({"probe": net.state_dict(), "config": dataclasses.asdict(cfg)}, tmp)
     write_json_atomic(out / CONFIG, dataclasses.asdict(cfg))
     return cfg
-
-
-def load_probe(folder) -> tuple:
-    """Load a probe folder: returns (ProbeConfig, network in eval mode on the CPU). UserError when `folder` is
-    not a probe folder or its files are damaged."""
-    folder = Path(folder)
-    if not (folder / CONFIG).is_file() or not (folder / CHECKPOINT).is_file():
-        raise UserError(f"{folder} is not a probe folder (no {CONFIG} and {CHECKPOINT}); make one with "
-                        f"`jumpdata probe train`")
-    try:
-        values = json.loads((folder / CONFIG).read_text())
-        cfg = ProbeConfig(**values)
-        state = torch.load(folder / CHECKPOINT, map_location="cpu", weights_only=True)["probe"]
-        net = NETWORKS[cfg.kind]()
-        net.load_state_dict(state)
-    except LOAD_ERRORS as e:
-        raise UserError(f"{folder} holds a damaged probe ({one_line(e)[:120]})") from None
-    return cfg, net.eval()
-
-
-@torch.no_grad()
-def read_frames(net: nn.Module, frames) -> tuple:
-    """Read uint8 frames [..., H, W, 3] (numpy or tensor) with a probe on its device, READ_BATCH at a time.
-
-    Returns numpy int64: a DigitProbe's classes [...]; a ShapeProbe's (kinds, colours) maps [..., H, W] of
-    class + 1, 0 = none (the form story_checks.read_video takes)."""
-    frames = torch.as_tensor(frames)
-    lead, flat = frames.shape[:-3], frames.reshape(-1, *frames.shape[-3:])
-    device = next(net.parameters()).device
-    parts = []
-    for start in range(0, len(flat), READ_BATCH):
-        out = net(flat[start:start + READ_BATCH].to(device))
-        parts.append([o.argmax(1).cpu() for o in (out if isinstance(out, tuple) else (out,))])
-    read = [torch.cat(p).reshape(*lead, *p[0].shape[1:]).numpy() for p in zip(*parts)]
-    return read[0] if len(read) == 1 else tuple(read)
-
-
-def check_probe_fits(cfg: ProbeConfig, folder, kind: str, dataset: str, image_size: int) -> None:
-    """Raise UserError unless the probe in `folder` (its ProbeConfig) is a `kind` probe trained on `dataset`
-    frames of `image_size` pixels."""
-    if cfg.kind != kind or cfg.dataset != dataset or cfg.image_size != image_size:
-        raise UserError(f"probe {folder} reads '{cfg.dataset}' ({cfg.kind}, {cfg.image_size}x{cfg.image_size}); the "
-                        f"runs' test scenes are '{dataset}' ({image_size}x{image_size}) and need a {kind} probe of "
-                        f"them: jumpdata probe train DATA --dataset {dataset} --out PROBE")

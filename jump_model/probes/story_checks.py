@@ -22,6 +22,7 @@ import numpy as np
 
 from narratives import vocabulary as vocab
 from narratives.layout import arrival_frames
+from narratives.label_names import COLORS, KINDS, POSITIONS, SIZES
 
 RADIUS_CORE = 0.5      # the disc of this share of the bounding radius is inside every kind of shape
 MIN_ACTOR_PIXELS = 3   # fewer pixels of the actor's kind and colour: the actor is not in the frame
@@ -37,10 +38,10 @@ def read_video(kinds: np.ndarray, colours: np.ndarray, first: dict) -> dict:
     "covered": bool [V, S] (the actor lies over that shape: it cannot be read)}; slot 0 columns unused.
     """
     frames, size = kinds.shape[0], kinds.shape[-1]
-    shape_kinds = first["kinds"].astype(np.int64)
-    radii = vocab.radii_px(size)[first["sizes"].astype(np.int64)]
-    centres = first["positions"][0].astype(np.float64)
-    actor_colour = int(first["colors"][0, 0])
+    shape_kinds = first[KINDS].astype(np.int64)
+    radii = vocab.radii_px(size)[first[SIZES].astype(np.int64)]
+    centres = first[POSITIONS][0].astype(np.float64)
+    actor_colour = int(first[COLORS][0, 0])
     grid = np.arange(size) + 0.5
     dist = np.hypot(grid[None, None, :] - centres[:, 0, None, None], grid[None, :, None] - centres[:, 1, None, None])
     cores = dist <= RADIUS_CORE * radii[:, None, None]                       # [S, H, W]
@@ -48,7 +49,7 @@ def read_video(kinds: np.ndarray, colours: np.ndarray, first: dict) -> dict:
 
     actor_mask = colours == actor_colour + 1    # [V, H, W]; colour is what a probe reads best
     for k in range(1, slots):   # a resting shape of the actor's colour: its own pixels are not the actor's
-        if int(first["colors"][0, k]) == actor_colour:
+        if int(first[COLORS][0, k]) == actor_colour:
             actor_mask &= ~(dist[k] <= radii[k] + 0.5)
     counts = actor_mask.sum(axis=(1, 2))
     ys, xs = np.meshgrid(grid, grid, indexing="ij")
@@ -80,14 +81,14 @@ def read_video(kinds: np.ndarray, colours: np.ndarray, first: dict) -> dict:
 def resting_unchanged(reading: dict, first: dict, slots) -> bool:
     """Return True if every shape in `slots` is present in its first colour in every frame it is not covered."""
     visible = ~reading["covered"][:, slots]
-    same = reading["present"][:, slots] & (reading["colour"][:, slots] == first["colors"][0, slots].astype(int))
+    same = reading["present"][:, slots] & (reading["colour"][:, slots] == first[COLORS][0, slots].astype(int))
     return bool((same | ~visible).all())
 
 
 def salesman_coherent(reading: dict, first: dict) -> bool:
     """Return True if the actor stops beside each resting shape exactly once, at the story's arrival frames,
     and the resting shapes stay as they were (see the module docstring)."""
-    frames, slots = reading["next_to"].shape[0], first["kinds"].shape[0]
+    frames, slots = reading["next_to"].shape[0], first[KINDS].shape[0]
     visited = reading["next_to"][arrival_frames(frames, slots - 1)]
     return sorted(visited.tolist()) == list(range(1, slots)) and resting_unchanged(reading, first,
                                                                                   list(range(1, slots)))
@@ -105,10 +106,10 @@ def color_reaction_coherent(reading: dict, first: dict) -> bool:
     if (readable == NOBODY).any() or readable.size == 0:
         return False
     changes = np.flatnonzero(np.diff(readable)) + 1
-    if len(changes) != 1 or readable[0] != int(first["colors"][0, 1]):
+    if len(changes) != 1 or readable[0] != int(first[COLORS][0, 1]):
         return False
     change_frame = np.flatnonzero(seen)[changes[0]]
-    return bool(change_frame > arrived[0]) and resting_unchanged(reading, first, list(range(2, len(first["kinds"]))))
+    return bool(change_frame > arrived[0]) and resting_unchanged(reading, first, list(range(2, len(first[KINDS]))))
 
 
 #: story name (the manifest config's "story") -> its coherence check

@@ -1,4 +1,4 @@
-"""The baselines of the paper's experiments, built from JUMP's blocks (model.py), read top to bottom.
+"""The baselines of the paper's experiments, built from the shared blocks (blocks.py), read top to bottom.
 
     GQN   the factored model: one latent per query view, z_i ~ p(z_i | r, v_i) (DRAW), the same deterministic
           renderer f_i = Renderer(z_i, v_i); KL summed over the targets; every query sampled with its own z
@@ -9,41 +9,32 @@
           learned prior p(z_t | frames < t), a ConvLSTM predictor over the frames one after another, each frame
           drawn by the renderer from the predictor's state; time viewpoints only
 
-Each takes the batches of data.SceneViews and gives what model.SceneModel asks (per-scene kl, nll, sq, pixels);
+Each takes the batches of data.SceneViews and gives what interface.SceneModel asks (per-scene kl, nll, sq, pixels);
 docs/model.md ("Baselines") says how each differs from JUMP.
 """
+
+from abc import abstractmethod
 
 import torch
 from torch import nn
 
 from scene_shards.common import UserError
 
-from .config import ModelConfig
-from .model import (JUMP, TOWER_CHANNELS, ConvLSTMCell, Draw, Renderer, SceneModel, Tower, all_true, broadcast,
-                    draw_latents, encode_viewpoints, encoded_viewpoint_dim, frames_to_images, full_precision,
-                    gaussian_kl, head_gaussian, latent_head, real_views, reconstruction, state_size)
+from ..config import ModelConfig
+from .blocks import (TOWER_CHANNELS, ConvLSTMCell, Draw, Renderer, Tower, add_kl, all_true, broadcast, draw_latents,
+                     encode_viewpoints, encoded_viewpoint_dim, frames_to_images, full_precision, head_gaussian,
+                     latent_head, latent_step, real_views, reconstruction, state_size)
+from .interface import SceneModel, TowerModel
 
 
-class GQN(JUMP):
-    """The factored model: JUMP's towers, DRAW and renderer, with the latent conditioned on each query viewpoint."""
+class PerQueryModel(TowerModel):
+    """A model with one latent per query view, conditioned on r and that view's viewpoint (GQN, BADJ): each real
+    target is reconstructed from its own posterior latent, every sampled query drawn with its own z."""
 
-    def __init__(self, cfg: ModelConfig):
-        SceneModel.__init__(self)
-        self.cfg = cfg
-        vdim = encoded_viewpoint_dim(cfg.viewpoint_kind)
-        self.context_tower = Tower(vdim)
-        self.target_tower = Tower(vdim)
-        self.prior = Draw(cfg, TOWER_CHANNELS + vdim)             # p(z_i | r, v_i)
-        self.posterior = Draw(cfg, 2 * TOWER_CHANNELS + vdim)     # q(z_i | r, v_i, f_i)
-        self.renderer = Renderer(cfg, vdim, state_size(cfg))
-
+    @abstractmethod
     def query_frames(self, r, v, e=None, noise: bool = True) -> tuple:
         """One latent and frame per query: r [N, 32, H/4, W/4] (the query's scene's), v encoded [N, vdim], e the
         target's own encoding [N, 32, H/4, W/4] or None (prior). Returns (images float [N, 3, H, W], kl [N] or None)."""
-        cond = torch.cat([r, broadcast(v, r.shape[-1])], dim=1)
-        z, kl = draw_latents(self.prior, self.posterior, self.cfg.nt, cond,
-                             None if e is None else torch.cat([cond, e], dim=1), noise)
-        return self.renderer(z, v[:, None])[:, 0], kl
 
     def posterior_frames(self, batch: dict, noise: bool = True) -> tuple:
         """Each real target reconstructed from its own posterior latent. Returns (images [N, 3, H, W], kl float32 [B]
@@ -67,24 +58,37 @@ class GQN(JUMP):
 
     @torch.no_grad()
     def sample(self, context_frames, context_viewpoints, query_viewpoints, context_mask=None):
-        """Every query its own z from p(z | r, v_q): float [B, Q, 3, H, W] in [0, 1] (arguments as JUMP.sample)."""
-        r = self.represent(context_frames, context_viewpoints, all_true(context_frames, context_mask))
+        """Every query its own z from p(z | r, v_q): float [B, Q, 3, H, W] in [0, 1] (SceneModel.sample)."""
+        r = self.context_of(context_frames, context_viewpoints, context_mask)
         b, q = query_viewpoints.shape[:2]
         images, _ = self.query_frames(r.repeat_interleave(q, dim=0),
                                       encode_viewpoints(query_viewpoints.flatten(0, 1), self.cfg))
         return images.unflatten(0, (b, q))
 
 
-class BADJ(GQN):
+class GQN(PerQueryModel):
+    """The factored model: JUMP's towers, DRAW and renderer, with the latent conditioned on each query viewpoint."""
+
+    def __init__(self, cfg: ModelConfig):
+        super().__init__(cfg)
+        self.prior = Draw(cfg, TOWER_CHANNELS + self.vdim)             # p(z_i | r, v_i)
+        self.posterior = Draw(cfg, 2 * TOWER_CHANNELS + self.vdim)     # q(z_i | r, v_i, f_i)
+        self.renderer = Renderer(cfg, self.vdim, state_size(cfg))
+
+    def query_frames(self, r, v, e=None, noise: bool = True) -> tuple:
+        """As PerQueryModel.query_frames: the latent from DRAW conditioned on [r, v], rendered by the renderer."""
+        cond = torch.cat([r, broadcast(v, r.shape[-1])], dim=1)
+        z, kl = draw_latents(self.prior, self.posterior, self.cfg.nt, cond,
+                             None if e is None else torch.cat([cond, e], dim=1), noise)
+        return self.renderer(z, v[:, None])[:, 0], kl
+
+class BADJ(PerQueryModel):
     """GQN's generator: nt ConvLSTM steps per query, each drawing z_t from a prior on the generator's state (or the
     posterior, which also reads the target) and feeding it to the next state; a canvas summed as in the renderer."""
 
     def __init__(self, cfg: ModelConfig):
-        SceneModel.__init__(self)
-        self.cfg = cfg
-        vdim, size, so = encoded_viewpoint_dim(cfg.viewpoint_kind), state_size(cfg), cfg.stride_to_obs
-        self.context_tower = Tower(vdim)
-        self.target_tower = Tower(vdim)
+        super().__init__(cfg)
+        vdim, size, so = self.vdim, state_size(cfg), cfg.stride_to_obs
         self.posterior = Draw(cfg, 2 * TOWER_CHANNELS + vdim)     # q(z_t | r, v, f, z_<t)
         self.to_hidden = nn.Conv2d(TOWER_CHANNELS + vdim, cfg.nf_enc, cfg.stride_to_hidden, stride=cfg.stride_to_hidden)
         self.cell = ConvLSTMCell(cfg.nf_enc + cfg.ni_z + cfg.nf_dec, cfg.nf_to_hidden, cfg.lstm_kernel)
@@ -95,7 +99,7 @@ class BADJ(GQN):
         self.to_image = nn.ConvTranspose2d(cfg.nf_to_obs, 3, up, stride=up)
 
     def query_frames(self, r, v, e=None, noise: bool = True) -> tuple:
-        """As GQN.query_frames, the latents drawn inside the generator's roll-out."""
+        """As PerQueryModel.query_frames, the latents drawn inside the generator's roll-out."""
         cond = torch.cat([r, broadcast(v, r.shape[-1])], dim=1)
         x = self.to_hidden(cond)
         h = x.new_zeros((x.shape[0], self.cell.gates.out_channels // 4) + x.shape[2:])
@@ -107,13 +111,11 @@ class BADJ(GQN):
         z = x.new_zeros((x.shape[0], self.cfg.ni_z) + x.shape[2:])
         kl = None
         for _ in range(self.cfg.nt):
-            mean, std = head_gaussian(self.prior_head, h)
+            prior, posterior = head_gaussian(self.prior_head, h), None
             if e is not None:
-                pm, ps = mean, std
-                mean, std, hq, cq = self.posterior.step(xq, z, hq, cq)
-                step_kl = gaussian_kl(mean, std, pm, ps).flatten(1).sum(1)
-                kl = step_kl if kl is None else kl + step_kl
-            z = (mean + std * torch.randn_like(std) if noise else mean).to(x.dtype)
+                *posterior, hq, cq = self.posterior.step(xq, z, hq, cq)
+            z, step_kl = latent_step(prior, posterior, noise, x.dtype)
+            kl = add_kl(kl, step_kl)
             h, c = self.cell(torch.cat([x, z, self.read(canvas)], dim=1), h, c)
             canvas = canvas + self.write(h)
         return torch.sigmoid(self.to_image(canvas).float()), kl
@@ -124,10 +126,9 @@ class AR(SceneModel):
     (reads frame t), a ConvLSTM predictor over [frame t-1, z_t], frame t rendered from its state at time t."""
 
     def __init__(self, cfg: ModelConfig):
-        super().__init__()
         if cfg.viewpoint_kind != "time":
             raise UserError("the ar model predicts a video frame after frame and needs time viewpoints")
-        self.cfg = cfg
+        super().__init__(cfg)
         vdim = encoded_viewpoint_dim("time")
         self.tower = Tower(vdim)                                   # each frame with its time
         self.prior = Draw(cfg, TOWER_CHANNELS)                     # p(z_t | frames < t)
@@ -155,14 +156,12 @@ class AR(SceneModel):
         frames, kls = [torch.zeros_like(images[:, 0])], [torch.zeros(b, device=hp.device)]
         for j in range(1, p):
             active = valid[:, j] & valid[:, j - 1]
-            pm, ps, hp_new, cp_new = self.prior.step(self.prior.to_hidden(enc_prev), z, hp, cp)
+            *prior, hp_new, cp_new = self.prior.step(self.prior.to_hidden(enc_prev), z, hp, cp)
+            posterior, hq_new, cq_new = None, hq, cq
             if j < known:
-                mean, std, hq_new, cq_new = self.posterior.step(self.posterior.to_hidden(enc[:, j]), z, hq, cq)
-                kls.append(gaussian_kl(mean, std, pm, ps).flatten(1).sum(1) * active)
-            else:
-                (mean, std), hq_new, cq_new = (pm, ps), hq, cq
-                kls.append(torch.zeros_like(kls[0]))
-            z_new = (mean + std * torch.randn_like(std)).to(hp.dtype)
+                *posterior, hq_new, cq_new = self.posterior.step(self.posterior.to_hidden(enc[:, j]), z, hq, cq)
+            z_new, step_kl = latent_step(prior, posterior, dtype=hp.dtype)
+            kls.append(torch.zeros_like(kls[0]) if step_kl is None else step_kl * active)
             hr_new, cr_new = self.predictor(torch.cat([self.to_hidden(enc_prev), z_new], dim=1), hr, cr)
             frame = self.renderer(self.to_latents(hr_new), v[:, j:j + 1])[:, 0]
             enc_j = enc[:, j] if j < known else self.tower(frame, v[:, j])

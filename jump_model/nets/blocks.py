@@ -1,16 +1,17 @@
-"""JUMP (Kumar et al., "Consistent Jumpy Predictions for Videos and Scenes"), read top to bottom.
+"""The blocks every model is built from (appendix B of the JUMP paper), read top to bottom.
 
-    r   = sum_j Tower(f_j, v_j)                 context representation, [B, 32, H/4, W/4]
-    z   ~ DRAW prior P(z | r), nt steps          latents at the LSTM resolution S = H/4/stride_to_hidden
-    f_i = Renderer(z, v_i)                       one deterministic ConvLSTM roll-out per query view
-    loss = KL(q(z | r, targets) || p(z | r)) - sum_i log N(f_i; f_hat_i, pixel_variance)
+    encode_viewpoints   raw viewpoints -> model features (time: t / (V-1); camera: GQN's 7-vector)
+    frames_to_images    uint8 frames [..., H, W, 3] -> float images [..., 3, H, W] in [0, 1] (the one conversion)
+    ConvLSTMCell        a convolutional LSTM cell (and ConvLSTMRollout, its faster roll-out from the zero state)
+    Tower               the representation net: a view and its viewpoint -> features [32, H/4, W/4]
+    Draw                one convolutional-DRAW latent chain (prior or posterior), emitting N(mean, std) per step
+    latent_step         ONE DRAW step's latent: the reparameterised draw and its KL(q || p), used by every model
+    draw_latents        nt DRAW steps of a prior chain with, given targets, its posterior beside it
+    Renderer            the deterministic ConvLSTM renderer M_gamma(z, v)
+    reconstruction      per-scene Gaussian negative log-likelihood and squared error of rendered targets
 
-Frames enter as uint8 [B, N, H, W, 3] and are scaled to [0, 1]; viewpoints enter raw
-(time: frame index; camera: x, y, z, yaw, pitch) and are encoded here, so a
-checkpoint needs no data statistics beyond its config. A batch may mix scenes
-with 1..K context views and 1..T target views: `context_mask` [B, K] and
-`target_mask` [B, T] mark the real ones. The blocks (Tower, Draw, ConvLSTMCell,
-Renderer) and SceneModel's losses are shared with the baselines in baselines.py.
+Frames enter as uint8 [B, N, H, W, 3] and are scaled to [0, 1]; viewpoints enter raw (time: frame index;
+camera: x, y, z, yaw, pitch) and are encoded here, so a checkpoint needs no data statistics beyond its config.
 """
 
 import math
@@ -21,7 +22,7 @@ from torch import nn
 
 from scene_shards.manifest import VIEWPOINT_NAMES
 
-from .config import ModelConfig
+from ..config import ModelConfig
 
 CAMERA_POSITION = [VIEWPOINT_NAMES["camera"].index(n) for n in ("x", "y", "z")]
 CAMERA_YAW, CAMERA_PITCH = (VIEWPOINT_NAMES["camera"].index(n) for n in ("yaw", "pitch"))
@@ -279,6 +280,22 @@ class Renderer(nn.Module):
         return pixels.reshape(n, 3, size * block, size * block) + picture
 
 
+def latent_step(prior: tuple, posterior: tuple = None, noise: bool = True, dtype=None) -> tuple:
+    """One DRAW step's latent, the same in every model: z from the posterior's (mean, std) when given, else from
+    the prior's, reparameterised (noise=False: its mean), cast to `dtype`. Means and stds float32 [N, ni_z, S, S].
+
+    Returns (z [N, ni_z, S, S], kl): kl float32 [N], KL(q || p) of this step summed over its elements in nats,
+    or None without a posterior."""
+    mean, std = prior if posterior is None else posterior
+    kl = None if posterior is None else gaussian_kl(*posterior, *prior).flatten(1).sum(1)
+    return (mean + std * torch.randn_like(std) if noise else mean).to(dtype), kl
+
+
+def add_kl(total, step_kl):
+    """Return the running KL `total` (None before the first step) plus a step's KL (None: nothing to add)."""
+    return step_kl if total is None else total if step_kl is None else total + step_kl
+
+
 def draw_latents(prior: Draw, posterior: Draw, nt: int, prior_input, posterior_input=None, noise: bool = True):
     """The DRAW roll-out: nt steps of the prior chain, and given `posterior_input` the posterior chain beside it.
 
@@ -291,15 +308,17 @@ def draw_latents(prior: Draw, posterior: Draw, nt: int, prior_input, posterior_i
     q_run = posterior.rollout(posterior_input) if posterior_input is not None else None
     z, zs, kl = None, [], None
     for _ in range(nt):
-        mean, std = prior.next(p_run, z)
-        if q_run is not None:
-            pm, ps = mean, std
-            mean, std = posterior.next(q_run, z)
-            step_kl = gaussian_kl(mean, std, pm, ps).flatten(1).sum(1)
-            kl = step_kl if kl is None else kl + step_kl
-        z = (mean + std * torch.randn_like(std) if noise else mean).to(p_run.fixed_gates.dtype)
+        p = prior.next(p_run, z)
+        z, step_kl = latent_step(p, None if q_run is None else posterior.next(q_run, z), noise,
+                                 p_run.fixed_gates.dtype)
+        kl = add_kl(kl, step_kl)
         zs.append(z)
     return torch.cat(zs, dim=1), kl
+
+
+def gaussian_kl(qm, qs, pm, ps):
+    """Elementwise KL(N(qm, qs^2) || N(pm, ps^2)) in nats, same shape as the inputs (>= 0)."""
+    return torch.log(ps / qs) + (qs.square() + (qm - pm).square()) / (2 * ps.square()) - 0.5
 
 
 def real_views(frames, viewpoints, mask):
@@ -325,99 +344,3 @@ def reconstruction(images, truth, scene_of, scenes: int, pixel_variance) -> dict
 def full_precision(model: nn.Module):
     """Return a context manager that turns autocast off on the device of `model`'s parameters."""
     return torch.autocast(next(model.parameters()).device.type, enabled=False)
-
-
-class SceneModel(nn.Module):
-    """What every model shares: `terms(batch, pixel_variance)` gives per-scene kl, nll, sq, pixels (float32 [B]);
-    from it `forward` (training, under the caller's autocast) and `scene_losses` (float32) are made."""
-
-    def forward(self, batch: dict, pixel_variance) -> dict:
-        """Training losses of a batch (keys as data.SceneViews, batched), each averaged over the B scenes.
-
-        pixel_variance: float or 0-dim tensor (a tensor keeps torch.compile from recompiling as it changes).
-        Returns {"loss": negative ELBO per scene, "kl": KL per scene, "nll": -log-likelihood per scene
-        (summed over the real targets' pixels and channels), "mse": mean squared error per real target pixel};
-        all scalars.
-        """
-        t = self.terms(batch, pixel_variance)
-        return {"loss": (t["kl"] + t["nll"]).mean(), "kl": t["kl"].mean(), "nll": t["nll"].mean(),
-                "mse": t["sq"].sum() / t["pixels"].sum()}
-
-    def scene_losses(self, batch: dict, pixel_variance) -> dict:
-        """Per-scene losses in float32 (autocast off): {"nelbo": kl + nll (nats), "kl", "nll", "mse" (per pixel of
-        the posterior reconstruction, images in [0, 1])}, each float32 [B]."""
-        with full_precision(self):
-            t = self.terms(batch, pixel_variance)
-        return {"nelbo": t["kl"] + t["nll"], "kl": t["kl"], "nll": t["nll"], "mse": t["sq"] / t["pixels"]}
-
-
-class JUMP(SceneModel):
-    """The whole model: `forward(batch, pixel_variance)` the training losses, `kl(batch)` the KL alone,
-    `sample(...)` consistent frames."""
-
-    def __init__(self, cfg: ModelConfig):
-        super().__init__()
-        self.cfg = cfg
-        vdim = encoded_viewpoint_dim(cfg.viewpoint_kind)
-        self.context_tower = Tower(vdim)
-        self.target_tower = Tower(vdim)
-        self.prior = Draw(cfg, TOWER_CHANNELS)
-        self.posterior = Draw(cfg, 2 * TOWER_CHANNELS)
-        self.renderer = Renderer(cfg, vdim, state_size(cfg))
-
-    def represent(self, frames, viewpoints, mask):
-        """Context representation r: float [B, 32, H/4, W/4] summed over the views where mask [B, K] is True."""
-        images, v, scene_of = real_views(frames, viewpoints, mask)
-        return self.context_tower.pooled(images, encode_viewpoints(v, self.cfg), scene_of, frames.shape[0])
-
-    def real_targets(self, batch: dict) -> tuple:
-        """The real target views of a batch (mask [B, T]): (images float [N, 3, H, W] in [0, 1], encoded viewpoints
-        [N, vdim], scene_of long [N]), gathered once for both the posterior and the reconstruction."""
-        images, v, scene_of = real_views(batch["target_frames"], batch["target_viewpoints"], batch["target_mask"])
-        return images, encode_viewpoints(v, self.cfg), scene_of
-
-    def latents(self, r, e=None, noise: bool = True):
-        """z ~ p(z | r) (e None; kl None) or z ~ q(z | r, e) with kl float32 [B]: see draw_latents.
-        Returns (z [B, nt*ni_z, S, S], kl)."""
-        return draw_latents(self.prior, self.posterior, self.cfg.nt, r,
-                            None if e is None else torch.cat([r, e], dim=1), noise)
-
-    def render(self, z, query_viewpoints):
-        """Render raw query viewpoints [B, Q, D] from latents z -> image means float [B, Q, 3, H, W] in [0, 1]."""
-        return self.renderer(z, encode_viewpoints(query_viewpoints, self.cfg))
-
-    def posterior_kl(self, batch: dict, targets: tuple, noise: bool = True) -> tuple:
-        """Run the posterior on a batch whose real_targets are `targets`: returns (z [B, nt*ni_z, S, S] drawn from
-        q, kl float32 [B]). The target encoding is summed over the real targets, like r over the context: a scene
-        with more targets gives the posterior a larger sum, as in the paper."""
-        r = self.represent(batch["context_frames"], batch["context_viewpoints"], batch["context_mask"])
-        images, v, scene_of = targets
-        return self.latents(r, self.target_tower.pooled(images, v, scene_of, r.shape[0]), noise)
-
-    def terms(self, batch: dict, pixel_variance) -> dict:
-        """Per-scene loss terms (SceneModel): z from the posterior, every real target rendered from its scene's z."""
-        truth, v, scene_of = targets = self.real_targets(batch)
-        z, kl = self.posterior_kl(batch, targets)
-        images = self.renderer(z[scene_of], v[:, None])[:, 0]
-        return {"kl": kl, **reconstruction(images, truth, scene_of, z.shape[0], pixel_variance)}
-
-    def kl(self, batch: dict, noise: bool = True):
-        """KL(q(z | context, targets) || p(z | context)) float32 [B] in nats, in float32 whatever the autocast: one
-        posterior sample's estimate (call repeatedly and average); noise=False follows the posterior means."""
-        with full_precision(self):
-            return self.posterior_kl(batch, self.real_targets(batch), noise)[1]
-
-    @torch.no_grad()
-    def sample(self, context_frames, context_viewpoints, query_viewpoints, context_mask=None):
-        """Sample consistent frames: ONE z per scene from the prior, every query rendered from that z.
-
-        context_frames uint8 [B, K, H, W, 3], context_viewpoints [B, K, D], query_viewpoints [B, Q, D],
-        context_mask bool [B, K] (default all True). Returns float [B, Q, 3, H, W] in [0, 1].
-        """
-        z, _ = self.latents(self.represent(context_frames, context_viewpoints, all_true(context_frames, context_mask)))
-        return self.render(z, query_viewpoints)
-
-
-def gaussian_kl(qm, qs, pm, ps):
-    """Elementwise KL(N(qm, qs^2) || N(pm, ps^2)) in nats, same shape as the inputs (>= 0)."""
-    return torch.log(ps / qs) + (qs.square() + (qm - pm).square()) / (2 * ps.square()) - 0.5

@@ -23,7 +23,7 @@ import numpy as np
 
 from dice3d.geometry import FACE_NORMALS, quat_to_matrix
 
-from .metric_names import FACE_LABEL, ORIENTATION_LABEL
+from ..names import FACE_LABEL, ORIENTATION_LABEL
 
 SHOWN_FRACTION = 0.01     # a view shows a face when at least 1% of its pixels are that face (10 pixels at 32x32)
 TARGET_VIEWS = 3          # views of the hidden face per scene: the first alone gives KL1, all three KL3 and the NELBO

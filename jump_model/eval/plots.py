@@ -1,6 +1,6 @@
 """The pictures of `jumpdata eval`: bars with 95% intervals per run (matplotlib); sampled views of the hidden
 cube face, each run's rows beside the others'; and for the probe metrics, sampled sets with the probe's reading
-written under each view. Only `evaluate` imports this module (matplotlib loads here)."""
+written under each view. matplotlib loads only when the bar plot is drawn."""
 
 from pathlib import Path
 
@@ -12,10 +12,11 @@ from scene_shards.files import AtomicFile
 from narratives.vocabulary import COLOR_NAMES
 from scene_shards.pictures import grid
 
-from . import metric_names as names
-from .config import MODEL_KINDS
-from .sample import HEADER_H, LABEL_W, WHITE, labelled, stack
-from .story_checks import NOBODY
+from .. import names
+from ..names import MODEL_KINDS
+from ..probes.story_checks import NOBODY
+from ..sample import HEADER_H, LABEL_W, WHITE, labelled, stack
+from .registry import metric_class
 
 TITLE_H, BLOCK_GAP, PICTURE_SCALE, CAPTION_H = 16, 12, 3, 14
 STORY_COLUMNS = 8          # frames of a video shown in the story picture: the last context frame and 7 later ones
@@ -34,7 +35,7 @@ def plot_figures(results: list, out) -> None:
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
-    panels = [(r, f) for r in results for f in names.FIGURES[r[names.METRIC]]
+    panels = [(r, f) for r in results for f in metric_class(r[names.METRIC]).figures
               if any(f in e for e in r[names.RUNS])]
     fig, axes = plt.subplots(1, len(panels), figsize=(2.2 + 1.3 * max(len(r[names.RUNS]) for r, _ in panels)
                                                       * len(panels), 3.6), squeeze=False)
@@ -79,7 +80,7 @@ def save_hidden_face_picture(shown: list, out) -> None:
     """Write the consistency picture: per scene its context views and the true views of the hidden face, then
     each run's sampled views of that face (a row per sample), the runs side by side.
 
-    shown: dicts from evaluate.Plan.hidden_face_samples ("scene", "face", "context", "truth", "samples").
+    shown: dicts from dice.Consistency.picture_data ("scene", "face", "context", "truth", "samples").
     """
     blocks = []
     for s in shown:
@@ -114,7 +115,7 @@ def save_digit_picture(shown: list, out) -> None:
     """Write the digit-agreement picture: per scene its context views, the true views of the hidden face with the
     probe's reading under each, then each run's sampled sets of those views (a row per set), read the same way.
 
-    shown: dicts from evaluate.Plan.digit_agreement ("scene", "face", "digit", "context", "truth", "truth_read",
+    shown: dicts from probe_metrics.DigitAgreement.picture_data ("scene", "face", "digit", "context", "truth", "truth_read",
     "samples": {run name: (views uint8 [S, T, H, W, 3], readings int [S, T])})."""
     blocks = []
     for s in shown:
@@ -146,7 +147,7 @@ def save_story_picture(shown: list, out) -> None:
     frames (the last context frame first), the probe's reading under each frame and the check's verdict in the
     row's name.
 
-    shown: dicts from evaluate.Plan.story_metric ("scene", "story", "context_frames", "truth", "truth_read",
+    shown: dicts from probe_metrics.Story.picture_data ("scene", "story", "context_frames", "truth", "truth_read",
     "truth_coherent", "samples": {run name: (videos uint8 [S, V, H, W, 3], readings [S], verdicts bool [S])})."""
     blocks = []
     for s in shown:
@@ -168,7 +169,3 @@ def save_png(picture: np.ndarray, out) -> None:
     """Write uint8 [h, w, 3] as a PNG (temporary name, then renamed)."""
     with AtomicFile(Path(out), durable=False) as tmp:
         Image.fromarray(picture).save(tmp, format="PNG")
-
-
-#: file name suffix (FILE_<suffix>.png) -> the function drawing that picture from evaluate.Plan.pictures
-PICTURES = {"hidden_face": save_hidden_face_picture, "digits": save_digit_picture, "story": save_story_picture}

@@ -1,0 +1,50 @@
+"""A metric's figures as the JSON report holds them: a value with its bootstrap 95% interval, per runs[] entry.
+
+    {"run": "runs/dice", "model": "jump", "step": 300000, "kl1": 4.2, "kl1_ci95": [4.0, 4.4], ...}
+"""
+
+import numpy as np
+
+from .. import names
+
+BOOTSTRAP_RESAMPLES = 2000
+
+
+def bootstrap_ci95(values, statistic=np.mean, resamples: int = BOOTSTRAP_RESAMPLES, seed: int = 0) -> list:
+    """Return [low, high], the 2.5th and 97.5th percentiles of `statistic` over resamples of the rows of `values`.
+
+    values: array [N] or [N, k] (a scene's k numbers are resampled together); statistic: array -> float.
+    """
+    values = np.asarray(values, np.float64)
+    rng = np.random.default_rng(seed)
+    picks = rng.integers(0, len(values), size=(resamples, len(values)))
+    stats = np.array([statistic(values[p]) for p in picks])
+    low, high = np.percentile(stats, [2.5, 97.5])
+    return [float(low), float(high)]
+
+
+def figure(values, statistic=np.mean, seed: int = 0) -> tuple:
+    """Return (statistic of values, its bootstrap 95% interval) as plain floats."""
+    return float(statistic(np.asarray(values, np.float64))), bootstrap_ci95(values, statistic, seed=seed)
+
+
+def entry(run, **figures) -> dict:
+    """A runs[] entry of a run (anything with .path, .kind, .step): run path, model kind, step, then each figure
+    (value, interval) as NAME and NAME_ci95."""
+    return {names.RUN: run.path, names.MODEL: run.kind, names.STEP: run.step, **figure_fields(figures)}
+
+
+def reference_entry(run: str, model: str, **figures) -> dict:
+    """A runs[] entry that is not a run folder (the probe metrics' truth and random rows): `run` names it,
+    `model` is names.TRUTH or names.RANDOM; figures as in entry()."""
+    return {names.RUN: run, names.MODEL: model, **figure_fields(figures)}
+
+
+def figure_fields(figures: dict) -> dict:
+    """{NAME: (value, interval or None)} -> {NAME: value, NAME_ci95: interval} (no interval key for None)."""
+    out = {}
+    for name, (value, interval) in figures.items():
+        out[name] = value
+        if interval is not None:
+            out[name + names.CI95] = interval
+    return out

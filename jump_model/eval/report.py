@@ -1,0 +1,191 @@
+"""`jumpdata eval`: measure trained runs on their test split and write the JSON report, its plot and a table.
+
+    report = evaluate(["runs/dice", "runs/dice-gqn"], "consistency.json", EvalSettings(metrics=["consistency"]))
+
+Every run must have been trained on the same dataset; each metric is computed
+for every run on the same scenes, views and random draws. The metrics are
+plug-ins (metric.py), registered in registry.py; the JSON keys are in
+jump_model.names; docs/reproduce.md explains every figure.
+"""
+
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+import torch
+
+from scene_shards.common import UserError
+from scene_shards.files import write_json_atomic
+
+from .. import names
+from ..data import open_test_split
+from ..probes.nets import load_probe
+from ..run_folder import load_run, with_data_folder
+from ..runtime import resolve_device
+from .metric import Progress, Study, probe_missing
+from .registry import METRICS, metric_class
+
+
+@dataclass
+class EvalSettings:
+    """The options of `jumpdata eval` (None: the default of docs/reproduce.md)."""
+    metrics: list = field(default_factory=list)   # empty: every metric that applies to the runs' data
+    samples: int = None          # min-mse, story: continuations per video; nelbo, consistency: posterior samples
+                                 # per scene; digit-agreement: sampled sets per scene (None: each metric's default)
+    scenes: int = None           # test scenes to use (the first ones; None: all)
+    frames: int = 40             # speed: the frame number to obtain
+    context_frames: int = None   # min-mse, speed: first frames given (5); nelbo, consistency: most context views (3)
+    data: str = None             # folder holding the runs' dataset, if it moved
+    probe: str = None            # probe folder (jumpdata probe train): needed by digit-agreement and story
+    device: str = "auto"
+
+    def check(self) -> "EvalSettings":
+        """Raise UserError on a value out of range; returns self."""
+        for name in ("samples", "scenes", "frames", "context_frames"):
+            value = getattr(self, name)
+            if value is not None and value < 1:
+                raise UserError(f"--{name.replace('_', '-')} must be at least 1, got {value}")
+        unknown = [m for m in self.metrics if m not in METRICS]
+        if unknown:
+            raise UserError(f"unknown metric '{unknown[0]}' (choose {', '.join(METRICS)})")
+        return self
+
+
+@dataclass
+class LoadedRun:
+    """A run folder as given on the command line, its RunConfig, model (eval mode) and the step it reached."""
+    path: str
+    cfg: object
+    model: torch.nn.Module
+    step: int
+
+    @property
+    def kind(self) -> str:
+        """The model kind: jump, gqn, badj or ar."""
+        return self.model.cfg.kind
+
+
+def load_runs(paths, data, device: torch.device) -> list:
+    """Load every run (pointed at `data` when given); UserError when one is not a run or they hold different
+    datasets. Returns [LoadedRun]."""
+    if not paths:
+        raise UserError("give at least one run folder")
+    runs = []
+    for path in paths:
+        cfg, model, step = load_run(path, device)
+        runs.append(LoadedRun(str(path), with_data_folder(cfg, data) if data is not None else cfg, model, step))
+    a = runs[0]
+    b = next((r for r in runs if where_of(r) != where_of(a)), None)
+    if b is not None:
+        raise UserError(f"runs on different datasets: {a.path} was trained on '{a.cfg.dataset}' in {a.cfg.data_dir}, "
+                        f"{b.path} on '{b.cfg.dataset}' in {b.cfg.data_dir}; evaluate runs of one dataset together")
+    return runs
+
+
+def where_of(run: LoadedRun) -> tuple:
+    """Return (dataset name, resolved data folder) of a run."""
+    return run.cfg.dataset, str(Path(run.cfg.data_dir).resolve())
+
+
+def choose_metrics(asked: list, scenes, with_probe: bool) -> list:
+    """Return the metrics to compute: `asked`, or every one that applies to `scenes` (a ShardDataset) when empty
+    (the probe metrics only `with_probe`). UserError when an asked metric does not apply to the data or needs
+    a probe that was not given."""
+    labels = scenes.manifest.get("labels", {})
+    fitting = [m for m in METRICS if metric_class(m).applies(scenes.viewpoint_kind, labels)]
+    if not asked:
+        fitting = [m for m in fitting if with_probe or metric_class(m).probe_kind is None]
+        if not fitting:
+            raise UserError(f"no metric applies to dataset '{scenes.name}' ({scenes.viewpoint_kind} viewpoints): "
+                            f"min-mse and speed need videos, nelbo and consistency the dice room's "
+                            f"{names.FACE_LABEL} label")
+        return fitting
+    for metric in asked:
+        if metric not in fitting:
+            raise UserError(f"metric {metric} does not apply to dataset '{scenes.name}': it needs "
+                            f"{metric_class(metric).needs}"
+                            + (f"; this dataset fits: {', '.join(fitting)}" if fitting else ""))
+        if metric_class(metric).probe_kind is not None and not with_probe:
+            raise probe_missing(metric, scenes.name)
+    return list(dict.fromkeys(asked))
+
+
+def measure(runs: list, scenes, settings: EvalSettings, probe=None, on_progress=None) -> tuple:
+    """Measure loaded runs (LoadedRun, or anything with .path, .kind, .step and .model) on `scenes`, their test
+    split, with the metrics settings.metrics names (empty: every one that applies). probe: (ProbeConfig,
+    network) for the probe metrics, else None.
+
+    Returns (results: a metric JSON object per metric, pictures: {file name suffix: picture data}).
+    UserError on bad input (before any measurement)."""
+    return measure_chosen(runs, scenes, settings, choose_metrics(settings.metrics, scenes, probe is not None), probe,
+                          on_progress)
+
+
+def measure_chosen(runs: list, scenes, settings: EvalSettings, chosen: list, probe=None, on_progress=None) -> tuple:
+    """`measure` with the metrics already chosen (choose_metrics): checks them all, then measures each."""
+    if probe is not None and settings.probe is None:
+        raise UserError("settings.probe must name the folder the probe was loaded from")
+    study = Study(runs, scenes, settings, probe)
+    metrics = [metric_class(m)(study) for m in chosen]
+    for metric in metrics:
+        metric.check()
+    progress = Progress(on_progress, sum(metric.units() for metric in metrics))
+    with torch.no_grad():
+        results = [metric.measure(progress) for metric in metrics]
+        pictures = {suffix: data for metric in metrics for suffix, data in metric.picture_data().items()}
+    return results, pictures
+
+
+def evaluate(run_paths, out, settings: EvalSettings, on_progress=None) -> dict:
+    """Measure the runs, write `out` (JSON: one metric's object, or {"metrics": [...]} for several), the bar plot
+    beside it (same name, .png) and the metrics' pictures: NAME_hidden_face.png (consistency), NAME_digits.png
+    (digit-agreement), NAME_story.png (story).
+
+    on_progress(done, total, text): called as work units finish. Returns the JSON written.
+    UserError on bad input (before anything is written).
+    """
+    settings.check()
+    out = Path(out)
+    if out.suffix.lower() != ".json":
+        raise UserError(f"--out {out}: the report is a .json file (its plot is written beside it as .png)")
+    if not out.parent.is_dir():
+        raise UserError(f"--out {out}: folder {out.parent} does not exist")
+    runs = load_runs(run_paths, settings.data, resolve_device(settings.device))
+    scenes = open_test_split(runs[0].cfg)
+    chosen = choose_metrics(settings.metrics, scenes, settings.probe is not None)
+    probe = load_probe(settings.probe) if any(metric_class(m).probe_kind for m in chosen) else None
+    results, pictures = measure_chosen(runs, scenes, replace(settings, metrics=chosen), chosen, probe, on_progress)
+    report = results[0] if len(results) == 1 else {names.REPORT: results}
+    from .plots import plot_figures
+    write_json_atomic(out, report)
+    plot_figures(results, out.with_suffix(".png"))
+    drawers = {suffix: draw for m in chosen for suffix, draw in metric_class(m).pictures.items()}
+    for suffix, shown in pictures.items():
+        drawers[suffix](shown, out.with_name(f"{out.stem}_{suffix}.png"))
+    return report
+
+
+def table(report: dict) -> str:
+    """Return the report as text: a block per metric, a row per runs[] entry, a column per figure present."""
+    blocks = []
+    for result in report.get(names.REPORT, [report]):
+        figures = [f for f in metric_class(result[names.METRIC]).figures if any(f in e for e in result[names.RUNS])]
+        has_batch = any(names.BATCH in e for e in result[names.RUNS])
+        head = ["run", "model"] + (["batch"] if has_batch else []) + figures
+        rows = [[e[names.RUN], e[names.MODEL]] + ([str(e[names.BATCH])] if has_batch else [])
+                + [format_figure(e, f) for f in figures] for e in result[names.RUNS]]
+        widths = [max(len(r[i]) for r in [head] + rows) for i in range(len(head))]
+        scenes = f"{result[names.SCENES]} of {result[names.SCENES_CHECKED]} scenes qualified" \
+            if names.SCENES_CHECKED in result else f"{result[names.SCENES]} scene{'s' * (result[names.SCENES] != 1)}"
+        lines = [f"{result[names.METRIC]} on {result[names.DATASET]} ({result[names.SPLIT]}: {scenes})"]
+        lines += ["  " + "  ".join(c.ljust(w) for c, w in zip(r, widths)) for r in [head] + rows]
+        blocks.append("\n".join(lines))
+    return "\n\n".join(blocks)
+
+
+def format_figure(e: dict, name: str) -> str:
+    """Return 'value [low, high]' of figure `name` of a runs[] entry (4 significant digits), '-' when absent."""
+    if name not in e:
+        return "-"
+    text = f"{e[name]:.4g}"
+    interval = e.get(name + names.CI95)
+    return text + (f" [{interval[0]:.4g}, {interval[1]:.4g}]" if interval else "")

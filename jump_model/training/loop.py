@@ -1,0 +1,213 @@
+"""The training loop: plain PyTorch, one process per device, DDP under torchrun.
+
+Run folder (rank 0 writes): config.json and checkpoint.pt (see run_folder.py),
+metrics.jsonl, samples_XXXXXX.png, and TensorBoard events when `tensorboard`
+is importable. Every random draw of step s comes from
+(seed, s, rank) -- the data picks in data.py, the model's noise here -- so
+`resume` continues exactly the trajectory of an uninterrupted run.
+"""
+
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from scene_shards.common import UserError
+
+from ..config import RunConfig
+from ..data import StepSampler, loader_workers, make_loader, open_split, open_test_split, to_device
+from ..nets import make_model
+from ..run_folder import (build_model, has_checkpoint, load_checkpoint, load_optimizer, require_run_folder,
+                          save_checkpoint, write_config)
+from ..runtime import bf16_is_fast, compiler_available, derived_seed, resolve_device
+from ..sample import render_scene
+from ..schedules import parse_schedule, pixel_variance
+from .distributed import StopRequest, distributed_setup, leave_process_group, mean_over_ranks, wrap_for_processes
+from .held_out import HeldOutFigures, training_examples
+from .metrics_log import MetricsLog
+
+NOISE_STREAM = 103   # tag of the model-noise stream of training
+LOSS_KEYS = ("loss", "kl", "nll", "mse")
+
+
+class TrainingDiverged(UserError):
+    """The loss or the weights became NaN or infinite; the run folder keeps the last good checkpoint, if any."""
+
+
+@dataclass
+class TrainResult:
+    """How a training call ended: steps completed, whether Ctrl-C stopped it, the last logged metrics."""
+    step: int
+    interrupted: bool
+    metrics: dict
+
+
+@dataclass
+class Session:
+    """Everything one training call holds: where it runs, the model and what steps it, the data and the log."""
+    cfg: RunConfig
+    out: Path
+    rank: int
+    world: int
+    device: torch.device
+    start: int                   # the step the run starts (or resumes) from
+    saved: int                   # the step of the checkpoint in `out` (None: none yet)
+    model: torch.nn.Module
+    step_fn: torch.nn.Module     # the model, wrapped in DDP and compiled as asked
+    optimizer: torch.optim.Optimizer
+    use_amp: bool
+    test_scenes: object
+    loader: object
+    held_out: HeldOutFigures     # None on ranks other than 0
+    log: MetricsLog
+
+
+def prepare_run(out: Path, resume: bool):
+    """Check the run folder; returns the checkpoint dict to resume from, or None for a fresh run."""
+    if resume:
+        return load_checkpoint(require_run_folder(out))
+    if has_checkpoint(out):
+        raise UserError(f"{out} already holds a run; use --resume to continue it or pick another --out")
+    return None
+
+
+def open_session(cfg: RunConfig, out: Path, resume: bool) -> Session:
+    """Set up a training call: the device and process group, the run folder (config.json written by rank 0),
+    the data, the model and optimizer (from the checkpoint when resuming), the loader and the log.
+    UserError on bad input, before anything is written."""
+    rank, world, device = distributed_setup(resolve_device(cfg.device))
+    ckpt = prepare_run(out, resume)
+    cfg.validate()
+    train_scenes, test_scenes = open_split(cfg, "train"), open_test_split(cfg)
+    examples = training_examples(cfg, train_scenes, shuffle=True)
+    start = 0 if ckpt is None else int(ckpt["step"])
+    if start >= cfg.steps:
+        raise UserError(f"the run in {out} has already done {start} steps; give --steps more than {start} to extend it")
+    if rank == 0:
+        out.mkdir(parents=True, exist_ok=True)
+        write_config(out, cfg)
+    torch.manual_seed(cfg.seed)
+    model = make_model(cfg.model).to(device) if ckpt is None else build_model(cfg.model, ckpt, device)
+    optimizer = torch.optim.Adam(model.parameters(), lr=cfg.lr)
+    if ckpt is not None:
+        load_optimizer(optimizer, ckpt)
+    step_fn = wrap_for_processes(model, device)
+    if cfg.compile and compiler_available(device):
+        step_fn = torch.compile(step_fn)
+    loader = make_loader(examples, StepSampler(start, cfg.batch_size, rank, world), cfg.batch_size,
+                         loader_workers(cfg.workers, device), device)
+    log = MetricsLog(out, rank == 0)
+    log.drop_after(start)
+    return Session(cfg, out, rank, world, device, start, None if ckpt is None else start, model, step_fn, optimizer,
+                   cfg.amp and bf16_is_fast(device), test_scenes, loader,
+                   HeldOutFigures(cfg, test_scenes, device) if rank == 0 else None, log)
+
+
+def optimise(s: Session, batch: dict, step: int, variance: float) -> dict:
+    """One optimisation step at `step` on `batch` with the schedule's pixel `variance`: returns the losses."""
+    torch.manual_seed(derived_seed(s.cfg.seed, NOISE_STREAM, step, s.rank))
+    with torch.autocast(s.device.type, dtype=torch.bfloat16, enabled=s.use_amp):
+        losses = s.step_fn(batch, torch.tensor(variance, device=s.device))
+    s.optimizer.zero_grad(set_to_none=True)
+    losses["loss"].backward()
+    torch.nn.utils.clip_grad_norm_(s.model.parameters(), s.cfg.grad_clip)
+    s.optimizer.step()
+    return losses
+
+
+def diverged(what: str, step: int, s: Session) -> TrainingDiverged:
+    """Return the TrainingDiverged error for `what` became non-finite near `step`."""
+    where = (f"the last good checkpoint (step {s.saved}) is in {s.out}" if s.saved is not None
+             else "no checkpoint was written yet")
+    return TrainingDiverged(f"{what} became non-finite near step {step}; stopped, {where}. Start a new run with a "
+                            f"lower --lr")
+
+
+def metrics_line(s: Session, step: int, means: list, variance: float, window: "Window", evaluate: bool) -> dict:
+    """Return the metrics line of `step`: the window's mean losses, the variance, the speed, and (evaluate, rank
+    0) the held-out figures. TrainingDiverged when a loss is not finite."""
+    if not all(np.isfinite(means)):
+        raise diverged(f"the loss ({means[0]})", step, s)
+    elapsed = time.perf_counter() - window.start
+    metrics = {"step": step, **dict(zip(LOSS_KEYS, means)), "pixel_variance": variance,
+               "scenes_per_s": window.steps * s.cfg.batch_size * s.world / elapsed,
+               "data_wait_share": window.wait / elapsed}
+    if evaluate and s.rank == 0:
+        metrics.update(s.held_out(s.model))
+    return metrics
+
+
+def parameters_finite(model: torch.nn.Module) -> bool:
+    """Return True if every parameter of `model` is finite (no NaN or inf)."""
+    return all(bool(torch.isfinite(p).all()) for p in model.parameters())
+
+
+class Window:
+    """The steps since the last metrics line: their loss sums, count, time waiting for data, and start time."""
+
+    def __init__(self, device: torch.device):
+        self.sums = torch.zeros(len(LOSS_KEYS), device=device)
+        self.reset()
+
+    def reset(self) -> None:
+        """Start a new window."""
+        self.sums.zero_()
+        self.steps, self.wait, self.start = 0, 0.0, time.perf_counter()
+
+
+def train(cfg: RunConfig, out, resume: bool = False, on_progress=None) -> TrainResult:
+    """Train the model `cfg` describes (cfg.model.kind), writing the run folder `out` (resume=True: continue it);
+    cfg comes from run_folder.plan_run (or config.new_run_config / resumed_run_config).
+
+    on_progress(step, total_steps, metrics) is called after every step (metrics: the
+    last logged line, averaged over all ranks). Returns a TrainResult; raises
+    TrainingDiverged on a NaN/inf loss or weight (the last good checkpoint stays) and
+    UserError on bad input (before anything is written).
+    """
+    s = open_session(cfg, Path(out), resume)
+    schedule = parse_schedule(cfg.pixel_variance)
+    window, metrics, step, interrupted = Window(s.device), {}, s.start, False
+    batches, finished = iter(s.loader), False
+    try:
+        with StopRequest() as stop:
+            while step < cfg.steps:
+                # ---- one optimisation step
+                t0 = time.perf_counter()
+                batch = to_device(next(batches), s.device)
+                window.wait += time.perf_counter() - t0
+                variance = pixel_variance(schedule, step)
+                losses = optimise(s, batch, step, variance)
+                window.sums += torch.stack([losses[k].detach().float() for k in LOSS_KEYS])
+                step += 1
+                window.steps += 1
+                interrupted = stop.agreed(s.world, s.device)
+                # ---- log the window's mean losses (and the held-out figures)
+                evaluate = step % cfg.eval_every == 0 or step == cfg.steps   # the same on every rank
+                if step % cfg.log_every == 0 or evaluate or step == cfg.steps or interrupted:
+                    means = (mean_over_ranks(window.sums, s.world) / window.steps).tolist()
+                    metrics = metrics_line(s, step, means, variance, window, evaluate)
+                    s.log.write(metrics)
+                    window.reset()
+                # ---- checkpoint
+                if s.rank == 0 and (step % cfg.checkpoint_every == 0 or step == cfg.steps or interrupted):
+                    if not (torch.isfinite(window.sums).all() and parameters_finite(s.model)):
+                        raise diverged("the loss or the weights", step, s)
+                    save_checkpoint(s.out, s.model, s.optimizer, step, cfg)
+                    s.saved = step
+                # ---- sample pictures
+                if s.rank == 0 and step % cfg.sample_every == 0:
+                    s.model.eval()
+                    render_scene(s.model, cfg, s.test_scenes, s.out / f"samples_{step:06d}.png", seed=cfg.seed)
+                    s.model.train()
+                if on_progress is not None:
+                    on_progress(step, cfg.steps, metrics)
+                if interrupted:
+                    break
+        finished = True
+    finally:
+        del batches
+        s.log.close()
+        leave_process_group(s.world, finished)
+    return TrainResult(step, interrupted, metrics)
