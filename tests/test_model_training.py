@@ -239,7 +239,8 @@ def test_resume_reads_the_moved_data_and_refuses_trajectory_changes(data, tmp_pa
     other = tmp_path / "other"
     make_square_dataset(other, views=7, n=4, test_n=2)
     one_line_error(*jumpdata(capsys, "train", other, *base, "--steps", 4),
-                   "does not hold the dataset this run trained on: views_per_scene 7 (run: 6)")
+                   f"was trained on other data than 'squares' in {other}: config.views 6 vs 7, "
+                   f"views_per_scene 6 vs 7")
     # the same values as the run's, and machinery and logging settings, may be given
     code, err = jumpdata(capsys, "train", new, *base, "--steps", 4, "--lr", 0.003, "--preset", "tiny",
                          "--batch-size", 2, "--workers", 0, "--log-every", 1, "--device", "cpu")
