@@ -43,3 +43,14 @@ def test_the_manifest_on_a_full_disk_is_one_line_naming_it(tmp_path):
     line = one_error_line(proc, 1)
     assert line == f"jumpdata: [Errno 28] cannot write {out}/salesman.json: No space left on device"
     assert not out.exists()   # the folder it created, empty again, is removed
+
+
+def test_a_checkpoint_on_a_full_disk_is_one_line_and_releases_the_run_lock(tmp_path):
+    from model_scenes import make_square_dataset
+    make_square_dataset(tmp_path / "data", views=8, n=8, test_n=6)
+    run = tmp_path / "run"
+    proc = jumpdata_on_full_disk("checkpoint.pt", "train", tmp_path / "data", "--preset", "tiny", "--batch-size", 4,
+                                 "--steps", 2, "--workers", 0, "--context", 2, "--targets", 2, "--out", run)
+    line = one_error_line(proc, 2)
+    assert line == f"jumpdata: cannot save checkpoint {run}/checkpoint.pt: [Errno 28] No space left on device"
+    assert hidden_files(run) == [] and not (run / "checkpoint.pt").exists()   # no temporary, the lock released

@@ -15,6 +15,7 @@ from full_disk import hidden_files, jumpdata_on_full_disk
 from model_scenes import make_square_dataset
 
 from cli import run as cli_run
+from scene_shards import UserError
 from scene_shards.files import sha256_of
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -246,3 +247,18 @@ def test_a_probe_of_other_data_under_the_same_name_is_refused(tmp_path, capsys):
                          "--out", tmp_path / "r.json")
     one_line(code, err, f"probe {probe} was trained on other data than 'salesman' in {tmp_path / 'data'}: seed 1 vs 0 "
                         f"(probe vs data)")
+
+
+def test_a_nan_figure_is_named_and_stops_the_report():
+    from jump_model.eval.figures import check_finite
+    good = {"metric": "min-mse", "runs": [{"run": "runs/a", "model": "jump", "min_mse": 0.1,
+                                           "min_mse_ci95": [0.05, 0.2]}]}
+    check_finite([good])
+    bad = {"metric": "nelbo", "runs": [{"run": "runs/b", "model": "gqn", "nelbo": 3.0,
+                                        "nelbo_ci95": [2.0, float("inf")]}]}
+    with pytest.raises(UserError, match=r"nelbo of runs/b: its nelbo_ci95 is inf; no report written"):
+        check_finite([good, bad])
+    curve = {"metric": "nelbo", "runs": [{"run": "runs/c", "model": "jump",
+                                          "nelbo_curve": [{"pixel_variance": 0.5, "nelbo": float("nan")}]}]}
+    with pytest.raises(UserError, match=r"its nelbo_curve is nan"):
+        check_finite([curve])
