@@ -38,21 +38,21 @@ def _short(value) -> str:
     return text if len(text) <= 40 else text[:37] + "..."
 
 
+def _walk(name: str, old, new) -> list:
+    """Return "NAME OLD vs NEW" for each leaf on which two values differ, naming a dict's keys as NAME.KEY."""
+    if isinstance(old, dict) and isinstance(new, dict):
+        return [phrase for k in sorted(set(old) | set(new)) for phrase in _walk(f"{name}.{k}", old.get(k), new.get(k))]
+    return [f"{name} {_short(old)} vs {_short(new)}"] if _digest(old) != _digest(new) else []
+
+
 def fingerprint_differences(recorded: dict, found: dict) -> list:
     """Return what differs between a `recorded` fingerprint (or the part of one an older run knows: only its keys
-    are compared) and the `found` one of the data at hand: short phrases "NAME RECORDED vs FOUND" ("config.KEY
-    ..." per config key, "SPLIT scenes ..."; "SPLIT shards (other files...)" only when no fact differs); empty
-    when they agree."""
+    are compared) and the `found` one of the data at hand: short phrases "NAME RECORDED vs FOUND" (nested keys
+    as "config.KEY.SUBKEY ...", "SPLIT scenes ..."; "SPLIT shards (other files...)" only when no fact differs);
+    empty when they agree."""
     if recorded.get("digest") is not None and recorded.get("digest") == found.get("digest"):
         return []
-    differ = []
-    for key in (k for k in FACTS if k in recorded):
-        old, new = recorded[key], found.get(key)
-        if key == "config" and isinstance(old, dict) and isinstance(new, dict):
-            differ += [f"config.{k} {_short(old.get(k))} vs {_short(new.get(k))}" for k in sorted(set(old) | set(new))
-                       if _digest(old.get(k)) != _digest(new.get(k))]
-        elif _digest(old) != _digest(new):
-            differ.append(f"{key} {_short(old)} vs {_short(new)}")
+    differ = [phrase for key in FACTS if key in recorded for phrase in _walk(key, recorded[key], found.get(key))]
     splits = recorded.get("splits", {})
     for split, info in splits.items():
         if "scenes" in info and info["scenes"] != found.get("splits", {}).get(split, {}).get("scenes"):

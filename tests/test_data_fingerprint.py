@@ -77,3 +77,9 @@ def test_other_data_is_refused_in_one_line_naming_the_holder_and_the_folder(tmp_
         check_same_data(base, load_manifest(tmp_path / "other" / "toy.json"), tmp_path / "other", "runs/r", "run")
     assert str(e.value) == (f"runs/r was trained on other data than 'toy' in {tmp_path / 'other'}: seed 3 vs 4 "
                             f"(run vs data)")
+
+
+def test_nested_config_values_are_named_by_their_path():
+    recorded = {"config": {"size": 32, "vocabulary": {"radii": [2.0, 3.0], "colors": 7}}}
+    found = {"config": {"size": 32, "vocabulary": {"radii": [4.0, 6.0], "colors": 7}}}
+    assert fingerprint_differences(recorded, found) == ["config.vocabulary.radii [2.0, 3.0] vs [4.0, 6.0]"]
