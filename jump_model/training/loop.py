@@ -80,7 +80,7 @@ def open_session(cfg: RunConfig, out: Path, resume: bool) -> Session:
     rank, world, device = distributed_setup(resolve_device(cfg.device))
     ckpt = prepare_run(out, resume)
     cfg.validate()
-    train_scenes, test_scenes = open_split(cfg, "train"), open_test_split(cfg)
+    train_scenes, test_scenes = open_split(cfg, "train", str(out)), open_test_split(cfg, str(out))
     examples = training_examples(cfg, train_scenes, shuffle=True)
     start = 0 if ckpt is None else int(ckpt["step"])
     if start >= cfg.steps:
@@ -89,7 +89,7 @@ def open_session(cfg: RunConfig, out: Path, resume: bool) -> Session:
         out.mkdir(parents=True, exist_ok=True)
         write_config(out, cfg)
     torch.manual_seed(cfg.seed)
-    model = make_model(cfg.model).to(device) if ckpt is None else build_model(cfg.model, ckpt, device)
+    model = make_model(cfg.model).to(device) if ckpt is None else build_model(cfg.model, ckpt, device, out)
     optimizer = torch.optim.Adam(model.parameters(), lr=cfg.lr)
     if ckpt is not None:
         load_optimizer(optimizer, ckpt)
