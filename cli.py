@@ -15,15 +15,13 @@ from contextlib import contextmanager, nullcontext
 
 import click
 
+from cli_types import (MAX_BATCH, MAX_EVAL_SAMPLES, MAX_LOADER_WORKERS, MAX_PICTURE_SAMPLES, MAX_SCENE_INDEX,
+                       MAX_PROBE_STEPS, MAX_SEED, MAX_STEPS, MAX_VIEW_COUNT, PATH, count, real)
 from jump_model.eval.registry import METRICS
 from jump_model.names import DEVICES, MODEL_KINDS
-from scene_shards.common import MAX_WORKERS, UserError, one_line, package_version
+from scene_shards.common import MAX_WORKERS, Note, UserError, one_line, package_version
 
 CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
-MAX_SEED = 2**63 - 1        # every seed is passed to numpy and torch; torch.manual_seed takes < 2**64
-MAX_LOADER_WORKERS = 64
-MAX_BATCH = 4096
-MAX_SAMPLES = 64
 COMPILE_SAMPLING_HELP = "Sample through torch.compile, one graph (a C++ compiler on the CPU) [default: off]."
 
 
@@ -36,6 +34,10 @@ def _dataset_name(ctx, param, value):
         except UserError as e:
             raise click.BadParameter(str(e)) from None
     return value
+
+
+class Interrupted(Exception):
+    """Ctrl-C, caught by the command that can say what it kept: `run()` prints the message alone and exits 130."""
 
 
 def _show_version(ctx, param, value):
@@ -60,9 +62,9 @@ def generator_options(default_n: int):
                      help="Training scenes."),
         click.option("--test-n", type=click.IntRange(min=0), default=None,
                      help="Held-out scenes [default: 1000, or n/10 when --n is small]."),
-        click.option("--out", type=click.Path(), default="shards/", show_default=True, help="Output folder."),
-        click.option("--seed", type=click.IntRange(0, MAX_SEED), default=0, show_default=True, help="Dataset seed."),
-        click.option("--workers", type=click.IntRange(1, MAX_WORKERS), default=None,
+        click.option("--out", type=PATH, default="shards/", show_default=True, help="Output folder."),
+        click.option("--seed", type=count(0, MAX_SEED), default=0, show_default=True, help="Dataset seed."),
+        click.option("--workers", type=count(1, MAX_WORKERS), default=None,
                      help="Worker processes [default: all cores]."),
         click.option("--shard-size", type=click.IntRange(min=1), default=1000, show_default=True,
                      help="Scenes per shard file."),
@@ -108,13 +110,13 @@ class ProgressBar:
 
 @contextmanager
 def resumable(label: str):
-    """Yield a ProgressBar for work that resumes when re-run; on Ctrl-C say so on stderr before stopping."""
+    """Yield a ProgressBar for work that resumes when re-run; on Ctrl-C stop with one line saying so (Interrupted)."""
     try:
         with ProgressBar(label) as bar:
             yield bar
     except KeyboardInterrupt:
-        click.echo("complete shards were kept; run the same command again to finish", err=True)
-        raise
+        raise Interrupted("interrupted; the complete shards were kept: run the same command again to finish") \
+            from None
 
 
 def run_generator(spec, opts: dict) -> None:
@@ -142,7 +144,7 @@ def narratives(story, frames, **opts):
 @click.option("--digits", type=int, default=100, show_default=True,
               help="Size of the MNIST digit bank (balanced over the ten classes).")
 @click.option("--views", type=int, default=10, show_default=True, help="Camera views per scene.")
-@click.option("--mnist", type=click.Path(), default=None,
+@click.option("--mnist", type=PATH, default=None,
               help="Folder (or images file) of MNIST IDX files to take the digits from [default: shipped sample].")
 @click.option("--renderer", type=click.Choice(["tiny", "egl"]), default="tiny", show_default=True,
               help="PyBullet renderer: tiny (CPU TinyRenderer) or egl (OpenGL plugin, for GPU machines).")
@@ -167,14 +169,14 @@ def _file_range(ctx, param, value):
 
 
 @main.command(name="import-gqn", context_settings=CONTEXT)
-@click.argument("src", type=click.Path())
+@click.argument("src", type=PATH)
 @click.option("--dataset", required=True, help="GQN dataset: its folder under SRC, e.g. rooms_ring_camera.")
-@click.option("--out", type=click.Path(), default="shards/", show_default=True, help="Output folder.")
+@click.option("--out", type=PATH, default="shards/", show_default=True, help="Output folder.")
 @click.option("--split", type=click.Choice(["train", "test"]), default=None, help="One split only [default: both].")
 @click.option("--files", default=None, callback=_file_range,
               help="Files A-B of each split (1-based, inclusive) [default: all].")
 @click.option("--name", default=None, callback=_dataset_name, help="Dataset name [default: --dataset].")
-@click.option("--workers", type=click.IntRange(1, MAX_WORKERS), default=None, help="Worker processes [default: all cores].")
+@click.option("--workers", type=count(1, MAX_WORKERS), default=None, help="Worker processes [default: all cores].")
 @click.option("--shard-size", type=click.IntRange(min=1), default=1000, show_default=True, help="Scenes per shard file.")
 def import_gqn(src, dataset, out, split, files, name, workers, shard_size):
     """DeepMind's gqn-datasets TFRecords (SRC/DATASET/train|test/*.tfrecord) as jumpdata shards."""
@@ -187,13 +189,13 @@ def import_gqn(src, dataset, out, split, files, name, workers, shard_size):
 
 
 @main.command(context_settings=CONTEXT)
-@click.argument("folder", type=click.Path())
+@click.argument("folder", type=PATH)
 @click.option("--format", "fmt", type=click.Choice(["gqn-tfrecord", "gqnlib"]), required=True,
               help="gqn-tfrecord: DeepMind's layout; gqnlib: its <name>-<k>.pt.gz scene files.")
-@click.option("--out", type=click.Path(), required=True, help="Folder to write into (DIR/NAME is created).")
+@click.option("--out", type=PATH, required=True, help="Folder to write into (DIR/NAME is created).")
 @click.option("--dataset", default=None, help="Dataset name (needed when the folder holds several).")
-@click.option("--quality", type=click.IntRange(1, 100), default=95, show_default=True, help="gqn-tfrecord: JPEG quality.")
-@click.option("--scenes-per-file", type=click.IntRange(1, 1_000_000), default=None,
+@click.option("--quality", type=count(1, 100), default=95, show_default=True, help="gqn-tfrecord: JPEG quality.")
+@click.option("--scenes-per-file", type=count(1, 1_000_000), default=None,
               help="Scenes per file [default: 1000 for gqn-tfrecord, 100 for gqnlib].")
 def export(folder, fmt, out, dataset, quality, scenes_per_file):
     """A jumpdata dataset as GQN TFRecords or gqnlib scene files, cameras raw (docs/gqn.md)."""
@@ -207,7 +209,7 @@ def export(folder, fmt, out, dataset, quality, scenes_per_file):
 # --------------------------------------------------------------------------- looking at data
 
 @main.command(context_settings=CONTEXT)
-@click.argument("folder", type=click.Path())
+@click.argument("folder", type=PATH)
 def info(folder):
     """What a shard folder holds (datasets, splits, scenes, sizes); verifies every shard's sha256."""
     from scene_shards import summarize_folder
@@ -226,6 +228,7 @@ def info(folder):
         for split, v in s["splits"].items():
             click.echo(f"  {split:5s} {v['scenes']:8d} scenes  {v['shards']}/{v['shard_count']} shards  "
                        f"{v['bytes'] / 1e6:9.1f} MB")
+        click.echo(f"  fingerprint {s['fingerprint'][:16]}")
         click.echo(f"  {'OK: every shard matches its sha256' if not s['problems'] else 'DAMAGED:'}")
         for p in s["problems"]:
             click.echo(f"    {p}")
@@ -235,12 +238,12 @@ def info(folder):
 
 
 @main.command(context_settings=CONTEXT)
-@click.argument("folder", type=click.Path())
+@click.argument("folder", type=PATH)
 @click.option("--dataset", default=None, help="Dataset name (needed when the folder holds several).")
 @click.option("--split", type=click.Choice(["train", "test"]), default="train", show_default=True)
 @click.option("--scenes", default=None, help="Scene indices: 0-7, 3, or 0,2,9-12 [default: the first 8].")
-@click.option("--out", type=click.Path(), required=True, help="Picture to write: .png (grid) or .gif (animation).")
-@click.option("--scale", type=click.IntRange(1, 16), default=2, show_default=True, help="Pixel magnification.")
+@click.option("--out", type=PATH, required=True, help="Picture to write: .png (grid) or .gif (animation).")
+@click.option("--scale", type=count(1, 16), default=2, show_default=True, help="Pixel magnification.")
 def show(folder, dataset, split, scenes, out, scale):
     """A picture of scenes: a PNG grid (a row per scene, a column per view) or a GIF over the views."""
     from scene_shards import open_dataset
@@ -254,33 +257,37 @@ def show(folder, dataset, split, scenes, out, scale):
 # --------------------------------------------------------------------------- JUMP model
 
 @main.command(context_settings=CONTEXT)
-@click.argument("folder", type=click.Path())
+@click.argument("folder", type=PATH)
 @click.option("--dataset", default=None, help="Dataset name (needed when the folder holds several).")
-@click.option("--out", type=click.Path(), default=None, help="Run folder [default: runs/<dataset>-<time>].")
+@click.option("--out", type=PATH, default=None, help="Run folder [default: runs/<dataset>-<time>].")
 @click.option("--model", type=click.Choice(MODEL_KINDS), default=None,
               help="jump, or a baseline: gqn, badj, ar (docs/model.md) [default: jump; --resume: the run's].")
 @click.option("--preset", default=None,
               help="salesman, dice or tiny (docs/model.md) [default: dice for a dice dataset, else salesman].")
-@click.option("--steps", type=int, default=None, help="Training steps [default: the preset's; --resume: the run's].")
-@click.option("--batch-size", type=click.IntRange(max=MAX_BATCH), default=None, help="Scenes per step (per process) [default: the preset's].")
-@click.option("--context", type=int, default=None, help="Most context views per scene (each draws 1..this).")
-@click.option("--targets", type=int, default=None,
+@click.option("--steps", type=count(1, MAX_STEPS), default=None,
+              help=f"Training steps, at most {MAX_STEPS:,} [default: the preset's; --resume: the run's].")
+@click.option("--batch-size", type=count(1, MAX_BATCH), default=None,
+              help="Scenes per step (per process) [default: the preset's].")
+@click.option("--context", type=count(1, MAX_VIEW_COUNT), default=None,
+              help="Most context views per scene (each draws 1..this).")
+@click.option("--targets", type=count(1, MAX_VIEW_COUNT), default=None,
               help="Most target views per scene (each draws 1..this) [default: the preset's; badj: 1].")
-@click.option("--lr", type=float, default=None, help="Adam learning rate [default: the preset's].")
+@click.option("--lr", type=real(0, 1, least_open=True), default=None,
+              help="Adam learning rate [default: the preset's].")
 @click.option("--pixel-variance", default=None,
               help="Schedule, e.g. 2.0:0.5@100000 or 2.0@100000,0.2@50000,0.9 [default: the preset's].")
-@click.option("--eval-pixel-variance", type=float, default=None,
+@click.option("--eval-pixel-variance", type=real(0, 1000, least_open=True), default=None,
               help="Fixed pixel variance of the held-out NELBO [default: the schedule's final value].")
-@click.option("--seed", type=click.IntRange(0, MAX_SEED), default=None,
+@click.option("--seed", type=count(0, MAX_SEED), default=None,
               help="Seed of the weights, data order and noise [default: 0].")
 @click.option("--device", default=None, help="auto, cpu or cuda [default: auto; --resume: the run's].")
-@click.option("--workers", type=click.IntRange(0, MAX_LOADER_WORKERS), default=None,
+@click.option("--workers", type=count(0, MAX_LOADER_WORKERS), default=None,
               help="DataLoader worker processes, 0: load in the training process [default: 1 on CPU, up to 8 on GPU].")
 @click.option("--compile/--no-compile", default=None, help="torch.compile the model (CUDA, or a CPU with a C++ compiler) [default: off].")
-@click.option("--log-every", type=int, default=None, help="Steps between metrics lines.")
-@click.option("--sample-every", type=int, default=None, help="Steps between sample pictures.")
-@click.option("--checkpoint-every", type=int, default=None, help="Steps between checkpoints.")
-@click.option("--eval-every", type=int, default=None, help="Steps between held-out NELBO evaluations.")
+@click.option("--log-every", type=count(1, MAX_STEPS), default=None, help="Steps between metrics lines.")
+@click.option("--sample-every", type=count(1, MAX_STEPS), default=None, help="Steps between sample pictures.")
+@click.option("--checkpoint-every", type=count(1, MAX_STEPS), default=None, help="Steps between checkpoints.")
+@click.option("--eval-every", type=count(1, MAX_STEPS), default=None, help="Steps between held-out NELBO evaluations.")
 @click.option("--resume", is_flag=True,
               help="Continue the run in --out on the data in FOLDER; only --steps, --device, --workers, --compile "
                    "and the --*-every intervals may change.")
@@ -299,7 +306,7 @@ def train(folder, out, resume, **opts):
             bar.update(step, total, f"loss {metrics['loss']:.1f}  {metrics['scenes_per_s']:.1f} scenes/s"
                        if metrics else None)
         result = run_training(cfg, out, resume=resume, on_progress=progress,
-                              on_note=lambda line: click.echo(f"jumpdata: {line}", err=True))
+                              on_note=lambda line: click.echo(f"jumpdata: {line}"))   # stderr: errors alone
     if result.interrupted:
         click.echo(f"interrupted at step {result.step}; checkpoint saved in {out} (continue with --resume)", err=True)
         sys.exit(130)
@@ -307,17 +314,17 @@ def train(folder, out, resume, **opts):
 
 
 @main.command(context_settings=CONTEXT)
-@click.argument("run", type=click.Path())
-@click.option("--out", type=click.Path(), default="samples.png", show_default=True,
+@click.argument("run", type=PATH)
+@click.option("--out", type=PATH, default="samples.png", show_default=True,
               help="Picture: .png (context, then rows sample 1..k | truth) or .gif (one frame per query view).")
 @click.option("--context", default=None, help="Context view indices, e.g. 0,1 or 18-20 [default: the first ones].")
 @click.option("--query", default=None, help="Query view indices, e.g. 10,15,20 [default: later views].")
-@click.option("--samples", type=click.IntRange(1, MAX_SAMPLES), default=4, show_default=True,
+@click.option("--samples", type=count(1, MAX_PICTURE_SAMPLES), default=4, show_default=True,
               help="Independent consistent samples.")
-@click.option("--scene", type=click.IntRange(min=0), default=0, show_default=True, help="Test scene index.")
-@click.option("--seed", type=click.IntRange(0, MAX_SEED), default=0, show_default=True, help="Sampling seed.")
-@click.option("--scale", type=click.IntRange(1, 16), default=2, show_default=True, help="Pixel magnification.")
-@click.option("--data", type=click.Path(), default=None,
+@click.option("--scene", type=count(0, MAX_SCENE_INDEX), default=0, show_default=True, help="Test scene index.")
+@click.option("--seed", type=count(0, MAX_SEED), default=0, show_default=True, help="Sampling seed.")
+@click.option("--scale", type=count(1, 16), default=2, show_default=True, help="Pixel magnification.")
+@click.option("--data", type=PATH, default=None,
               help="Folder holding the run's dataset, if it moved [default: the one it trained on].")
 @click.option("--compile/--no-compile", default=False, help=COMPILE_SAMPLING_HELP)
 def sample(run, out, context, query, samples, scene, seed, scale, data, compile):
@@ -327,23 +334,26 @@ def sample(run, out, context, query, samples, scene, seed, scale, data, compile)
 
 
 @main.command(name="eval", context_settings=CONTEXT)
-@click.argument("runs", nargs=-1, required=True, type=click.Path())
+@click.argument("runs", nargs=-1, required=True, type=PATH)
 @click.option("--metric", "metrics", multiple=True, type=click.Choice(METRICS),
               help="Metric to compute (repeatable) [default: every one that applies to the runs' data].")
-@click.option("--out", type=click.Path(), required=True,
+@click.option("--out", type=PATH, required=True,
               help="Report FILE.json; its plot is written beside it as FILE.png (and the pictures FILE_hidden_face, "
                    "FILE_digits, FILE_story.png).")
-@click.option("--samples", type=int, default=None,
-              help="min-mse, story: continuations per video; nelbo, consistency: posterior samples per scene; "
-                   "digit-agreement: sampled sets per scene [default: 30; 10 for digit-agreement and story].")
-@click.option("--scenes", type=int, default=None, help="Use the first N test scenes [default: all].")
-@click.option("--frames", type=int, default=40, show_default=True, help="speed: the frame number to obtain.")
-@click.option("--context-frames", type=int, default=None,
+@click.option("--samples", type=count(1, MAX_EVAL_SAMPLES), default=None,
+              help=f"min-mse, story: continuations per video; nelbo, consistency: posterior samples per scene; "
+                   f"digit-agreement: sampled sets per scene, at most {MAX_EVAL_SAMPLES} [default: 30; 10 for "
+                   f"digit-agreement and story].")
+@click.option("--scenes", type=count(1, MAX_SCENE_INDEX), default=None,
+              help="Use the first N test scenes (at most those the split holds) [default: all].")
+@click.option("--frames", type=count(1, MAX_VIEW_COUNT), default=40, show_default=True,
+              help="speed: the frame number to obtain.")
+@click.option("--context-frames", type=count(1, MAX_VIEW_COUNT), default=None,
               help="min-mse, speed, story: the first frames given [default: 5]; nelbo, consistency, "
                    "digit-agreement: most context views [default: 3].")
-@click.option("--data", type=click.Path(), default=None,
+@click.option("--data", type=PATH, default=None,
               help="Folder holding the runs' dataset, if it moved [default: the one they trained on].")
-@click.option("--probe", type=click.Path(), default=None,
+@click.option("--probe", type=PATH, default=None,
               help="Probe folder (jumpdata probe train) for digit-agreement and story [default: those two are "
                    "left out].")
 @click.option("--device", type=click.Choice(DEVICES), default="auto", show_default=True)
@@ -365,13 +375,13 @@ def probe():
 
 
 @probe.command("train", context_settings=CONTEXT)
-@click.argument("folder", type=click.Path())
+@click.argument("folder", type=PATH)
 @click.option("--dataset", default=None, help="Dataset name (needed when the folder holds several).")
-@click.option("--out", type=click.Path(), required=True, help="Probe folder to write (config.json, checkpoint.pt).")
-@click.option("--steps", type=click.IntRange(1, 1_000_000), default=1500, show_default=True, help="Training steps.")
-@click.option("--batch-size", type=click.IntRange(1, 1024), default=64, show_default=True, help="Views per step.")
-@click.option("--lr", type=click.FloatRange(1e-6, 1.0), default=2e-3, show_default=True, help="Peak learning rate.")
-@click.option("--seed", type=click.IntRange(0, MAX_SEED), default=0, show_default=True, help="Seed.")
+@click.option("--out", type=PATH, required=True, help="Probe folder to write (config.json, checkpoint.pt).")
+@click.option("--steps", type=count(1, MAX_PROBE_STEPS), default=1500, show_default=True, help="Training steps.")
+@click.option("--batch-size", type=count(1, 1024), default=64, show_default=True, help="Views per step.")
+@click.option("--lr", type=real(1e-6, 1.0), default=2e-3, show_default=True, help="Peak learning rate.")
+@click.option("--seed", type=count(0, MAX_SEED), default=0, show_default=True, help="Seed.")
 def probe_train(folder, dataset, out, steps, batch_size, lr, seed):
     """Train the probe of the dataset in shard FOLDER on its train split; print its held-out accuracy."""
     from scene_shards.lock import RUN_LOCK, writing_folder
@@ -402,6 +412,8 @@ def run() -> None:
             code = main.main(standalone_mode=False)
         except click.exceptions.Abort:
             _fail("interrupted", 130)
+        except Interrupted as e:
+            _fail(str(e), 130)
         except click.ClickException as e:
             _fail(e.format_message(), e.exit_code)
         except OSError as e:
@@ -409,7 +421,10 @@ def run() -> None:
         except UserError as e:
             _fail(one_line(e), 2)
     for w in caught:   # shown only after a command that succeeded: an error line is never preceded by them
-        warnings.showwarning(w.message, w.category, w.filename, w.lineno)
+        if issubclass(w.category, Note):
+            click.echo(f"jumpdata: note: {w.message}", err=True)
+        else:
+            warnings.showwarning(w.message, w.category, w.filename, w.lineno)
     sys.exit(code if isinstance(code, int) else 0)
 
 

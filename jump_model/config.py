@@ -35,6 +35,7 @@ class DataFacts:
     views_per_scene: int
     viewpoint_kind: str            # "time" or "camera"
     position_scale: float          # max |x|, |y|, |z| of the camera positions (1.0 for time)
+    data_fingerprint: dict = field(default_factory=dict)   # scene_shards.data_fingerprint of the manifest
 
 
 @dataclass(frozen=True)
@@ -113,6 +114,7 @@ class RunConfig:
     data_dir: str = ""             # absolute path of the data folder
     dataset: str = ""
     manifest: str = ""             # absolute path of the dataset's manifest NAME.json
+    data_fingerprint: dict = field(default_factory=dict)   # the data's fingerprint (docs/format.md); {}: older run
 
     def to_dict(self) -> dict:
         """Return the config as a JSON-able dict (the model's settings nested under "model")."""
@@ -164,7 +166,8 @@ def checked_values(cls, values: dict, prefix: str) -> dict:
     if unknown:
         raise UserError(f"unknown config keys: {', '.join(prefix + k for k in sorted(unknown))}")
     for name, value in values.items():
-        kind = type(fields[name].default)
+        f = fields[name]
+        kind = type(f.default) if f.default is not dataclasses.MISSING else type(f.default_factory())
         fits = isinstance(value, (int, float)) and not isinstance(value, bool) if kind is float else \
             type(value) is kind
         if not fits:
@@ -175,7 +178,7 @@ def checked_values(cls, values: dict, prefix: str) -> dict:
 MODEL_FIELDS = frozenset(f.name for f in dataclasses.fields(ModelConfig))
 RUN_FIELDS = frozenset(f.name for f in dataclasses.fields(RunConfig)) - {"model"}
 DATA_MODEL_FIELDS = ("image_size", "views_per_scene", "viewpoint_kind", "position_scale")  # ModelConfig <- DataFacts
-DATA_RUN_FIELDS = ("data_dir", "dataset", "manifest")                                        # RunConfig <- DataFacts
+DATA_RUN_FIELDS = ("data_dir", "dataset", "manifest", "data_fingerprint")                    # RunConfig <- DataFacts
 
 # What `train --resume` may change: machinery and logging, nothing that alters the trajectory.
 RESUME_CHANGEABLE = frozenset({"steps", "device", "workers", "compile", "log_every", "sample_every",

@@ -8,14 +8,16 @@ resumed at step s reads exactly the batches the uninterrupted run would have.
 
 import itertools
 import os
+import warnings
 from pathlib import Path
 
 import numpy as np
 import torch
 from torch.utils.data import DataLoader, Dataset, Sampler
 
-from scene_shards import open_dataset
-from scene_shards.common import UserError
+from scene_shards import data_fingerprint, open_dataset
+from scene_shards.common import Note, UserError
+from scene_shards.fingerprint import check_same_data
 from scene_shards.manifest import manifest_path
 
 from .config import DataFacts, RunConfig
@@ -118,12 +120,33 @@ def make_loader(examples: Dataset, sampler, batch_size: int, workers: int, devic
                       prefetch_factor=4 if workers > 0 else None, drop_last=True)
 
 
-def open_split(cfg: RunConfig, split: str):
-    """Open `split` of the run's dataset (cfg.data_dir, cfg.dataset); returns a scene_shards.ShardDataset whose
-    shard headers were checked against the manifest (UserError naming a truncated or swapped shard)."""
+def open_split(cfg: RunConfig, split: str, run: str = None):
+    """Open `split` of the run's dataset (cfg.data_dir, cfg.dataset); returns a scene_shards.ShardDataset that is
+    the data the run (folder `run`, named in errors) trained on (check_run_data) and whose shard headers were
+    checked against the manifest (UserError naming other data, or a truncated or swapped shard)."""
     scenes = open_dataset(cfg.data_dir, cfg.dataset or None, split)
+    check_run_data(run or cfg.data_dir, cfg, scenes.manifest, scenes.folder)
     scenes.check_shards()
     return scenes
+
+
+def recorded_data(cfg: RunConfig) -> dict:
+    """Return what the run knows of its data, as a (partial) fingerprint: its data_fingerprint, or for a run of
+    an older jumpdata the frame shape, views per scene and viewpoint kind of its model."""
+    if cfg.data_fingerprint:
+        return cfg.data_fingerprint
+    m = cfg.model
+    return {"frame_shape": [m.image_size, m.image_size, 3], "views_per_scene": m.views_per_scene,
+            "viewpoint_kind": m.viewpoint_kind}
+
+
+def check_run_data(run: str, cfg: RunConfig, manifest: dict, folder) -> None:
+    """Raise UserError (one line naming what differs) unless `manifest` (in `folder`) describes the data the run
+    in folder `run` trained on; a run without a fingerprint is compared on the facts it has, with a warning."""
+    if not cfg.data_fingerprint:
+        warnings.warn(f"{run} recorded no data fingerprint (made by an older jumpdata): only the frame shape, views "
+                      f"per scene and viewpoint kind are compared with the data", Note)
+    check_same_data(recorded_data(cfg), manifest, folder, run, "run")
 
 
 def position_scale(scenes, probe: int = 64) -> float:
@@ -142,12 +165,14 @@ def dataset_facts(scenes) -> DataFacts:
     return DataFacts(dataset=scenes.name, generator=scenes.manifest["generator"],
                      data_dir=str(Path(scenes.folder).resolve()), manifest=str(manifest.resolve()), image_size=h,
                      views_per_scene=scenes.views_per_scene, viewpoint_kind=scenes.viewpoint_kind,
-                     position_scale=position_scale(scenes) if scenes.viewpoint_kind == "camera" else 1.0)
+                     position_scale=position_scale(scenes) if scenes.viewpoint_kind == "camera" else 1.0,
+                     data_fingerprint=data_fingerprint(scenes.manifest))
 
 
-def open_test_split(cfg: RunConfig):
-    """Open the run's test split (evaluation and sample pictures); UserError when it holds no scenes."""
-    scenes = open_split(cfg, "test")
+def open_test_split(cfg: RunConfig, run: str = None):
+    """Open the run's test split (evaluation and sample pictures) as open_split does; UserError when it holds no
+    scenes."""
+    scenes = open_split(cfg, "test", run)
     if len(scenes) == 0:
         raise UserError(f"dataset '{scenes.name}' in {scenes.folder} has no test scenes (made with --test-n 0); "
                         f"training evaluates on them and draws its sample pictures from them: generate it again "

@@ -12,6 +12,7 @@ for sampling and evaluation as a JUMP run; `--resume` refuses it with one line. 
 files (missing, truncated, not JSON, not a checkpoint) is raised as a one-line UserError.
 """
 
+import io
 import json
 import pickle
 import zipfile
@@ -21,10 +22,10 @@ import torch
 
 from scene_shards import open_dataset
 from scene_shards.common import UserError, one_line
-from scene_shards.files import AtomicFile, write_json_atomic
+from scene_shards.files import atomic_open, write_json_atomic
 
 from .config import ModelConfig, RunConfig, legacy_run_config, new_run_config, resumed_run_config
-from .data import dataset_facts
+from .data import check_run_data, dataset_facts
 from .names import CHECKPOINT_FILE as CHECKPOINT
 from .names import CONFIG_FILE as CONFIG
 from .nets import make_model
@@ -81,18 +82,24 @@ def write_config(run, cfg: RunConfig, precision: dict = None) -> None:
     write_json_atomic(Path(run) / CONFIG, {**cfg.to_dict(), **({PRECISION_KEY: precision} if precision else {})})
 
 
-def save_checkpoint(run, model: torch.nn.Module, optimizer, step: int, cfg: RunConfig) -> None:
-    """Write model, optimizer, step and config to RUN/checkpoint.pt through a temporary file and a rename.
-
-    A failed write (a full disk: torch reports it as a RuntimeError) leaves the previous checkpoint and no
-    temporary file, and raises UserError (one line)."""
-    path = Path(run) / CHECKPOINT
+def save_torch(path: Path, contents: dict, what: str) -> None:
+    """torch.save `contents` to `path`: serialised in memory, then written through a temporary file and a rename
+    (so a full disk is an OSError of one plain write, not a torch writer's own message). A failed write leaves
+    the previous file and no temporary, and raises UserError (one line: "cannot save {what} {path} ...")."""
+    buffer = io.BytesIO()
+    torch.save(contents, buffer)
     try:
-        with AtomicFile(path) as tmp:
-            torch.save({"model": model.state_dict(), "optimizer": optimizer.state_dict(), "step": step,
-                        "config": cfg.to_dict()}, tmp)
-    except (OSError, RuntimeError) as e:
-        raise UserError(f"cannot save checkpoint {path} (the previous one is kept): {one_line(e)[:300]}") from None
+        with atomic_open(path, "wb") as f:
+            f.write(buffer.getbuffer())
+    except OSError as e:
+        kept = " (the previous one is kept)" if path.exists() else ""
+        raise UserError(f"cannot save {what} {path}{kept}: {one_line(e)[:300]}") from None
+
+
+def save_checkpoint(run, model: torch.nn.Module, optimizer, step: int, cfg: RunConfig) -> None:
+    """Write model, optimizer, step and config to RUN/checkpoint.pt (save_torch: atomic, one line on failure)."""
+    save_torch(Path(run) / CHECKPOINT, {"model": model.state_dict(), "optimizer": optimizer.state_dict(),
+                                        "step": step, "config": cfg.to_dict()}, "checkpoint")
 
 
 def load_checkpoint(run, device: torch.device = torch.device("cpu")) -> dict:
@@ -143,9 +150,36 @@ def load_optimizer(optimizer: torch.optim.Optimizer, ckpt: dict) -> None:
             from None
 
 
-def build_model(cfg: ModelConfig, ckpt: dict, device: torch.device) -> torch.nn.Module:
-    """Return the model of `cfg` (its kind) on `device` with the checkpoint's weights; UserError when they do not
-    fit cfg."""
+def check_config_fits_checkpoint(run, cfg: ModelConfig, ckpt: dict) -> None:
+    """Raise UserError naming the model settings on which `cfg` (RUN/config.json's) and the checkpoint's own
+    config differ ("NAME VALUE vs VALUE"); nothing when they agree or the checkpoint holds no model config (as
+    those of older runs)."""
+    saved = ckpt["config"].get("model")
+    if not isinstance(saved, dict):
+        return
+    have = cfg.to_dict()
+    differ = [f"{k} {have.get(k)} vs {saved.get(k)}" for k in sorted(set(have) | set(saved))
+              if have.get(k) != saved.get(k)]
+    if differ:
+        raise UserError(f"{Path(run) / CONFIG} does not match its checkpoint: {', '.join(differ)} (config.json vs "
+                        f"checkpoint; was config.json edited?)")
+
+
+def non_finite_weight(weights: dict):
+    """Return the name of the first tensor of a state dict holding NaN or an infinity, or None."""
+    return next((k for k, v in weights.items() if isinstance(v, torch.Tensor) and v.is_floating_point()
+                 and not torch.isfinite(v).all()), None)
+
+
+def build_model(cfg: ModelConfig, ckpt: dict, device: torch.device, run) -> torch.nn.Module:
+    """Return the model of `cfg` (its kind) on `device` with the checkpoint's weights. UserError (naming the run
+    folder `run`) when cfg is not the config the checkpoint was trained with, the weights do not fit cfg or hold
+    NaN or infinite values."""
+    check_config_fits_checkpoint(run, cfg, ckpt)
+    bad = non_finite_weight(ckpt["model"])
+    if bad is not None:
+        raise UserError(f"{Path(run) / CHECKPOINT} holds NaN or infinite weights (first {bad}): the run diverged "
+                        f"or the file was altered")
     model = make_model(cfg).to(device)
     problem = weights_mismatch(model, ckpt["model"])
     try:
@@ -165,13 +199,16 @@ def load_run(run, device: torch.device = torch.device("cpu")) -> tuple:
     run = require_run_folder(run)
     cfg = read_config(run)
     ckpt = load_checkpoint(run, device)
-    return cfg, build_model(cfg.model, ckpt, device).eval(), int(ckpt["step"])
+    return cfg, build_model(cfg.model, ckpt, device, run).eval(), int(ckpt["step"])
 
 
-def with_data_folder(cfg: RunConfig, folder) -> RunConfig:
-    """Return cfg reading its dataset from `folder` (the data moved); UserError unless `folder` holds the same
-    dataset (name, frame size, views, viewpoint kind, position scale)."""
-    return resumed_run_config(cfg, dataset_facts(open_dataset(folder, cfg.dataset, "train")))
+def with_data_folder(cfg: RunConfig, folder, run) -> RunConfig:
+    """Return cfg reading its dataset from `folder` (the data moved); UserError unless `folder` holds the data
+    the run in folder `run` trained on (its fingerprint; name, frame size, views, viewpoint kind, position
+    scale)."""
+    scenes = open_dataset(folder, cfg.dataset, "train")
+    check_run_data(str(run), cfg, scenes.manifest, scenes.folder)
+    return resumed_run_config(cfg, dataset_facts(scenes))
 
 
 def plan_run(folder, out=None, resume: bool = False, dataset: str = None, preset: str = None, **options) -> RunConfig:
@@ -193,5 +230,7 @@ def plan_run(folder, out=None, resume: bool = False, dataset: str = None, preset
                         f"--resume cannot continue it exactly (training now draws 1..targets target views per "
                         f"scene); start a new run")
     stored = read_config(run)
-    facts = dataset_facts(open_dataset(folder, stored.dataset, "train"))
-    return resumed_run_config(stored, facts, dataset=dataset, preset=preset, **options)
+    check_config_fits_checkpoint(run, stored.model, load_checkpoint(run))
+    scenes = open_dataset(folder, stored.dataset, "train")
+    check_run_data(str(run), stored, scenes.manifest, scenes.folder)
+    return resumed_run_config(stored, dataset_facts(scenes), dataset=dataset, preset=preset, **options)

@@ -126,8 +126,8 @@ def sample_run(run, out, context: str = None, query: str = None, samples: int = 
     if compile:
         compile_sampling(model, torch.device("cpu"))
     if data is not None:
-        cfg = with_data_folder(cfg, data)
-    scenes = open_test_split(cfg)
+        cfg = with_data_folder(cfg, data, run)
+    scenes = open_test_split(cfg, str(run))
     parse = lambda text: None if text is None else parse_indices(text, cfg.model.views_per_scene)
     ctx, qry = parse(context), parse(query)
     return render_scene(model, cfg, scenes, out, scene, ctx, qry, samples, seed, scale)

@@ -39,8 +39,11 @@ def _number(text: str, spec: str) -> float:
 
 
 def parse_schedule(spec: str) -> tuple:
-    """Parse a schedule string; returns a tuple of Segments. Raises UserError on bad text."""
-    pieces = [p.strip() for p in str(spec).split(",")]
+    """Parse a schedule string; returns a tuple of Segments. Raises UserError on bad text (spaces and line breaks
+    included: the text is stored in the run's config.json as given)."""
+    if any(c.isspace() for c in str(spec)):
+        raise UserError(f"--pixel-variance {spec!r}: a schedule holds no spaces or line breaks (e.g. 2.0:0.5@100000)")
+    pieces = str(spec).split(",")
     if not pieces or any(not p for p in pieces):
         raise UserError(f"pixel-variance schedule '{spec}' is empty or has an empty segment")
     segments = []

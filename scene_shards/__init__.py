@@ -8,6 +8,7 @@ Modules, each with one job:
     writer       one shard file: encode scenes, write, rename into place
     reader       ShardDataset: one split of a dataset as random-access scenes
     verify       sha256 checks of a folder (`jumpdata info`)
+    fingerprint  what a run records of its data, from the manifest (data_fingerprint, fingerprint_differences)
     generation   the parallel, deterministic, resumable driver every generator runs through
     pictures     PNG grids and GIFs of frames (`jumpdata show`, `jumpdata sample`)
 
@@ -27,6 +28,7 @@ _EXPORTS = {
     "SPLITS": "manifest", "SPLIT_ID": "manifest", "list_datasets": "manifest", "resolve_dataset": "manifest",
     "ShardDataset": "reader", "open_dataset": "reader",
     "summarize_folder": "verify", "verify_dataset": "verify",
+    "data_fingerprint": "fingerprint", "fingerprint_differences": "fingerprint",
 }
 
 __all__ = sorted(_EXPORTS)

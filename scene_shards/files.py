@@ -82,11 +82,32 @@ def atomic_open(path, mode: str = "w", durable: bool = True):
         yield f
 
 
+@contextmanager
+def new_folder(folder):
+    """Create `folder` and its missing parents for the block, yielding it as a Path; afterwards remove the
+    folders this call created if they are still empty (bad input found inside the block leaves nothing behind)."""
+    folder = Path(folder)
+    created = [p for p in [folder, *folder.parents] if not p.exists()]
+    folder.mkdir(parents=True, exist_ok=True)
+    try:
+        yield folder
+    finally:
+        for p in created:   # deepest first
+            try:
+                p.rmdir()
+            except OSError:
+                break
+
+
 def write_json_atomic(path, obj) -> None:
-    """Write `obj` as indented JSON to `path` atomically and durably."""
-    with atomic_open(path, "w") as f:
-        json.dump(obj, f, indent=2, sort_keys=False)
-        f.write("\n")
+    """Write `obj` as indented JSON to `path` atomically and durably; a failed write (a full disk) leaves the old
+    file and no temporary, and raises an OSError whose message names `path`."""
+    try:
+        with atomic_open(path, "w") as f:
+            json.dump(obj, f, indent=2, sort_keys=False)
+            f.write("\n")
+    except OSError as e:
+        raise OSError(e.errno, f"cannot write {path}: {e.strerror or e}") from None
 
 
 def sha256_of(path: Path, block: int = 1 << 20) -> str:
@@ -96,3 +117,45 @@ def sha256_of(path: Path, block: int = 1 << 20) -> str:
         while chunk := f.read(block):
             h.update(chunk)
     return h.hexdigest()
+
+
+class FileGroup:
+    """Files that appear together or not at all (a report and its pictures).
+
+    `tmp = group.temporary(path)` returns the temporary name to write `path` under. When the `with` block ends
+    normally every temporary is renamed into place, after checking that no final name is taken by a folder;
+    when it raises, every temporary is deleted and nothing appears. An OSError raised while writing (a full
+    disk) is re-raised naming the final path of the file being written."""
+
+    def __init__(self, durable: bool = False):
+        self.durable, self.files = durable, []
+
+    def temporary(self, path) -> Path:
+        """Return the temporary path to write the final `path` under (see AtomicFile)."""
+        self.files.append(AtomicFile(path, self.durable))
+        return self.files[-1].tmp
+
+    def __enter__(self) -> "FileGroup":
+        return self
+
+    def __exit__(self, exc_type, exc, tb) -> bool:
+        try:
+            if exc_type is None:
+                taken = [f.path for f in self.files if f.path.is_dir()]
+                if taken:
+                    raise IsADirectoryError(21, f"cannot write {taken[0]}: a folder has that name")
+                for f in self.files:
+                    f.commit()
+        except BaseException:
+            self.discard()
+            raise
+        if exc_type is not None:
+            self.discard()
+            if isinstance(exc, OSError) and self.files:
+                raise OSError(exc.errno, f"cannot write {self.files[-1].path}: {exc.strerror or exc}") from None
+        return False
+
+    def discard(self) -> None:
+        """Delete every temporary of the group."""
+        for f in self.files:
+            f.discard()

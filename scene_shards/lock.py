@@ -14,6 +14,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from .common import UserError
+from .files import new_folder
 
 _HELD = {}   # lock file descriptor -> path, for the fork hook below
 
@@ -92,18 +93,8 @@ def writing_folder(folder, name: str, what: str):
     """Create `folder` (and missing parents) if needed, hold FolderLock(folder, name, what) for the block, yield
     the lock; afterwards release it and remove the folders this call created if they are still empty (bad input
     found inside the block leaves nothing behind)."""
-    folder = Path(folder)
-    created = [p for p in [folder, *folder.parents] if not p.exists()]
-    folder.mkdir(parents=True, exist_ok=True)
-    try:
-        with FolderLock(folder, name, what) as lock:
-            yield lock
-    finally:
-        for p in created:   # deepest first
-            try:
-                p.rmdir()
-            except OSError:
-                break
+    with new_folder(folder), FolderLock(folder, name, what) as lock:
+        yield lock
 
 
 #: The lock file a training run holds in its run folder (jumpdata train).

@@ -24,6 +24,9 @@ VIEWPOINT_NAMES = {"time": ("t",), "camera": ("x", "y", "z", "yaw", "pitch")}
 DATASET_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,99}")
 #: Most shards in a split: shard file names number them with five digits.
 MAX_SHARDS = 99_999
+#: The dtypes a label may have (numpy names): numbers only, never "object" (which h5py would read as pickles).
+LABEL_DTYPES = ("bool", "int8", "int16", "int32", "int64", "uint8", "uint16", "uint32", "uint64", "float16",
+                "float32", "float64")
 
 REQUIRED_KEYS = ("dataset", "generator", "seed", "config", "frame_shape", "views_per_scene", "viewpoint_kind",
                  "viewpoint_names", "shard_size", "splits")
@@ -89,6 +92,8 @@ def load_manifest(path) -> dict:
     """Read and check a manifest; return it as a dict. Raises UserError (one line naming the damage) if it is
     missing, empty, not JSON, not a manifest, or its keys, counts and shard list do not agree."""
     path = Path(path)
+    if (path.exists() or path.is_symlink()) and not path.is_file():
+        raise UserError(f"manifest {path} is not a readable file ({_what_it_is(path)})")
     try:
         text = path.read_text()
     except FileNotFoundError:
@@ -107,6 +112,16 @@ def load_manifest(path) -> dict:
         raise UserError(f"{path} has format version {m.get('format_version')}; this jumpdata reads {FORMAT_VERSION}")
     _check_structure(path, m)
     return m
+
+
+def _what_it_is(path: Path) -> str:
+    """Return what a path that is not a regular file is, in a few words."""
+    try:
+        if path.is_dir():
+            return "a folder"
+        return "not a regular file" if path.exists() else "a symbolic link to nothing, or a loop of links"
+    except OSError as e:
+        return one_line(e)
 
 
 def _is_count(value, least: int = 0) -> bool:
@@ -133,6 +148,13 @@ def _check_structure(path: Path, m: dict) -> None:
         raise damaged("views_per_scene and shard_size must be positive integers")
     if m["viewpoint_kind"] not in VIEWPOINT_NAMES or m["viewpoint_names"] != list(VIEWPOINT_NAMES[m["viewpoint_kind"]]):
         raise damaged(f"viewpoint_kind {m['viewpoint_kind']!r} with names {m['viewpoint_names']!r} is not known")
+    labels = m.get("labels", {})
+    if not isinstance(labels, dict):
+        raise damaged("its labels are not an object")
+    for name, spec in labels.items():
+        if not (isinstance(spec, dict) and spec.get("dtype") in LABEL_DTYPES and isinstance(spec.get("shape"), list)
+                and all(_is_count(x) for x in spec["shape"])):
+            raise damaged(f"label {name!r} is {spec!r}, not a numeric dtype ({', '.join(LABEL_DTYPES)}) and a shape")
     try:
         for split in SPLITS:
             info = m["splits"][split]
@@ -162,13 +184,17 @@ def _check_structure(path: Path, m: dict) -> None:
 
 def list_datasets(folder) -> list:
     """Return the sorted names of the datasets in `folder`: every NAME.json that is a jumpdata manifest, or that
-    cannot be read as JSON at all (a damaged manifest, reported when loaded; jumpdata writes no other .json into
-    a shard folder). JSON files of other programs are left out. Raises UserError if `folder` is not a folder."""
+    cannot be read as JSON at all, or is not a regular file (a damaged manifest, reported when loaded; jumpdata
+    writes no other .json into a shard folder). JSON files of other programs are left out. Raises UserError if
+    `folder` is not a folder."""
     folder = Path(folder)
     if not folder.is_dir():
         raise UserError(f"{folder} is not a folder")
     names = []
-    for p in sorted(p for p in folder.glob("*.json") if p.is_file()):
+    for p in sorted(folder.glob("*.json")):
+        if not p.is_file():   # a folder, a dangling link or a loop of links in a manifest's place: damaged
+            names.append(p.stem)
+            continue
         try:
             m = json.loads(p.read_text())
         except (OSError, ValueError):   # empty, truncated, not text: a damaged manifest

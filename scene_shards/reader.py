@@ -16,17 +16,32 @@ from .manifest import FORMAT, SPLITS, VIEWPOINT_NAMES, load_manifest, manifest_p
 
 
 def readable_header_problem(h5, manifest: dict, split: str, entry: dict):
-    """shard_header_problem, with a header that h5py cannot read reported as a problem instead of raised."""
+    """shard_header_problem, then non_finite_problem, with a header or array that h5py cannot read reported as a
+    problem instead of raised."""
     try:
-        return shard_header_problem(h5, manifest, split, entry)
+        return shard_header_problem(h5, manifest, split, entry) or non_finite_problem(h5)
     except (OSError, KeyError, ValueError, TypeError) as e:
         return f"its header cannot be read ({one_line(e)})"
 
 
+def non_finite_problem(h5):
+    """Return what is wrong (a short phrase) if the viewpoints or a float label of the open shard `h5` hold NaN or
+    an infinity, or None. Reads those small arrays once per shard (frames are not read)."""
+    arrays = {"viewpoints": h5["viewpoints"]}
+    arrays.update({f"labels/{name}": d for name, d in h5["labels"].items() if d.dtype.kind == "f"} if "labels" in h5
+                  else {})
+    for name, dataset in arrays.items():
+        values = dataset[()]
+        if not np.isfinite(values).all():
+            return f"its {name} hold {np.size(values) - np.isfinite(values).sum()} NaN or infinite values"
+    return None
+
+
 def shard_header_problem(h5, manifest: dict, split: str, entry: dict):
     """Return what is wrong (a short phrase) with the open shard `h5` listed as `entry` of `split` in `manifest`,
-    or None: its attributes (format, dataset, split, shard_index, shard_count, first_scene) and the shapes of its
-    frames and viewpoints must be what the manifest says. Reads metadata only; a swapped or foreign file fails."""
+    or None: its attributes (format, dataset, split, shard_index, shard_count, first_scene), the shapes of its
+    frames and viewpoints and the dtype and shape of each label the manifest lists must be what the manifest
+    says. Reads metadata only; a swapped or foreign file fails."""
     size = manifest["shard_size"]
     expected = {"format": FORMAT, "dataset": manifest["dataset"], "split": split,
                 "shard_index": entry["first_scene"] // size, "shard_count": manifest["splits"][split]["shard_count"],
@@ -43,6 +58,14 @@ def shard_header_problem(h5, manifest: dict, split: str, entry: dict):
         have = h5[name].shape if name in h5 else None
         if have != want:
             return f"its {name} have shape {have}, the manifest says {want}"
+    for name, spec in manifest.get("labels", {}).items():
+        label = h5.get(f"labels/{name}")
+        want = (entry["scenes"], *spec["shape"])
+        if not isinstance(label, h5py.Dataset):
+            return f"it has no label {name}, which the manifest lists"
+        if label.shape != want or label.dtype != np.dtype(spec["dtype"]):
+            return (f"its label {name} is {label.dtype}{label.shape}, the manifest says "
+                    f"{np.dtype(spec['dtype'])}{want}")
     return None
 
 

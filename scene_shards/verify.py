@@ -8,6 +8,7 @@ import h5py
 
 from .common import UserError, one_line
 from .files import sha256_of
+from .fingerprint import data_fingerprint
 from .manifest import SPLITS, list_datasets, load_manifest, manifest_path
 from .reader import readable_header_problem
 
@@ -52,7 +53,8 @@ def _header_problem(path: Path, manifest: dict, split: str, entry: dict):
 
 def summarize_folder(folder) -> list:
     """Return one dict per dataset in `folder`: name, generator, frame shape, views, per-split scenes/shards/bytes,
-    problems; a dataset whose manifest is damaged gives {"dataset", "damaged": the one-line reason} instead."""
+    the data fingerprint's digest, problems; a dataset whose manifest is damaged gives {"dataset", "damaged": the
+    one-line reason} instead."""
     folder = Path(folder)
     summaries = []
     for name in list_datasets(folder):
@@ -70,5 +72,6 @@ def summarize_folder(folder) -> list:
         summaries.append({"dataset": name, "generator": m["generator"], "seed": m["seed"],
                           "frame_shape": m["frame_shape"], "views_per_scene": m["views_per_scene"],
                           "viewpoint_kind": m["viewpoint_kind"], "splits": splits,
+                          "fingerprint": data_fingerprint(m)["digest"],
                           "problems": verify_dataset(folder, name, m)})
     return summaries

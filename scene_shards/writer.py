@@ -4,8 +4,16 @@ Frames are stored one scene per chunk with the standard HDF5 deflate (gzip)
 filter at level 1, so any HDF5 reader can decode them. The chunks are
 compressed by the generation workers (`encode_scene`) and written as raw
 chunks here, which keeps the writing process light.
+
+A shard is assembled in memory (HDF5's core driver, no backing store: its
+compressed size, tens of MB at the default shard size) and its finished image
+is written by `files.atomic_open`. So HDF5 never writes to the disk itself: a
+full disk or an I/O error is an OSError of one plain write, reported in one
+line, instead of an HDF5 file left in a state whose close crashes the process.
+The bytes are those the file driver would have written.
 """
 
+import hashlib
 import json
 import zlib
 from pathlib import Path
@@ -13,7 +21,8 @@ from pathlib import Path
 import h5py
 import numpy as np
 
-from .files import AtomicFile, sha256_of
+from .common import UserError, one_line
+from .files import atomic_open
 from .manifest import FORMAT, FORMAT_VERSION, VIEWPOINT_NAMES
 
 GZIP_LEVEL = 1
@@ -52,15 +61,14 @@ class ShardWriter:
                  first_scene: int, scenes: int):
         self.path = Path(folder) / file_name
         self.split = split
-        self.file = AtomicFile(self.path)
-        self.tmp = self.file.tmp
         self.scenes = scenes
         self.first_scene = first_scene
         self.spec = spec
         self.viewpoints = np.zeros((scenes, spec.views_per_scene, len(VIEWPOINT_NAMES[spec.viewpoint_kind])), np.float32)
         self.labels = {name: np.zeros((scenes, *shape), dtype) for name, (dtype, shape) in spec.labels.items()}
         self.written = 0
-        self.h5 = h5py.File(self.tmp, "w", libver="earliest", track_order=False)
+        self.h5 = h5py.File(self.path, "w", driver="core", backing_store=False, libver="earliest",
+                            track_order=False)
         attrs = {"format": FORMAT, "format_version": FORMAT_VERSION, "dataset": spec.dataset, "split": split,
                  "shard_index": shard_index, "shard_count": shard_count, "first_scene": first_scene,
                  "viewpoint_kind": spec.viewpoint_kind,
@@ -82,7 +90,9 @@ class ShardWriter:
         self.written += 1
 
     def finish(self) -> dict:
-        """Write the small arrays, close, rename into place; return {"file", "scenes", "first_scene", "sha256"}."""
+        """Write the small arrays, write the shard's image to a temporary file and rename it into place; return
+        {"file", "scenes", "first_scene", "sha256"}. A failed write (a full disk) leaves no temporary file and
+        raises UserError naming the shard."""
         if self.written != self.scenes:
             raise RuntimeError(f"shard {self.path.name} got {self.written} of {self.scenes} scenes")
         self.h5.create_dataset("viewpoints", data=self.viewpoints, track_times=False)
@@ -90,14 +100,18 @@ class ShardWriter:
             self.h5.create_dataset(f"labels/{name}", data=value, track_times=False)
         for name, value in (self.spec.extra_datasets or {}).items():
             self.h5.create_dataset(name, data=np.asarray(value), track_times=False)
+        self.h5.flush()
+        image = self.h5.id.get_file_image()
         self.h5.close()
-        digest = sha256_of(self.tmp)
-        self.file.commit()
-        return {"file": self.path.name, "scenes": self.scenes, "first_scene": self.first_scene, "sha256": digest}
+        try:
+            with atomic_open(self.path, "wb") as f:
+                f.write(image)
+        except OSError as e:
+            raise UserError(f"cannot write shard {self.path} ({one_line(e)}); the complete shards are kept: free "
+                            f"space and run the same command again") from None
+        return {"file": self.path.name, "scenes": self.scenes, "first_scene": self.first_scene,
+                "sha256": hashlib.sha256(image).hexdigest()}
 
     def abandon(self) -> None:
-        """Close and delete the temporary file of an unfinished shard."""
-        try:
-            self.h5.close()
-        finally:
-            self.file.discard()
+        """Drop an unfinished shard (it is only in memory)."""
+        self.h5.close()

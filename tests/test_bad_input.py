@@ -220,7 +220,12 @@ def test_weights_that_do_not_fit_are_named_in_one_full_line(run2, tmp_path, caps
     run = tmp_path / "run"
     shutil.copytree(run2, run)
     cfg = json.loads((run / "config.json").read_text())
-    (run / "config.json").write_text(json.dumps(dict(cfg, model=dict(cfg["model"], nf_dec=cfg["model"]["nf_dec"] * 2))))
+    cfg = dict(cfg, model=dict(cfg["model"], nf_dec=cfg["model"]["nf_dec"] * 2))
+    (run / "config.json").write_text(json.dumps(cfg))
+    code, err = jumpdata(capsys, "sample", run, "--out", tmp_path / "s.png")
+    assert_one_line(code, err, "config.json does not match its checkpoint: nf_dec 64 vs 32")
+    ckpt = torch.load(run / "checkpoint.pt", weights_only=True)   # both configs say so: the weights do not fit
+    torch.save(dict(ckpt, config=cfg), run / "checkpoint.pt")
     code, err = jumpdata(capsys, "sample", run, "--out", tmp_path / "s.png")
     assert_one_line(code, err, "do not fit the run's config.json: ")
     assert "of another shape (first " in err and "the config needs" in err

@@ -232,7 +232,7 @@ def test_consistency_and_nelbo_on_dice(dice_runs, tmp_path, capsys):
     assert code == 0, err
     results = {r[names.METRIC]: r for r in json.loads(out.read_text())[names.REPORT]}
     kls = results[names.CONSISTENCY]
-    assert kls[names.SCENES] >= 12 and kls[names.SCENES_CHECKED] == 16
+    assert kls[names.SCENES] >= 12 and kls[names.SCENES_CHECKED] == 16 and kls[names.CONTEXT_FRAMES] == 3
     for e in kls[names.RUNS]:
         assert e["ratio"] == pytest.approx(e["kl3"] / e["kl1"])
         assert e["kl1"] > 0 and e["kl3_minus_kl1_sd"] >= 0
@@ -303,8 +303,11 @@ def test_bad_probe_input_gets_one_line(dice_runs, video_runs, probes, tmp_path, 
 
 @pytest.mark.parametrize("args, message", [
     (["--metric", "min-mse"], "metric min-mse does not apply to dataset 'dice'"),
-    (["--samples", "0"], "--samples must be at least 1"),
+    (["--samples", "0"], "'--samples': 0 is not in the range 1<=x<="),
     (["--scenes", "2"], "of 2 test scenes of 'dice' have context views hiding a side face"),
+    (["--scenes", "17"], "--scenes 17: the test split of 'dice' holds 16 scenes"),
+    (["--context-frames", "100"], "--context-frames 100: the scenes of 'dice' have 10 views, and the dice metrics "
+                                  "need 3 target views beside the context (at most 7)"),
     (["--out", "report.txt"], "the report is a .json file"),
 ])
 def test_bad_dice_input_gets_one_line(dice_runs, tmp_path, capsys, monkeypatch, args, message):

@@ -146,10 +146,10 @@ def test_cli_sample_pictures(trained, tmp_path, capsys):
     (["train", "{empty}"], "holds no jumpdata dataset"),
     (["train", "{data}", "--preset", "huge"], "unknown preset"),
     (["train", "{data}", "--device", "tpu"], "unknown device"),
-    (["train", "{data}", "--steps", "0"], "steps must be positive"),
+    (["train", "{data}", "--steps", "0"], "'--steps': 0 is not in the range 1<=x<="),
     (["train", "{data}", "--context", "5", "--targets", "5"], "at most"),
-    (["train", "{data}", "--lr", "nan"], "lr must be positive, got nan"),
-    (["train", "{data}", "--lr", "inf"], "lr must be positive, got inf"),
+    (["train", "{data}", "--lr", "nan"], "'--lr': 'nan' is not a finite number"),
+    (["train", "{data}", "--lr", "inf"], "'--lr': 'inf' is not a finite number"),
     (["train", "{data}", "--pixel-variance", "2.0:nan@10"], "finite number"),
     (["train", "{data}", "--seed", "-1"], "-1 is not in the range 0<=x<="),
     (["train", "{data}", "--workers", "-5"], "-5 is not in the range 0<=x<=64"),
@@ -239,7 +239,8 @@ def test_resume_reads_the_moved_data_and_refuses_trajectory_changes(data, tmp_pa
     other = tmp_path / "other"
     make_square_dataset(other, views=7, n=4, test_n=2)
     one_line_error(*jumpdata(capsys, "train", other, *base, "--steps", 4),
-                   "does not hold the dataset this run trained on: views_per_scene 7 (run: 6)")
+                   f"was trained on other data than 'squares' in {other}: config.views 6 vs 7, "
+                   f"views_per_scene 6 vs 7")
     # the same values as the run's, and machinery and logging settings, may be given
     code, err = jumpdata(capsys, "train", new, *base, "--steps", 4, "--lr", 0.003, "--preset", "tiny",
                          "--batch-size", 2, "--workers", 0, "--log-every", 1, "--device", "cpu")

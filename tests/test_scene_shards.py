@@ -87,6 +87,17 @@ scene_shards.generate_dataset(spec, {out!r}, n=300, test_n=20, seed=3, workers=2
 """
 
 
+# The same generation through the command line's error handling (what `jumpdata narratives` runs).
+STUCK_CLI_SCRIPT = STUCK_SCRIPT.split("scene_shards.generate_dataset")[0] + """
+import cli
+@cli.main.command()
+def stuck():
+    cli.run_generator(spec, dict(out={out!r}, n=300, test_n=20, seed=3, workers=2, shard_size=25))
+sys.argv = ["jumpdata", "stuck"]
+cli.run()
+"""
+
+
 def listed_train_shards(out):
     """Return how many train shards the manifest in `out` lists (0 while it does not exist yet)."""
     try:
@@ -95,10 +106,10 @@ def listed_train_shards(out):
         return 0
 
 
-def start_stuck_generation(out, **popen):
-    """Start STUCK_SCRIPT writing into `out` and wait until the manifest lists its two complete train shards."""
-    proc = subprocess.Popen([sys.executable, "-c", STUCK_SCRIPT.format(tests=str(Path(__file__).parent),
-                                                                      out=str(out))], **popen)
+def start_stuck_generation(out, script=STUCK_SCRIPT, **popen):
+    """Start `script` writing into `out` and wait until the manifest lists its two complete train shards."""
+    proc = subprocess.Popen([sys.executable, "-c", script.format(tests=str(Path(__file__).parent), out=str(out))],
+                            **popen)
     wait_for(lambda: listed_train_shards(out) == 2, proc)
     return proc
 
@@ -129,6 +140,16 @@ def test_ctrl_c_leaves_only_complete_shards(tmp_path):
     listed = {e["file"] for s in json.loads((out / "toy.json").read_text())["splits"].values() for e in s["shards"]}
     on_disk = {p.name for p in out.iterdir()} - {"toy.json"}
     assert on_disk == listed and listed and verify_dataset(out, "toy")[0].endswith("not generated yet")
+
+
+def test_ctrl_c_of_a_generator_command_is_one_line(tmp_path):
+    out = tmp_path / "interrupted"
+    proc = start_stuck_generation(out, STUCK_CLI_SCRIPT, stderr=subprocess.PIPE, text=True, cwd=ROOT)
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=HANG_GUARD_S)
+    assert proc.returncode == 130 and err.strip() == ("jumpdata: interrupted; the complete shards were kept: run "
+                                                      "the same command again to finish"), err
+    assert not list(out.glob(".*"))
 
 
 def test_rerun_keeps_complete_shards_and_remakes_damaged_ones(tmp_path):

@@ -31,7 +31,7 @@ def dice_picks(study) -> list:
     def select():
         if any(r.kind == names.AUTOREGRESSIVE for r in study.runs):
             raise UserError("the dice metrics need a latent of the whole scene: the ar model has none")
-        picks = select_scenes(study.scenes, study.indices, study.settings.context_frames or DEFAULT_DICE_CONTEXT)
+        picks = select_scenes(study.scenes, study.indices, dice_context(study))
         if len(picks) < MIN_QUALIFIED:
             raise UserError(
                 f"only {len(picks)} of {len(study.indices)} test scenes of '{study.scenes.name}' have context views "
@@ -39,6 +39,17 @@ def dice_picks(study) -> list:
                 f"generate more test scenes (--test-n) or more views per scene (jumpdata dice --views 20)")
         return picks
     return study.shared("dice_picks", select)
+
+
+def dice_context(study) -> int:
+    """Return the most context views of the dice metrics (--context-frames, default DEFAULT_DICE_CONTEXT);
+    UserError when they leave fewer than TARGET_VIEWS other views in the study's scenes."""
+    context, views = study.settings.context_frames or DEFAULT_DICE_CONTEXT, study.scenes.views_per_scene
+    if context + TARGET_VIEWS > views:
+        raise UserError(f"--context-frames {context}: the scenes of '{study.scenes.name}' have {views} views, and "
+                        f"the dice metrics need {TARGET_VIEWS} target views beside the context (at most "
+                        f"{views - TARGET_VIEWS})")
+    return context
 
 
 def pick_batch(scenes, pick, targets: int, n: int, device) -> dict:
@@ -96,7 +107,8 @@ class DiceMetric(Metric):
     def dice_header(self) -> dict:
         """The top of the JSON, with the scene count checked and the selection's settings."""
         return {**self.header(len(self.picks)), names.SCENES_CHECKED: len(self.study.indices),
-                names.SAMPLES: self.samples(), names.TARGET_VIEWS: TARGET_VIEWS}
+                names.SAMPLES: self.samples(), names.CONTEXT_FRAMES: dice_context(self.study),
+                names.TARGET_VIEWS: TARGET_VIEWS}
 
 
 class Nelbo(DiceMetric):

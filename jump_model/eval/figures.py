@@ -3,7 +3,11 @@
     {"run": "runs/dice", "model": "jump", "step": 300000, "kl1": 4.2, "kl1_ci95": [4.0, 4.4], ...}
 """
 
+import math
+
 import numpy as np
+
+from scene_shards.common import UserError
 
 from .. import names
 
@@ -48,3 +52,23 @@ def figure_fields(figures: dict) -> dict:
         if interval is not None:
             out[name + names.CI95] = interval
     return out
+
+
+def non_finite(value):
+    """Return the first float in `value` (a number, or lists and dicts of them) that is NaN or infinite, or None."""
+    if isinstance(value, float):
+        return None if math.isfinite(value) else value
+    parts = value.values() if isinstance(value, dict) else value if isinstance(value, (list, tuple)) else []
+    return next((bad for bad in map(non_finite, parts) if bad is not None), None)
+
+
+def check_finite(results: list) -> None:
+    """Raise UserError (one line naming the metric, the run and the figure) when a figure in `results` (metric
+    JSON objects) is NaN or infinite: such a report is not written."""
+    for result in results:
+        for e in result[names.RUNS]:
+            for key, value in e.items():
+                bad = non_finite(value)
+                if bad is not None:
+                    raise UserError(f"{result[names.METRIC]} of {e[names.RUN]}: its {key} is {bad}; no report "
+                                    f"written (a diverged run, or NaN in the data?)")

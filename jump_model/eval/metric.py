@@ -22,7 +22,10 @@ class Study:
     def __init__(self, runs: list, scenes, settings, probe=None):
         self.runs, self.scenes, self.settings = runs, scenes, settings
         self.probe_cfg, self.probe = probe if probe is not None else (None, None)
-        self.indices = list(range(min(settings.scenes or len(scenes), len(scenes))))
+        if settings.scenes is not None and settings.scenes > len(scenes):
+            raise UserError(f"--scenes {settings.scenes}: the test split of '{scenes.name}' holds {len(scenes)} "
+                            f"scenes")
+        self.indices = list(range(settings.scenes or len(scenes)))
         self._picture_names = dict(zip((id(r) for r in runs), picture_names(runs)))
         self._shared = {}
 

@@ -1,13 +1,13 @@
 """The pictures of `jumpdata eval`: bars with 95% intervals per run (matplotlib); sampled views of the hidden
 cube face, each run's rows beside the others'; and for the probe metrics, sampled sets with the probe's reading
-written under each view. matplotlib loads only when the bar plot is drawn."""
+written under each view. matplotlib loads only when the bar plot is drawn. Each function writes the path it is
+given; the report gives temporary names of one scene_shards.files.FileGroup, so the report and its pictures
+appear together or not at all."""
 
 from pathlib import Path
 
 import numpy as np
 from PIL import Image, ImageDraw
-
-from scene_shards.files import AtomicFile
 
 from narratives.vocabulary import COLOR_NAMES
 from scene_shards.pictures import grid
@@ -52,9 +52,10 @@ def plot_figures(results: list, out) -> None:
                      f"{result[names.SPLIT]} scene(s)", fontsize=8)
         ax.tick_params(axis="y", labelsize=7)
     fig.tight_layout()
-    with AtomicFile(Path(out), durable=False) as tmp:
-        fig.savefig(tmp, format="png", dpi=110)
-    plt.close(fig)
+    try:
+        fig.savefig(out, format="png", dpi=110)
+    finally:
+        plt.close(fig)
 
 
 def titled(picture: np.ndarray, title: str) -> np.ndarray:
@@ -166,6 +167,5 @@ def save_story_picture(shown: list, out) -> None:
 
 
 def save_png(picture: np.ndarray, out) -> None:
-    """Write uint8 [h, w, 3] as a PNG (temporary name, then renamed)."""
-    with AtomicFile(Path(out), durable=False) as tmp:
-        Image.fromarray(picture).save(tmp, format="PNG")
+    """Write uint8 [h, w, 3] as a PNG to `out`."""
+    Image.fromarray(picture).save(out, format="PNG")

@@ -21,7 +21,7 @@ from scene_shards.common import UserError
 
 from .. import names
 from ..names import DIGIT_LABEL, FACE_LABEL
-from ..probes.nets import check_probe_fits, read_frames
+from ..probes.nets import check_probe_data, check_probe_fits, read_frames
 from ..probes.story_checks import CHECKS, read_video
 from .dice import MIN_QUALIFIED, PICTURE_SAMPLES, PICTURE_SCENES, dice_picks
 from .figures import entry, figure, reference_entry
@@ -136,6 +136,7 @@ def probe_of(study, metric) -> tuple:
     if study.probe is None or study.settings.probe is None:
         raise probe_missing(metric.name, scenes.name)
     check_probe_fits(study.probe_cfg, study.settings.probe, metric.probe_kind, scenes.name, scenes.frame_shape[0])
+    check_probe_data(study.probe_cfg, study.settings.probe, scenes.manifest, scenes.folder)
     study.probe.to(model_device(study.runs[0].model))
     return study.probe_cfg, study.probe
 

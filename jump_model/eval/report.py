@@ -8,19 +8,21 @@ plug-ins (metric.py), registered in registry.py; the JSON keys are in
 jump_model.names; docs/reproduce.md explains every figure.
 """
 
+import json
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import torch
 
 from scene_shards.common import UserError
-from scene_shards.files import write_json_atomic
+from scene_shards.files import FileGroup, new_folder
 
 from .. import names
-from ..data import open_test_split
+from ..data import check_run_data, open_test_split
 from ..probes.nets import load_probe
 from ..run_folder import load_run, with_data_folder
 from ..runtime import compile_sampling, resolve_device
+from .figures import check_finite
 from .metric import Progress, Study, probe_missing
 from .registry import METRICS, metric_class
 
@@ -75,7 +77,8 @@ def load_runs(paths, data, device: torch.device, compile: bool = False) -> list:
         cfg, model, step = load_run(path, device)
         if compile:
             compile_sampling(model, device)
-        runs.append(LoadedRun(str(path), with_data_folder(cfg, data) if data is not None else cfg, model, step))
+        runs.append(LoadedRun(str(path), with_data_folder(cfg, data, path) if data is not None else cfg, model,
+                              step))
     a = runs[0]
     b = next((r for r in runs if where_of(r) != where_of(a)), None)
     if b is not None:
@@ -143,27 +146,33 @@ def evaluate(run_paths, out, settings: EvalSettings, on_progress=None) -> dict:
     beside it (same name, .png) and the metrics' pictures: NAME_hidden_face.png (consistency), NAME_digits.png
     (digit-agreement), NAME_story.png (story).
 
-    on_progress(done, total, text): called as work units finish. Returns the JSON written.
-    UserError on bad input (before anything is written).
+    on_progress(done, total, text): called as work units finish. Returns the JSON written. A missing folder of
+    `out` is created. UserError on bad input, other data than the runs trained on, or a NaN or infinite figure
+    (nothing written); the files appear together or not at all (a full disk: one line, nothing left).
     """
     settings.check()
     out = Path(out)
     if out.suffix.lower() != ".json":
         raise UserError(f"--out {out}: the report is a .json file (its plot is written beside it as .png)")
-    if not out.parent.is_dir():
-        raise UserError(f"--out {out}: folder {out.parent} does not exist")
+    place = next(p for p in out.parents if p.exists())
+    if not place.is_dir():
+        raise UserError(f"--out {out}: {place} is a file, not a folder")
     runs = load_runs(run_paths, settings.data, resolve_device(settings.device), settings.compile)
-    scenes = open_test_split(runs[0].cfg)
+    scenes = open_test_split(runs[0].cfg, runs[0].path)
+    for run in runs[1:]:
+        check_run_data(run.path, run.cfg, scenes.manifest, scenes.folder)
     chosen = choose_metrics(settings.metrics, scenes, settings.probe is not None)
     probe = load_probe(settings.probe) if any(metric_class(m).probe_kind for m in chosen) else None
     results, pictures = measure_chosen(runs, scenes, replace(settings, metrics=chosen), chosen, probe, on_progress)
+    check_finite(results)
     report = results[0] if len(results) == 1 else {names.REPORT: results}
     from .plots import plot_figures
-    write_json_atomic(out, report)
-    plot_figures(results, out.with_suffix(".png"))
     drawers = {suffix: draw for m in chosen for suffix, draw in metric_class(m).pictures.items()}
-    for suffix, shown in pictures.items():
-        drawers[suffix](shown, out.with_name(f"{out.stem}_{suffix}.png"))
+    with new_folder(out.parent), FileGroup() as files:   # the report and its pictures appear together or not at all
+        files.temporary(out).write_text(json.dumps(report, indent=2) + "\n")
+        plot_figures(results, files.temporary(out.with_suffix(".png")))
+        for suffix, shown in pictures.items():
+            drawers[suffix](shown, files.temporary(out.with_name(f"{out.stem}_{suffix}.png")))
     return report
 
 

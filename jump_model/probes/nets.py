@@ -13,7 +13,8 @@ A probe folder is saved like a run: `config.json` (ProbeConfig, with the held-ou
 """
 
 import json
-from dataclasses import dataclass
+import warnings
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import torch
@@ -21,7 +22,8 @@ import torch.nn.functional as F
 from torch import nn
 
 from narratives import vocabulary as vocab
-from scene_shards.common import UserError, one_line
+from scene_shards.common import Note, UserError, one_line
+from scene_shards.fingerprint import check_same_data
 
 from ..names import CHECKPOINT_FILE as CHECKPOINT
 from ..names import CONFIG_FILE as CONFIG
@@ -51,6 +53,7 @@ class ProbeConfig:
     test_examples: int = 0
     chance: float = float("nan")          # digit: always answering the most common training class; shapes: a
                                           # uniform guess of kind and colour
+    data_fingerprint: dict = field(default_factory=dict)   # of the data it learned from ({}: an older probe)
 
 
 class DigitProbe(nn.Module):
@@ -131,6 +134,18 @@ def read_frames(net: nn.Module, frames) -> tuple:
         parts.append([o.argmax(1).cpu() for o in (out if isinstance(out, tuple) else (out,))])
     read = [torch.cat(p).reshape(*lead, *p[0].shape[1:]).numpy() for p in zip(*parts)]
     return read[0] if len(read) == 1 else tuple(read)
+
+
+def check_probe_data(cfg: ProbeConfig, folder, manifest: dict, data_folder) -> None:
+    """Raise UserError (one line naming what differs) unless `manifest` (in `data_folder`) describes the data the
+    probe in `folder` learned from; an older probe without a fingerprint is compared on its generator and frame
+    shape, with a note."""
+    recorded = cfg.data_fingerprint
+    if not recorded:
+        warnings.warn(f"probe {folder} recorded no data fingerprint (made by an older jumpdata): only its generator "
+                      f"and frame shape are compared with the data", Note)
+        recorded = {"generator": cfg.generator, "frame_shape": [cfg.image_size, cfg.image_size, 3]}
+    check_same_data(recorded, manifest, data_folder, f"probe {folder}", "probe")
 
 
 def check_probe_fits(cfg: ProbeConfig, folder, kind: str, dataset: str, image_size: int) -> None:

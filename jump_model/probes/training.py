@@ -11,15 +11,16 @@ from torch import nn
 
 from narratives import vocabulary as vocab
 from narratives.label_names import COLORS, KINDS, POSITIONS, SIZES
-from scene_shards import open_dataset
+from scene_shards import data_fingerprint, open_dataset
 from scene_shards.common import UserError
-from scene_shards.files import AtomicFile, write_json_atomic
+from scene_shards.files import write_json_atomic
 from scene_shards.manifest import manifest_path
 
 from ..eval.hidden_face import side_faces
 from ..names import CHECKPOINT_FILE as CHECKPOINT
 from ..names import CONFIG_FILE as CONFIG
 from ..names import DIGIT_LABEL, DIGIT_PROBE, FACE_LABEL, ORIENTATION_LABEL, SHAPE_PROBE
+from ..run_folder import save_torch
 from .nets import FACE_MIN, NETWORKS, ProbeConfig
 
 NONE = -1              # "no shape here" in the kind and colour maps; also the ignored target of edge pixels
@@ -87,11 +88,15 @@ class ProbeExamples:
         return frame, shape_targets(frame, labels, view)
 
     def batch(self, rng: np.random.Generator, count: int) -> tuple:
-        """Return (frames uint8 [N, H, W, 3], targets) of `count` random views; digit views without a
-        readable face are skipped, so N <= count. targets: int64 [N] (digit) or two int64 [N, H, W] maps."""
-        picks = zip(rng.integers(len(self.scenes), size=count),
-                    rng.integers(self.scenes.views_per_scene, size=count))
-        pairs = [self.example(int(s), int(v)) for s, v in picks]
+        """Return (frames uint8 [N, H, W, 3], targets) of `count` random views (drawn with replacement); digit
+        views without a readable face are skipped, so N <= count. targets: int64 [N] (digit) or two int64
+        [N, H, W] maps."""
+        return self.views(rng.integers(len(self.scenes), size=count) * self.scenes.views_per_scene
+                          + rng.integers(self.scenes.views_per_scene, size=count))
+
+    def views(self, flat) -> tuple:
+        """Return batch()'s (frames, targets) of the views numbered `flat` (scene * views_per_scene + view)."""
+        pairs = [self.example(*divmod(int(k), self.scenes.views_per_scene)) for k in flat]
         if self.kind == DIGIT_PROBE:
             pairs = [(f, t) for f, t in pairs if t != NONE]
             return np.stack([f for f, _ in pairs]), np.array([t for _, t in pairs], np.int64)
@@ -116,13 +121,15 @@ def probe_loss(net: nn.Module, kind: str, frames: torch.Tensor, *targets) -> tor
 @torch.no_grad()
 def held_out_accuracy(net: nn.Module, kind: str, examples: ProbeExamples, views: int = 1000,
                       seed: int = 0) -> tuple:
-    """Return (accuracy, examples counted) on up to `views` random test views: digit: share of kept views whose
-    class is right; shapes: share of foreground pixels (not edges) whose kind AND colour are both right."""
+    """Return (accuracy, examples counted) on up to `views` distinct random test views (each view of the split
+    at most once): digit: share of kept views whose class is right; shapes: share of foreground pixels (not
+    edges) whose kind AND colour are both right."""
     net.eval()
-    rng = np.random.default_rng([seed, 1, 7])
+    every = len(examples.scenes) * examples.scenes.views_per_scene
+    chosen = np.random.default_rng([seed, 1, 7]).permutation(every)[:views]
     right = total = 0
-    for _ in range(0, views, 100):
-        frames, *targets = examples.batch(rng, 100)
+    for start in range(0, len(chosen), 100):
+        frames, *targets = examples.views(chosen[start:start + 100])
         if kind == DIGIT_PROBE:
             predicted = net(torch.from_numpy(frames)).argmax(1).numpy()
             right, total = right + int((predicted == targets[0]).sum()), total + len(predicted)
@@ -159,7 +166,8 @@ def train_probe(folder, dataset, out, steps: int = 1500, batch_size: int = 64, l
         raise UserError(f"{out} already holds a probe; choose another --out or delete it")
     cfg = ProbeConfig(kind=PROBE_KINDS[generator], dataset=train_scenes.name, generator=generator,
                       data_dir=str(Path(folder).resolve()), manifest=str(path.resolve()),
-                      image_size=train_scenes.frame_shape[0], steps=steps, batch_size=batch_size, lr=lr, seed=seed)
+                      image_size=train_scenes.frame_shape[0], steps=steps, batch_size=batch_size, lr=lr, seed=seed,
+                      data_fingerprint=data_fingerprint(train_scenes.manifest))
     torch.manual_seed(seed)
     net = NETWORKS[cfg.kind]()
     optimizer = torch.optim.Adam(net.parameters(), lr=lr)
@@ -183,7 +191,10 @@ def train_probe(folder, dataset, out, steps: int = 1500, batch_size: int = 64, l
               else 1 / (len(vocab.KINDS) * len(vocab.COLORS)))
     cfg = dataclasses.replace(cfg, test_accuracy=accuracy, test_examples=counted, chance=float(chance))
     out.mkdir(parents=True, exist_ok=True)
-    with AtomicFile(out / CHECKPOINT) as tmp:
-        torch.save({"probe": net.state_dict(), "config": dataclasses.asdict(cfg)}, tmp)
-    write_json_atomic(out / CONFIG, dataclasses.asdict(cfg))
+    save_torch(out / CHECKPOINT, {"probe": net.state_dict(), "config": dataclasses.asdict(cfg)}, "probe")
+    try:
+        write_json_atomic(out / CONFIG, dataclasses.asdict(cfg))
+    except OSError:
+        (out / CHECKPOINT).unlink()   # a probe folder has both files or neither
+        raise
     return cfg
