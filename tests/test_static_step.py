@@ -65,15 +65,9 @@ def gathered_gqn_terms(model, batch, pixel_variance):
 
 
 def gathered_ar_terms(model, batch, pixel_variance):
-    ctx, ctx_v, ctx_valid = model.sequences(batch["context_frames"], batch["context_viewpoints"],
-                                            batch["context_mask"])
-    frames = torch.cat([ctx, batch["target_frames"]], dim=1)
-    valid = torch.cat([ctx_valid, batch["target_mask"]], dim=1)
-    images, v = view_slots(frames, torch.cat([ctx_v, batch["target_viewpoints"]], dim=1), model.cfg, model.dtype)
-    predicted, kls = model.roll(images, v, valid, known=frames.shape[1])
-    is_target = torch.cat([torch.zeros_like(ctx_valid), batch["target_mask"]], dim=1)
-    scenes = len(valid)
-    scene_of = torch.arange(scenes)[:, None].expand_as(valid)[is_target]
+    predicted, images, kls, is_target = model.teacher_forced(batch)   # every position runs; the sums gathered
+    scenes = len(is_target)
+    scene_of = torch.arange(scenes)[:, None].expand_as(is_target)[is_target]
     return {"kl": (kls * is_target).sum(1),
             **gathered_reconstruction(predicted[is_target], images[is_target], scene_of, scenes, pixel_variance)}
 

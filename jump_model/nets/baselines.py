@@ -190,16 +190,21 @@ class AR(SceneModel):
         rows = torch.arange(frames.shape[0], device=frames.device)[:, None]
         return frames[rows, source], viewpoints[rows, source], torch.arange(k, device=frames.device) >= shift
 
-    def terms(self, batch: dict, pixel_variance) -> dict:
-        """Per-scene loss terms (SceneModel): the real targets, each predicted from the true frame before it (the
-        context, then the targets: teacher forcing) with its posterior latent; KL of the target steps only."""
+    def teacher_forced(self, batch: dict) -> tuple:
+        """Every position of a batch's context then targets, each predicted from the true frame before it (teacher
+        forcing) with its posterior latent. Returns (predicted and true frames [B, K + T, 3, H, W], kl [B, K + T] of
+        each step, is_target bool [B, K + T]: the real targets)."""
         ctx, ctx_v, ctx_valid = self.sequences(batch["context_frames"], batch["context_viewpoints"],
                                                batch["context_mask"])
         frames = torch.cat([ctx, batch["target_frames"]], dim=1)
         valid = torch.cat([ctx_valid, batch["target_mask"]], dim=1)
         images, v = view_slots(frames, torch.cat([ctx_v, batch["target_viewpoints"]], dim=1), self.cfg, self.dtype)
         predicted, kls = self.roll(images, v, valid, known=frames.shape[1])
-        is_target = torch.cat([torch.zeros_like(ctx_valid), batch["target_mask"]], dim=1)
+        return predicted, images, kls, torch.cat([torch.zeros_like(ctx_valid), batch["target_mask"]], dim=1)
+
+    def terms(self, batch: dict, pixel_variance) -> dict:
+        """Per-scene loss terms (SceneModel): the real targets, teacher-forced; KL of the target steps only."""
+        predicted, images, kls, is_target = self.teacher_forced(batch)
         return {"kl": masked_sum(kls, is_target), **reconstruction(predicted, images, is_target, pixel_variance)}
 
     def kl(self, batch: dict, noise: bool = True):
