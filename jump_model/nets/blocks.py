@@ -196,9 +196,11 @@ def latent_head(cfg: ModelConfig) -> nn.Conv2d:
 
 
 def head_gaussian(head: nn.Conv2d, h) -> tuple:
-    """Apply a latent head to a state h: returns (mean, std), float32 [N, ni_z, S, S]."""
-    mean, std_raw = head(h).float().chunk(2, dim=1)
-    return mean, F.softplus(std_raw) + STD_FLOOR
+    """Apply a latent head to a state h in float32, outside any autocast (a bf16 mean is off by about 2^-8 of
+    its size, which a small std turns into nats of KL): returns (mean, std), float32 [N, ni_z, S, S]."""
+    with torch.autocast(h.device.type, enabled=False):
+        mean, std_raw = head(h.float()).chunk(2, dim=1)
+        return mean, F.softplus(std_raw) + STD_FLOOR
 
 
 class Renderer(nn.Module):
@@ -282,12 +284,14 @@ class Renderer(nn.Module):
 
 def latent_step(prior: tuple, posterior: tuple = None, noise: bool = True, dtype=None) -> tuple:
     """One DRAW step's latent, the same in every model: z from the posterior's (mean, std) when given, else from
-    the prior's, reparameterised (noise=False: its mean), cast to `dtype`. Means and stds float32 [N, ni_z, S, S].
+    the prior's, reparameterised (noise=False: its mean), cast to `dtype`. Means and stds float32 [N, ni_z, S, S]
+(head_gaussian's).
 
     Returns (z [N, ni_z, S, S], kl): kl float32 [N], KL(q || p) of this step summed over its elements in nats,
     or None without a posterior."""
     mean, std = prior if posterior is None else posterior
-    kl = None if posterior is None else gaussian_kl(*posterior, *prior).flatten(1).sum(1)
+    with torch.autocast(mean.device.type, enabled=False):   # the KL in float32, whatever the caller's autocast
+        kl = None if posterior is None else gaussian_kl(*posterior, *prior).flatten(1).sum(1)
     return (mean + std * torch.randn_like(std) if noise else mean).to(dtype), kl
 
 
