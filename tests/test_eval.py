@@ -21,6 +21,7 @@ from jump_model.eval.report import EvalSettings, LoadedRun, evaluate, measure
 from jump_model.eval.hidden_face import (MAX_CONTEXT_FACES, SHOWN_FRACTION, TARGET_VIEWS, HiddenFace, select_hidden_face,
                                     select_scenes)
 from jump_model.eval.dice import MIN_QUALIFIED, kl_per_scene
+from jump_model.eval.digit_agreement import readable_picks
 from jump_model.eval.figures import bootstrap_ci95
 from jump_model.eval.video import min_mse_per_scene
 from jump_model.nets import make_model
@@ -28,7 +29,7 @@ from jump_model.probes.nets import ProbeConfig
 from jump_model.probes.training import train_probe
 from jump_model.run_folder import plan_run, save_checkpoint, write_config
 from jump_model.training import train
-from hand_built_models import Blank, Oracle, PerfectDigitProbe
+from hand_built_models import Blank, Oracle, PerfectDigitProbe, PerViewCoin, SetCoin
 from model_scenes import make_square_dataset
 from narratives import make_spec as narrative_spec
 from scene_shards import generate_dataset, open_dataset
@@ -164,7 +165,8 @@ def test_selection_on_hand_built_labels():
     visible[4, [1]] = 0.05
     visible[5, [1, 2, 4]] = [0.005, 0.1, 0.1]   # a sliver of -x: not a target, not a context view for -x
     pick = select_hidden_face(7, visible, LEVEL, max_context=3)
-    assert pick == HiddenFace(7, 1, (0, 1), (3, 2, 4))
+    # target 1 shows most of -x (view 3); view 4 shows nothing else, view 2 also -y, which no view before shows
+    assert pick == HiddenFace(7, 1, (0, 1), (3, 4, 2), new_area=pytest.approx(0.05), new_walls=0.0)
     assert select_hidden_face(7, visible, LEVEL, max_context=1).context == (0,)
     visible[4, 1] = SHOWN_FRACTION / 2      # only two views show -x now; -y has one
     assert select_hidden_face(7, visible, LEVEL, max_context=3) is None
@@ -253,34 +255,90 @@ def test_digit_agreement_on_dice_has_a_row_per_run_then_truth_and_random(dice_ru
     assert result[names.PROBE] == str(probes[0]) and 0 <= result[names.PROBE_ACCURACY] <= 1
     rows = result[names.RUNS]
     assert [e[names.MODEL] for e in rows] == ["jump", "gqn", names.TRUTH, names.RANDOM]
-    assert (rows[-1]["agreement"], rows[-1]["accuracy"]) == (0.01, 0.1)
+    assert (rows[-1]["agreement"], rows[-1]["cross_agreement"], rows[-1]["accuracy"]) == (0.01, 0.01, 0.1)
+    assert rows[-1]["diversity"] == pytest.approx((10 * (1 - 0.9 ** 3) - 1) / 2)
     for e in rows[:-1]:
-        for figure in ("agreement", "accuracy"):
+        figures = ("agreement", "accuracy") + (() if e[names.MODEL] == names.TRUTH else
+                                               ("cross_agreement", "diversity"))
+        for figure in figures + (("seen_accuracy",) if "seen_accuracy" in e else ()):
             lo, hi = e[figure + names.CI95]
-            assert 0 <= lo <= e[figure] <= hi <= 1
+            assert 0 <= lo <= e[figure] <= hi <= 1 and e[figure + names.COUNT] <= result[names.SCENES]
+    for e in rows[:2]:
+        assert e["consistency_gain"] == pytest.approx(e["agreement"] - e["cross_agreement"])
+        assert e[names.SEED] == 0
     assert (tmp_path / "agree.png").is_file() and (tmp_path / "agree_digits.png").is_file()
     assert "digit-agreement on dice" in text and "random classes" in text
 
 
-def test_digit_agreement_of_a_model_sampling_the_truth_is_the_truth_row(dice):
-    scenes = open_dataset(dice, "dice", "test")
-    cfg = ProbeConfig(kind=names.DIGIT_PROBE, dataset="dice", generator="dice", data_dir=str(dice), manifest="",
+def digit_agreement_of(scenes, models, samples):
+    """The digit-agreement JSON and pictures of hand-built models (name -> model) read by a perfect probe."""
+    cfg = ProbeConfig(kind=names.DIGIT_PROBE, dataset="dice", generator="dice", data_dir="", manifest="",
                       image_size=16, test_accuracy=1.0)
-    runs = [LoadedRun("oracle", None, Oracle(scenes), 0), LoadedRun("blank", None, Blank(scenes, kind="gqn"), 0)]
-    settings = EvalSettings(metrics=[names.DIGIT_AGREEMENT], samples=2, probe="perfect")
+    runs = [LoadedRun(name, None, model, 0) for name, model in models.items()]
+    settings = EvalSettings(metrics=[names.DIGIT_AGREEMENT], samples=samples, probe="perfect")
     results, pictures = measure(runs, scenes, settings, (cfg, PerfectDigitProbe(scenes)))
-    oracle, blank, truth, _ = results[0][names.RUNS]
-    assert (truth["agreement"], truth["accuracy"]) == (1.0, 1.0)       # read perfectly, the truth is the ceiling
-    assert (oracle["agreement"], oracle["accuracy"]) == (1.0, 1.0)
+    return results[0], pictures
+
+
+def test_digit_agreement_of_hand_built_models_gives_the_values_its_definitions_imply(dice):
+    scenes = open_dataset(dice, "dice", "test")
+    result, pictures = digit_agreement_of(scenes, {"oracle": Oracle(scenes), "blank": Blank(scenes, kind="gqn"),
+                                                   "per view": PerViewCoin(scenes), "per set": SetCoin(scenes)}, 40)
+    oracle, blank, per_view, per_set, truth, _ = result[names.RUNS]
+    zero = lambda e, name: e[name] == pytest.approx(0, abs=1e-12)
+    # the truth, read perfectly: every figure at its ceiling, the same for a model that samples it
+    for e in (truth, oracle):
+        assert (e["agreement"], e["accuracy"], e["seen_accuracy"]) == (1.0, 1.0, 1.0) and e["seen_accuracy_n"] > 0
+    assert (oracle["cross_agreement"], oracle["diversity"]) == (1.0, 0.0) and zero(oracle, "consistency_gain")
+    # a constant image: always read as one class, across sets too: consistent-looking, no gain, no diversity
+    assert (blank["agreement"], blank["cross_agreement"], blank["diversity"]) == (1.0, 1.0, 0.0)
+    assert zero(blank, "consistency_gain") and blank["accuracy"] < 0.5
+    # views of 40 sets as the truth (digit d) or black (read 0) with even odds: the readings of a scene agree
+    # when all coins do (2 x 1/8), or always when d = 0 (a share q of the scenes)
+    picks = readable_picks(scenes, select_scenes(scenes, range(len(scenes)), 3), 0.05)
+    q = np.mean([scenes.labels(p.scene)[names.DIGIT_LABEL][p.face] == 0 for p in picks])
+    by_chance = q + (1 - q) / 4
+    # each view on its own: agreement = cross_agreement, no gain
+    assert per_view["agreement"] == pytest.approx(by_chance, abs=0.05)
+    assert per_view["cross_agreement"] == pytest.approx(by_chance, abs=0.05)
+    assert abs(per_view["consistency_gain"]) < 0.05 and per_view["accuracy"] == pytest.approx(q + (1 - q) / 2, abs=0.08)
+    # each set at once: its views agree always, views of different sets as the per-view model's
+    assert per_set["agreement"] == 1.0 and per_set["cross_agreement"] == pytest.approx(by_chance, abs=0.05)
+    assert per_set["consistency_gain"] == pytest.approx(1 - by_chance, abs=0.05)
+    for e in (per_view, per_set):    # two digits read per view, (2 - 1) / (10 - 1), where d is not 0
+        assert e["diversity"] == pytest.approx((1 - q) / 9, abs=1e-9)
+        assert e["seen_accuracy"] == pytest.approx(0.5, abs=0.15)
     digits = [scenes.labels(s["scene"])[names.DIGIT_LABEL][s["face"]] for s in pictures["digits"]]
-    assert all(read.tolist() == [[d] * TARGET_VIEWS] * 2 for d, (_, read) in
-               zip(digits, (s["samples"]["jump oracle"] for s in pictures["digits"])))
-    assert blank["agreement"] == 1.0 and blank["accuracy"] < 0.5     # black frames: always class 0, one agreement
+    shown = [s["samples"]["jump oracle"] for s in pictures["digits"]]
+    assert all(read.tolist() == [[d] * TARGET_VIEWS] * 4 for d, (_, read) in zip(digits, shown))
+
+
+def test_several_runs_of_a_model_are_summarised_over_seeds_and_models_compared_scene_by_scene(dice):
+    scenes = open_dataset(dice, "dice", "test")
+    models = {f"set-s{k}": SetCoin(scenes, seed=k) for k in range(3)}
+    models.update({f"view-s{k}": PerViewCoin(scenes, kind="factored", seed=k) for k in range(2)})
+    result, _ = digit_agreement_of(scenes, models, 6)
+    runs = {e[names.RUN]: e for e in result[names.RUNS]}
+    sets, views = result[names.MODELS]
+    assert (sets[names.MODEL], sets[names.RUNS], views[names.MODEL]) == ("jump", ["set-s0", "set-s1", "set-s2"],
+                                                                         "factored")
+    values = [runs[f"set-s{k}"]["cross_agreement"] for k in range(3)]
+    assert len(set(values)) > 1                                     # the seeds drew differently
+    assert sets["cross_agreement"] == pytest.approx(np.mean(values)) and sets["cross_agreement_n"] == 3
+    half = 4.302653 * np.std(values, ddof=1) / np.sqrt(3)          # Student t, 2 degrees of freedom
+    assert sets["cross_agreement_ci95"] == pytest.approx([np.mean(values) - half, np.mean(values) + half])
+    (difference,) = result[names.DIFFERENCES]
+    assert difference[names.MODELS] == ["jump", "factored"]
+    for name in ("agreement", "consistency_gain", "accuracy"):
+        assert difference[name] == pytest.approx(sets[name] - views[name])
+        lo, hi = difference[name + names.CI95]
+        assert lo <= difference[name] <= hi and difference[name + names.COUNT] == result[names.SCENES]
+    assert difference["consistency_gain"] > 0.3                     # consistent beats factored, scene by scene
 
 
 def test_with_a_probe_and_no_metric_eval_adds_the_probe_metric_that_fits(dice_runs, probes, tmp_path, capsys):
     out = tmp_path / "all.json"
-    code, _, err = jumpdata(capsys, "eval", dice_runs[0], "--probe", probes[0], "--samples", "1", "--out", out)
+    code, _, err = jumpdata(capsys, "eval", dice_runs[0], "--probe", probes[0], "--samples", "3", "--out", out)
     assert code == 0, err
     metrics = [r[names.METRIC] for r in json.loads(out.read_text())[names.REPORT]]
     assert metrics == [names.NELBO, names.CONSISTENCY, names.DIGIT_AGREEMENT]

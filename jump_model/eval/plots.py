@@ -115,7 +115,7 @@ def save_digit_picture(shown: list, out) -> None:
     """Write the digit-agreement picture: per scene its context views, the true views of the hidden face with the
     probe's reading under each, then each run's sampled sets of those views (a row per set), read the same way.
 
-    shown: dicts from probe_metrics.DigitAgreement.picture_data ("scene", "face", "digit", "context", "truth", "truth_read",
+    shown: dicts from digit_agreement.DigitAgreement.picture_data ("scene", "face", "digit", "context", "truth", "truth_read",
     "samples": {run name: (views uint8 [S, T, H, W, 3], readings int [S, T])})."""
     blocks = []
     for s in shown:
@@ -147,7 +147,7 @@ def save_story_picture(shown: list, out) -> None:
     frames (the last context frame first), the probe's reading under each frame and the check's verdict in the
     row's name.
 
-    shown: dicts from probe_metrics.Story.picture_data ("scene", "story", "context_frames", "truth", "truth_read",
+    shown: dicts from story.Story.picture_data ("scene", "story", "context_frames", "truth", "truth_read",
     "truth_coherent", "samples": {run name: (videos uint8 [S, V, H, W, 3], readings [S], verdicts bool [S])})."""
     blocks = []
     for s in shown:

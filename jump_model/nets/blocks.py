@@ -338,11 +338,17 @@ def reconstruction(images, truth, scene_of, scenes: int, pixel_variance) -> dict
     scene_of long [N]. Returns {"nll": -log N(truth; images, pixel_variance) summed over each scene's targets,
     pixels and channels (nats), "sq": squared error summed likewise, "pixels": values summed}, each float32 [B]."""
     sq = (images.float() - truth).square().flatten(1).sum(1)
-    var = torch.as_tensor(pixel_variance, dtype=torch.float32, device=sq.device)
     per_view = images[0].numel()
-    nll = 0.5 * (sq / var + per_view * torch.log(2 * math.pi * var))
+    nll = gaussian_nll(sq, per_view, torch.as_tensor(pixel_variance, dtype=torch.float32, device=sq.device))
     into = lambda x: x.new_zeros(scenes).index_add_(0, scene_of, x)
     return {"nll": into(nll), "sq": into(sq), "pixels": into(torch.full_like(sq, per_view))}
+
+
+def gaussian_nll(sq, values, pixel_variance):
+    """Return -log N(truth; mean, pixel_variance) in nats of `values` pixel values whose squared errors sum to
+    `sq` (tensors or numpy arrays, elementwise): 0.5 * (sq / variance + values * log(2 pi variance))."""
+    log = torch.log if isinstance(pixel_variance, torch.Tensor) else math.log
+    return 0.5 * (sq / pixel_variance + values * log(2 * math.pi * pixel_variance))
 
 
 def full_precision(model: nn.Module):
