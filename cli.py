@@ -332,7 +332,7 @@ def sample(run, out, context, query, samples, scene, seed, scale, data):
                    "FILE_digits, FILE_story.png).")
 @click.option("--samples", type=int, default=None,
               help="min-mse, story: continuations per video; nelbo, consistency: posterior samples per scene; "
-                   "digit-agreement: sampled sets per scene [default: 30; 10 for digit-agreement and story].")
+                   "digit-agreement: sampled sets per scene, at least 3 [default: 30; 10 for digit-agreement and story].")
 @click.option("--scenes", type=int, default=None, help="Use the first N test scenes [default: all].")
 @click.option("--frames", type=int, default=40, show_default=True, help="speed: the frame number to obtain.")
 @click.option("--context-frames", type=int, default=None,
@@ -345,7 +345,8 @@ def sample(run, out, context, query, samples, scene, seed, scale, data):
                    "left out].")
 @click.option("--device", type=click.Choice(DEVICES), default="auto", show_default=True)
 def eval_(runs, metrics, out, **opts):
-    """Measure trained RUNS on their test split (docs/reproduce.md): writes the JSON, a plot and prints a table."""
+    """Measure trained RUNS on their test split (docs/reproduce.md): writes the JSON, a plot and prints a table.
+    Several runs of one model (seeds) are also summarised per model, and models compared scene by scene."""
     from jump_model.eval.report import EvalSettings, evaluate, table
     with ProgressBar("eval") as bar:
         report = evaluate(runs, out, EvalSettings(metrics=list(metrics), **opts), on_progress=bar.update)

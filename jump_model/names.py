@@ -31,9 +31,11 @@ STEP = "step"         # runs[] entry: the training step the run's checkpoint rea
 SAMPLES, CONTEXT_FRAMES, FRAMES, REPEATS, DEVICE = "samples", "context_frames", "frames", "repeats", "device"
 SCENES_CHECKED, TARGET_VIEWS, PIXEL_VARIANCE = "scenes_checked", "target_views", "pixel_variance"
 NELBO_CURVE = "nelbo_curve"   # nelbo: [{"pixel_variance": v, "nelbo": ..., "nelbo_ci95": ..., "nelbo_n": ...}]
-# consistency: what the later target views show that the context and the first target do not (hidden_face.py),
-# over the scenes and per scene in "views": [{"scene", "face", "context", "targets", "new_area", "new_walls"}]
-NEW_AREA, NEW_WALLS, VIEWS = "new_area", "new_walls", "views"
+# consistency: per selected scene in "views" what its later target views show that the context and the first
+# target do not (hidden_face.py): [{"scene", "face", "context", "targets", "new_area", "new_walls", "measured"}];
+# the scenes measured are those with nothing new ("scenes"), of "scenes_selected"
+NEW_AREA, NEW_WALLS, VIEWS, MEASURED = "new_area", "new_walls", "views", "measured"
+SCENES_SELECTED = "scenes_selected"
 SCENE, FACE, CONTEXT, TARGETS = "scene", "face", "context", "targets"
 PROBE, PROBE_ACCURACY, STORY_NAME = "probe", "probe_accuracy", "story"   # the probe metrics' settings
 REPORT = "metrics"   # the key of the list of metric objects when one `eval` computes several

@@ -4,6 +4,7 @@ from the labels, the JSON/plot files, and one-line errors for bad input."""
 import json
 import subprocess
 import sys
+from dataclasses import replace
 from pathlib import Path
 from unittest.mock import patch
 
@@ -16,10 +17,10 @@ from cli import run as cli_run
 from dice3d import make_spec as dice_spec
 from dice3d.geometry import FACE_NORMALS, quat_to_matrix
 from jump_model import names
-from jump_model.config import ModelConfig
+from jump_model.config import ModelConfig, RunConfig
 from jump_model.eval.report import EvalSettings, LoadedRun, evaluate, measure
 from jump_model.eval.hidden_face import (MAX_CONTEXT_FACES, SHOWN_FRACTION, TARGET_VIEWS, HiddenFace, select_hidden_face,
-                                    select_scenes)
+                                         select_scenes, walls_in_view)
 from jump_model.eval.dice import MIN_QUALIFIED, kl_per_scene
 from jump_model.eval.digit_agreement import readable_picks
 from jump_model.eval.figures import bootstrap_ci95
@@ -40,9 +41,9 @@ LEVEL = np.array([0, 0, 0, 1], np.float32)   # identity quaternion, the +z face 
 
 @pytest.fixture(scope="module")
 def dice(tmp_path_factory):
-    """A tiny dice dataset: 16x16, 10 views, 4 train and 16 test scenes."""
+    """A tiny dice dataset: 16x16, 20 views, 4 train and 16 test scenes."""
     folder = tmp_path_factory.mktemp("dice")
-    generate_dataset(dice_spec(digits=10, views=10, size=16), folder, n=4, test_n=16, seed=0, workers=1)
+    generate_dataset(dice_spec(digits=10, views=20, size=16), folder, n=4, test_n=16, seed=0, workers=1)
     return folder
 
 
@@ -136,12 +137,78 @@ def test_a_factored_model_gives_kl3_three_times_kl1_for_identical_targets(dice):
     kl1, kl3 = kl_per_scene(Factored(), scenes, picks, samples=2)
     np.testing.assert_allclose(kl3, 3 * kl1, rtol=1e-6)
     cfg = ModelConfig(kind="gqn", nt=2, nf_to_hidden=8, nf_enc=8, nf_to_obs=8, nf_dec=8, stride_to_hidden=1,
-                      lstm_kernel=3, image_size=16, views_per_scene=10, viewpoint_kind="camera")
+                      lstm_kernel=3, image_size=16, views_per_scene=20, viewpoint_kind="camera")
     torch.manual_seed(0)
     gqn = DeterministicKL(make_model(cfg).eval())
     kl1, kl3 = kl_per_scene(gqn, scenes, picks, samples=1)
     assert np.all(kl1 > 0)
     np.testing.assert_allclose(kl3, 3 * kl1, rtol=1e-4)
+
+
+class ContentKL(nn.Module):
+    """A consistent model's KL, by hand: the number of cube faces and walls its targets show that its context
+    does not (a face from one pixel, a wall in the field of view), read from the labels of the views' scene."""
+
+    def __init__(self, scenes):
+        super().__init__()
+        self.cfg = ModelConfig(kind="jump", viewpoint_kind="camera")
+        self.anchor = nn.Parameter(torch.zeros(()))
+        config = scenes.manifest["config"]
+        self.views = {f.tobytes(): (i, v) for i in range(len(scenes)) for v, f in enumerate(scenes.frames(i))}
+        self.content = [np.concatenate([scenes.labels(i)[names.FACE_LABEL] > 0, walls_in_view(
+            scenes.viewpoints(i), config["fov_deg"], config["room_half"]) > 0], axis=1) for i in range(len(scenes))]
+
+    def kl(self, batch):
+        out = []
+        for ctx, tgt in zip(batch["context_frames"], batch["target_frames"]):
+            (scene, _), = {self.views[f.numpy().tobytes()][:1] + (0,) for f in ctx}
+            seen = [[self.views[f.numpy().tobytes()][1] for f in frames] for frames in (ctx, tgt)]
+            known = self.content[scene][seen[0]].any(axis=0)
+            out.append(float((self.content[scene][seen[0] + seen[1]].any(axis=0) & ~known).sum()))
+        return torch.tensor(out)
+
+
+def test_a_consistent_model_gains_nothing_from_targets_whose_other_content_is_known(dice):
+    scenes = open_dataset(dice, "dice", "test")
+    picks = select_scenes(scenes, range(len(scenes)), 3)
+    model = ContentKL(scenes)
+    kl1, kl3 = kl_per_scene(model, scenes, picks, samples=1)
+    known = np.array([p.new_area == 0 and p.new_walls == 0 for p in picks])
+    assert known.mean() >= 0.5 and np.all(kl1 >= 1)                  # the hidden face is new information
+    np.testing.assert_array_equal(kl3[known], kl1[known])             # KL3 = KL1 where nothing else is new
+    assert np.all(kl3[~known] > kl1[~known])
+    # the former choice, the three views showing most of the hidden face, shows the model more that is new
+    most = [replace(p, targets=tuple(np.argsort(-scenes.labels(p.scene)[names.FACE_LABEL][:, p.face],
+                                                kind="stable")[:TARGET_VIEWS].tolist())) for p in picks]
+    old1, old3 = kl_per_scene(model, scenes, most, samples=1)
+    assert kl3.mean() / kl1.mean() < old3.mean() / old1.mean()
+
+
+def test_nelbo_of_hand_built_models_is_the_gaussian_nll_of_their_errors(dice):
+    scenes = open_dataset(dice, "dice", "test")
+    cfg = RunConfig(eval_pixel_variance=0.1)
+    runs = [LoadedRun("oracle", cfg, Oracle(scenes), 0), LoadedRun("blank", cfg, Blank(scenes, kind="gqn"), 0),
+            LoadedRun("per view", cfg, PerViewCoin(scenes, kind="factored"), 0)]
+    (result,), _ = measure(runs, scenes, EvalSettings(metrics=[names.NELBO], samples=4))
+    oracle, blank, per_view = result[names.RUNS]
+    picks = select_scenes(scenes, range(len(scenes)), 3)
+    values = TARGET_VIEWS * 16 * 16 * 3
+    sq = np.array([np.square(scenes.frames(p.scene, list(p.targets)) / 255.0).sum() for p in picks])
+    constant = lambda v: 0.5 * values * np.log(2 * np.pi * v)
+    variances = [point[names.PIXEL_VARIANCE] for point in oracle[names.NELBO_CURVE]]
+    assert 0.1 in variances and 0.9 * 16 ** 2 / 64 ** 2 in variances and variances == sorted(variances)
+    for e in result[names.RUNS]:
+        assert e["nelbo"] == pytest.approx(e["kl"] + e["nll"]) and e["nelbo_n"] == len(picks)
+        assert next(p["nelbo"] for p in e[names.NELBO_CURVE] if p[names.PIXEL_VARIANCE] == 0.1) == \
+            pytest.approx(e["nelbo"])
+    for point, black in zip(oracle[names.NELBO_CURVE], blank[names.NELBO_CURVE]):
+        v = point[names.PIXEL_VARIANCE]
+        assert point["nelbo"] == pytest.approx(constant(v), rel=1e-5)                     # no error, no KL
+        assert black["nelbo"] == pytest.approx(np.mean(0.5 * sq / v) + constant(v), rel=1e-5)
+    assert oracle["kl"] == blank["kl"] == 0 and oracle["nelbo"] < per_view["nelbo"] < blank["nelbo"]
+    oracle_minus_blank = next(d for d in result[names.DIFFERENCES] if d[names.MODELS] == ["jump", "gqn"])
+    assert [p["nelbo"] for p in oracle_minus_blank[names.NELBO_CURVE]] == \
+        pytest.approx([-np.mean(0.5 * sq / v) for v in variances], rel=1e-5)   # paired by scene, at each variance
 
 
 def test_bootstrap_interval_brackets_the_mean_and_shrinks_with_more_scenes():
@@ -241,6 +308,32 @@ def test_consistency_and_nelbo_on_dice(dice_runs, tmp_path, capsys):
     nelbo = results[names.NELBO]
     assert nelbo[names.PIXEL_VARIANCE] == 0.1 and all(np.isfinite(e["nelbo"]) for e in nelbo[names.RUNS])
     assert (tmp_path / "consistency.png").is_file() and (tmp_path / "consistency_hidden_face.png").is_file()
+
+
+def test_eval_of_seeds_reports_each_run_then_each_model_and_their_paired_difference(dice, dice_runs, tmp_path,
+                                                                                    capsys):
+    jump, gqn = dice_runs
+    jump_s1 = trained_run(dice, tmp_path / "jump-s1", seed=1)
+    out = tmp_path / "seeds.json"
+    code, text, err = jumpdata(capsys, "eval", jump, jump_s1, gqn, "--metric", "consistency", "--metric", "nelbo",
+                               "--samples", "2", "--out", out)
+    assert code == 0, err
+    for result in json.loads(out.read_text())[names.REPORT]:
+        runs = result[names.RUNS]
+        assert [(e[names.RUN], e[names.MODEL], e[names.SEED]) for e in runs] == \
+            [(str(jump), "jump", 0), (str(jump_s1), "jump", 1), (str(gqn), "gqn", 0)]
+        jumps, gqns = result[names.MODELS]
+        assert (jumps[names.MODEL], jumps[names.RUNS], jumps[names.SEEDS]) == ("jump", [str(jump), str(jump_s1)],
+                                                                                [0, 1])
+        figure = "kl1" if result[names.METRIC] == names.CONSISTENCY else "nelbo"
+        assert jumps[figure] == pytest.approx((runs[0][figure] + runs[1][figure]) / 2)
+        assert jumps[figure + names.COUNT] == 2 and gqns[figure + names.COUNT] == 1
+        assert figure + names.CI95 in jumps and figure + names.CI95 not in gqns     # one seed: no interval
+        (difference,) = result[names.DIFFERENCES]
+        assert difference[names.MODELS] == ["jump", "gqn"]
+        assert difference[figure] == pytest.approx(jumps[figure] - gqns[figure])
+        assert difference[figure + names.COUNT] == result[names.SCENES]
+    assert "per model: mean over its runs" in text and "differences A - B, paired by scene" in text
 
 
 def test_digit_agreement_on_dice_has_a_row_per_run_then_truth_and_random(dice_runs, probes, tmp_path, capsys):
@@ -377,6 +470,8 @@ def test_bad_runs_get_one_line(video_runs, dice_runs, tmp_path, capsys):
     out = tmp_path / "r.json"
     for runs, message in [([tmp_path], "is not a training run folder"),
                           ([video_runs[0], dice_runs[1]], "runs on different datasets"),
+                          ([dice_runs[0], dice_runs[1], video_runs[0]], "runs on different datasets"),
+                          ([*dice_runs, "--metric", "min-mse"], "metric min-mse does not apply to dataset 'dice'"),
                           ([video_runs[0], "--frames", "9"], "--frames 9: the videos of 'squares' have 8 frames")]:
         code, _, err = jumpdata(capsys, "eval", *runs, "--out", out)
         assert code == 2 and message in err and len(err.strip().splitlines()) == 1, err

@@ -12,7 +12,7 @@ import torch
 from scene_shards.common import UserError
 
 from .. import names
-from .figures import entry, figure, figure_fields
+from .figures import entry, figure
 from .hidden_face import TARGET_VIEWS, select_scenes
 from .metric import Metric
 from .plots import save_hidden_face_picture
@@ -148,10 +148,22 @@ class Nelbo(DiceMetric):
 
 
 class Consistency(DiceMetric):
-    """consistency: KL1, KL3, their ratio and the spread of KL3 - KL1; pictures sampled views of the hidden face."""
+    """consistency: KL1, KL3, their ratio and the spread of KL3 - KL1, on the selected scenes whose later target
+    views show nothing the context and the first target do not (so a consistent model gives KL3 = KL1);
+    pictures sampled views of the hidden face."""
 
     name, figures = names.CONSISTENCY, ("kl1", "kl3", "ratio", "kl3_minus_kl1_sd")
     pictures = {"hidden_face": save_hidden_face_picture}
+
+    def check(self) -> None:
+        self.selected = dice_picks(self.study)
+        self.picks = [p for p in self.selected if p.new_area == 0 and p.new_walls == 0]
+        if len(self.picks) < MIN_QUALIFIED:
+            raise UserError(
+                f"only {len(self.picks)} of {len(self.selected)} selected test scenes of '{self.study.scenes.name}' "
+                f"have later views of the hidden face that show nothing new (no cube face, no wall the context and "
+                f"the first view do not show; at least {MIN_QUALIFIED} needed): generate more views per scene "
+                f"(jumpdata dice --views 20) or more test scenes (--test-n)")
 
     def measure(self, progress) -> dict:
         entries = []
@@ -163,11 +175,11 @@ class Consistency(DiceMetric):
                 run, kl1=figure(kl1), kl3=figure(kl3),
                 ratio=figure(both, lambda v: v[:, 1].mean() / v[:, 0].mean()),
                 kl3_minus_kl1_sd=figure(both, lambda v: (v[:, 1] - v[:, 0]).std(ddof=1))))
-        novel = {name: figure([getattr(p, name) for p in self.picks]) for name in (names.NEW_AREA, names.NEW_WALLS)}
         views = [{names.SCENE: p.scene, names.FACE: p.face, names.CONTEXT: list(p.context),
-                  names.TARGETS: list(p.targets), names.NEW_AREA: p.new_area, names.NEW_WALLS: p.new_walls}
-                 for p in self.picks]
-        return {**self.dice_header(), **figure_fields(novel), names.VIEWS: views, names.RUNS: entries}
+                  names.TARGETS: list(p.targets), names.NEW_AREA: p.new_area, names.NEW_WALLS: p.new_walls,
+                  names.MEASURED: p in self.picks} for p in self.selected]
+        return {**self.dice_header(), names.SCENES_SELECTED: len(self.selected), names.VIEWS: views,
+                names.RUNS: entries}
 
     def picture_data(self) -> dict:
         """Sampled views of the hidden face: per shown scene a dict with the context and true target views (uint8
