@@ -196,10 +196,11 @@ def latent_head(cfg: ModelConfig) -> nn.Conv2d:
 
 
 def head_gaussian(head: nn.Conv2d, h) -> tuple:
-    """Apply a latent head to a state h in float32, outside any autocast (a bf16 mean is off by about 2^-8 of
-    its size, which a small std turns into nats of KL): returns (mean, std), float32 [N, ni_z, S, S]."""
+    """Apply a latent head to a state h in the head's own precision (float32; float64 in exact checks), outside
+    any autocast (a bf16 mean is off by about 2^-8 of its size, which a small std turns into nats of KL):
+    returns (mean, std) [N, ni_z, S, S] in that precision."""
     with torch.autocast(h.device.type, enabled=False):
-        mean, std_raw = head(h.float()).chunk(2, dim=1)
+        mean, std_raw = head(h.to(head.weight.dtype)).chunk(2, dim=1)
         return mean, F.softplus(std_raw) + STD_FLOOR
 
 
