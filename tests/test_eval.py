@@ -445,6 +445,7 @@ def test_bad_probe_input_gets_one_line(dice_runs, video_runs, probes, tmp_path, 
                                                 "'dice' (16x16) and need a digit probe"),
             (dice_runs, ["--probe", tmp_path], "is not a probe folder"),
             (dice_runs, [], "give --probe FOLDER"),
+            (dice_runs, ["--probe", probes[0], "--samples", "2"], "give --samples 3 or more (got 2)"),
             (video_runs, ["--probe", probes[1]], "metric story does not apply to dataset 'squares'")]:
         metric = names.STORY if runs is video_runs else names.DIGIT_AGREEMENT
         code, _, err = jumpdata(capsys, "eval", *runs, "--metric", metric, "--out", "r.json", *args)
