@@ -17,7 +17,8 @@ from .. import names
 from .figures import SCENE_UNITS, Figure, bootstrap_ci95, curve_fields, figure_fields
 
 IDENTITY_IGNORED = frozenset({"seed", "steps", "device", "compile", "amp", "workers", "log_every", "sample_every",
-                              "checkpoint_every", "eval_every", "eval_scenes", "data_dir", "manifest"})
+                              "checkpoint_every", "eval_every", "eval_scenes", "eval_pixel_variance", "data_dir",
+                              "manifest"})
 
 
 def model_key(run) -> tuple:
