@@ -339,7 +339,7 @@ def sample(run, out, context, query, samples, scene, seed, scale, data):
                    "FILE_digits, FILE_story.png).")
 @click.option("--samples", type=count(1, MAX_EVAL_SAMPLES), default=None,
               help=f"min-mse, story: continuations per video; nelbo, consistency: posterior samples per scene; "
-                   f"digit-agreement: sampled sets per scene, at most {MAX_EVAL_SAMPLES} [default: 30; 10 for "
+                   f"digit-agreement: sampled sets per scene, at least 3 and at most {MAX_EVAL_SAMPLES} [default: 30; 10 for "
                    f"digit-agreement and story].")
 @click.option("--scenes", type=count(1, MAX_SCENE_INDEX), default=None,
               help="Use the first N test scenes (at most those the split holds) [default: all].")
@@ -355,7 +355,8 @@ def sample(run, out, context, query, samples, scene, seed, scale, data):
                    "left out].")
 @click.option("--device", type=click.Choice(DEVICES), default="auto", show_default=True)
 def eval_(runs, metrics, out, **opts):
-    """Measure trained RUNS on their test split (docs/reproduce.md): writes the JSON, a plot and prints a table."""
+    """Measure trained RUNS on their test split (docs/reproduce.md): writes the JSON, a plot and prints a table.
+    Several runs of one model (seeds) are also summarised per model, and models compared scene by scene."""
     from jump_model.eval.report import EvalSettings, evaluate, table
     with ProgressBar("eval") as bar:
         report = evaluate(runs, out, EvalSettings(metrics=list(metrics), **opts), on_progress=bar.update)
