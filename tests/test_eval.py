@@ -458,8 +458,8 @@ def test_bad_probe_input_gets_one_line(dice_runs, video_runs, probes, tmp_path, 
     (["--samples", "0"], "'--samples': 0 is not in the range 1<=x<="),
     (["--scenes", "2"], "of 2 test scenes of 'dice' have context views hiding a side face"),
     (["--scenes", "17"], "--scenes 17: the test split of 'dice' holds 16 scenes"),
-    (["--context-frames", "100"], "--context-frames 100: the scenes of 'dice' have 10 views, and the dice metrics "
-                                  "need 3 target views beside the context (at most 7)"),
+    (["--context-frames", "100"], "--context-frames 100: the scenes of 'dice' have 20 views, and the dice metrics "
+                                  "need 3 target views beside the context (at most 17)"),
     (["--out", "report.txt"], "the report is a .json file"),
 ])
 def test_bad_dice_input_gets_one_line(dice_runs, tmp_path, capsys, monkeypatch, args, message):
