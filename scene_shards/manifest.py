@@ -13,7 +13,8 @@ from pathlib import Path
 from .common import UserError, one_line
 
 FORMAT = "jumpdata-shards"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2          # 2: frames deflated by ISA-L (same format as 1, other bytes); docs/format.md
+READABLE_VERSIONS = (1, 2)  # the versions this jumpdata reads
 SPLITS = ("train", "test")
 SPLIT_ID = {"train": 0, "test": 1}
 
@@ -28,7 +29,7 @@ MAX_SHARDS = 99_999
 REQUIRED_KEYS = ("dataset", "generator", "seed", "config", "frame_shape", "views_per_scene", "viewpoint_kind",
                  "viewpoint_names", "shard_size", "splits")
 # Keys that must agree for a re-run to resume an existing dataset.
-IDENTITY_KEYS = ("generator", "seed", "config", "frame_shape", "views_per_scene",
+IDENTITY_KEYS = ("format_version", "generator", "seed", "config", "frame_shape", "views_per_scene",
                  "viewpoint_kind", "viewpoint_names", "shard_size")
 
 
@@ -103,8 +104,9 @@ def load_manifest(path) -> dict:
         raise UserError(f"manifest {path} is not valid JSON (damaged: {one_line(e)})") from None
     if not isinstance(m, dict) or m.get("format") != FORMAT:
         raise UserError(f"{path} is not a jumpdata manifest")
-    if m.get("format_version") != FORMAT_VERSION:
-        raise UserError(f"{path} has format version {m.get('format_version')}; this jumpdata reads {FORMAT_VERSION}")
+    if m.get("format_version") not in READABLE_VERSIONS:
+        raise UserError(f"{path} has format version {m.get('format_version')}; this jumpdata reads "
+                        f"{' and '.join(map(str, READABLE_VERSIONS))}")
     _check_structure(path, m)
     return m
 

@@ -1,28 +1,26 @@
 """Writing one shard: an HDF5 file of N scenes, written to a temporary name and renamed when complete.
 
 Frames are stored one scene per chunk with the standard HDF5 deflate (gzip)
-filter at level 1, so any HDF5 reader can decode them. The chunks are
-compressed by the generation workers (`encode_scene`) and written as raw
-chunks here, which keeps the writing process light.
+filter, so any HDF5 reader can decode them. The chunks are compressed by the
+generation workers (`encode_scene`, with ISA-L: scene_shards/chunks.py) and
+written as they are here, which keeps the writing process light.
 """
 
 import json
-import zlib
 from pathlib import Path
 
 import h5py
 import numpy as np
 
+from .chunks import compress_frames, deflate_filter
 from .files import AtomicFile, sha256_of
 from .manifest import FORMAT, FORMAT_VERSION, VIEWPOINT_NAMES
-
-GZIP_LEVEL = 1
 
 
 def encode_scene(scene: dict, spec) -> dict:
     """Check a generated scene against `spec` and compress its frames.
 
-    Returns {"frames": bytes (zlib level 1 of uint8 [V,H,W,3]), "viewpoints":
+    Returns {"frames": (filter mask, chunk bytes) of uint8 [V,H,W,3] (chunks.compress_frames), "viewpoints":
     float32 [V,D], "labels": {name: array of the spec's dtype and shape}}.
     Raises ValueError when the generator produced arrays of the wrong shape or dtype.
     """
@@ -42,7 +40,7 @@ def encode_scene(scene: dict, spec) -> dict:
                 np.iinfo(dtype).min <= value.min() and value.max() <= np.iinfo(dtype).max):
             raise ValueError(f"label {name} holds values outside the range of {dtype}")
         labels[name] = value.astype(dtype, copy=False)
-    return {"frames": zlib.compress(np.ascontiguousarray(frames), GZIP_LEVEL), "viewpoints": viewpoints, "labels": labels}
+    return {"frames": compress_frames(frames), "viewpoints": viewpoints, "labels": labels}
 
 
 class ShardWriter:
@@ -70,12 +68,13 @@ class ShardWriter:
         v = spec.views_per_scene
         self.frames = self.h5.create_dataset(
             "frames", shape=(scenes, v, *spec.frame_shape), dtype=np.uint8,
-            chunks=(1, v, *spec.frame_shape), compression="gzip", compression_opts=GZIP_LEVEL, track_times=False)
+            chunks=(1, v, *spec.frame_shape), track_times=False, **deflate_filter())
 
     def add(self, encoded: dict) -> None:
         """Append one scene made by `encode_scene` (scenes must arrive in order)."""
         i = self.written
-        self.frames.id.write_direct_chunk((i, 0, 0, 0, 0), encoded["frames"], filter_mask=0)
+        mask, chunk = encoded["frames"]
+        self.frames.id.write_direct_chunk((i, 0, 0, 0, 0), chunk, filter_mask=mask)
         self.viewpoints[i] = encoded["viewpoints"]
         for name, value in encoded["labels"].items():
             self.labels[name][i] = value
