@@ -18,7 +18,8 @@ from .common import MAX_WORKERS, UserError, one_line
 from .files import TMP_MARK, sha256_of, write_json_atomic
 from .lock import writing_folder
 from .manifest import (MAX_SHARDS, SPLIT_ID, SPLITS, VIEWPOINT_NAMES, check_dataset_name, differences,
-                       load_manifest, manifest_path, new_manifest, shard_count, shard_file_name)
+                       load_manifest, new_manifest, shard_count, shard_file_name)
+from .parts import Part, as_part_manifest, load_part_manifest, lock_name, owned_shards, part_manifest_path
 from .writer import ShardWriter, encode_scene
 
 BLOCK_SCENES = 16               # most scenes per task sent to a worker
@@ -137,16 +138,16 @@ def _make_block(task) -> list:
                         f"{one_line(e)}") from None
 
 
-def _remove_stale_temporaries(folder: Path, dataset: str) -> None:
-    """Delete the temporary files of `dataset` left by killed runs (the caller holds the dataset's lock, so no
-    live process is writing any)."""
-    patterns = [f".{dataset}-{split}-*.h5{TMP_MARK}*" for split in SPLITS] + [f".{dataset}.json{TMP_MARK}*"]
-    for p in (p for pattern in patterns for p in folder.glob(pattern)):
-        p.unlink(missing_ok=True)
+def _remove_stale_temporaries(folder: Path, names) -> None:
+    """Delete the temporary files of the files `names` (this run's shards and manifest) left by killed runs (the
+    caller holds the lock of those files, so no live process is writing any; other parts' are left alone)."""
+    for name in names:
+        for p in folder.glob(f".{name}{TMP_MARK}*"):
+            p.unlink(missing_ok=True)
 
 
-def _plan(manifest: dict, shard_size: int) -> list:
-    """Return the shards still to make: (split, index, count, first_scene, scenes) in writing order."""
+def _plan(manifest: dict, shard_size: int, owned: set) -> list:
+    """Return the shards of `owned` still to make: (split, index, count, first_scene, scenes) in writing order."""
     todo = []
     for split in SPLITS:
         info = manifest["splits"][split]
@@ -155,7 +156,8 @@ def _plan(manifest: dict, shard_size: int) -> list:
         for k in range(count):
             first = k * shard_size
             scenes = min(shard_size, info["scenes"] - first)
-            if shard_file_name(manifest["dataset"], split, k, count) not in done:
+            name = shard_file_name(manifest["dataset"], split, k, count)
+            if name in owned and name not in done:
                 todo.append((split, k, count, first, scenes))
     return todo
 
@@ -169,32 +171,37 @@ def _keep_intact_shards(folder: Path, old: dict, new: dict) -> None:
                 new["splits"][split]["shards"].append(entry)
 
 
-def _prepare_folder(out, spec: GeneratorSpec, seed: int, n: int, test_n: int, shard_size: int,
-                   version: str) -> dict:
-    """Return the manifest to resume from in folder `out` (intact shards of an earlier run kept), written there.
+def _prepare_folder(folder: Path, spec: GeneratorSpec, seed: int, n: int, test_n: int, shard_size: int,
+                    version: str, part: Optional[Part]) -> tuple:
+    """Return (the manifest to resume from in `folder`, intact shards of an earlier run kept, written there; its
+    path; the shard files this run owns). For a `part` the manifest is that part's (scene_shards.parts).
 
-    Raises UserError if `out` holds shards of a dataset of the same name made with other settings (a manifest
-    of other settings that lists no shard yet is simply replaced). The caller holds the dataset's lock.
+    Raises UserError if `folder` holds shards of a dataset (or part) of the same name made with other settings
+    (a manifest of other settings that lists no shard yet is simply replaced). The caller holds the lock.
     """
-    folder = Path(out)
     manifest = new_manifest(spec, seed, {"train": n, "test": test_n}, shard_size, version)
-    path = manifest_path(folder, spec.dataset)
+    if part is not None:
+        manifest = as_part_manifest(manifest, part)
+    path = part_manifest_path(folder, spec.dataset, part)
     if path.exists():
-        old = load_manifest(path)
+        old = load_manifest(path) if part is None else load_part_manifest(path)[1]
         changed = differences(old, manifest)
         if changed and any(old["splits"][s]["shards"] for s in SPLITS):
             raise UserError(f"{path} holds '{spec.dataset}' made with other settings ({', '.join(changed)}); "
                             f"use another --out or --name, or delete that dataset's files first")
         if not changed:
             _keep_intact_shards(folder, old, manifest)
-    _remove_stale_temporaries(folder, spec.dataset)
+    owned = owned_shards(manifest, part)
+    _remove_stale_temporaries(folder, sorted(owned) + [path.name])
     write_json_atomic(path, manifest)
-    return manifest
+    return manifest, path, owned
 
 
 def generate_dataset(spec: GeneratorSpec, out, n: int, test_n: int, seed: int = 0, workers: Optional[int] = None,
-                     shard_size: int = 1000, on_progress: Optional[Callable] = None, version: str = "0") -> dict:
-    """Generate (or finish) a dataset in folder `out`; return its final manifest (dict).
+                     shard_size: int = 1000, on_progress: Optional[Callable] = None, version: str = "0",
+                     part: Optional[Part] = None) -> dict:
+    """Generate (or finish) a dataset in folder `out`, or only its shards that `part` owns; return the final
+    manifest (dict; a part manifest for a part, which `jumpdata merge` joins into the dataset's).
 
     Shards already complete and intact are kept. `on_progress(done, total)` is
     called as scenes are written. On KeyboardInterrupt the pool is stopped,
@@ -207,21 +214,17 @@ def generate_dataset(spec: GeneratorSpec, out, n: int, test_n: int, seed: int = 
     folder = Path(out)
     if folder.exists() and not folder.is_dir():
         raise UserError(f"--out {folder} is a file, not a folder")
-    with writing_folder(folder, lock_name(spec.dataset), f"generating dataset '{spec.dataset}'"):
-        manifest = _prepare_folder(folder, spec, seed, n, test_n, shard_size, version)
-        _run(spec, folder, manifest, seed, workers, shard_size, on_progress)
+    what = f"generating {'' if part is None else f'part {part} of '}dataset '{spec.dataset}'"
+    with writing_folder(folder, lock_name(spec.dataset, part), what):
+        manifest, path, owned = _prepare_folder(folder, spec, seed, n, test_n, shard_size, version, part)
+        _run(spec, folder, manifest, path, _plan(manifest, shard_size, owned), seed, workers, on_progress)
     return manifest
 
 
-def lock_name(dataset: str) -> str:
-    """Return the name of the lock file a generation of `dataset` holds in its folder."""
-    return f".{dataset}.lock"
-
-
-def _run(spec: GeneratorSpec, folder: Path, manifest: dict, seed: int, workers: int, shard_size: int,
+def _run(spec: GeneratorSpec, folder: Path, manifest: dict, path: Path, todo: list, seed: int, workers: int,
          on_progress) -> None:
-    """Make the shards `manifest` still lacks on `workers` processes, adding each to the manifest when complete."""
-    todo = _plan(manifest, shard_size)
+    """Make the shards `todo` (see _plan) on `workers` processes, adding each to `manifest` when complete and
+    rewriting it at `path`."""
     step = block_scenes(spec)
     tasks = ((split, first + b, min(step, scenes - b))
              for split, _, _, first, scenes in todo for b in range(0, scenes, step))
@@ -253,7 +256,7 @@ def _run(spec: GeneratorSpec, folder: Path, manifest: dict, seed: int, workers: 
                     entries.append(writer.finish())
                     writer = None
                     entries.sort(key=lambda e: e["first_scene"])
-                    write_json_atomic(manifest_path(folder, spec.dataset), manifest)
+                    write_json_atomic(path, manifest)
             done += len(encoded)
             if on_progress:
                 on_progress(done, total)

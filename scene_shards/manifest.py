@@ -90,6 +90,14 @@ def load_manifest(path) -> dict:
     """Read and check a manifest; return it as a dict. Raises UserError (one line naming the damage) if it is
     missing, empty, not JSON, not a manifest, or its keys, counts and shard list do not agree."""
     path = Path(path)
+    m = read_manifest_json(path, FORMAT, "a jumpdata manifest")
+    check_structure(path, m, path.stem)
+    return m
+
+
+def read_manifest_json(path: Path, kind: str, what: str) -> dict:
+    """Return the JSON object in `path`, checked to have format `kind` and a version this jumpdata reads;
+    UserError (one line, `what` naming the kind) if it is missing, empty, not JSON or of another kind."""
     try:
         text = path.read_text()
     except FileNotFoundError:
@@ -102,12 +110,11 @@ def load_manifest(path) -> dict:
         m = json.loads(text)
     except json.JSONDecodeError as e:
         raise UserError(f"manifest {path} is not valid JSON (damaged: {one_line(e)})") from None
-    if not isinstance(m, dict) or m.get("format") != FORMAT:
-        raise UserError(f"{path} is not a jumpdata manifest")
+    if not isinstance(m, dict) or m.get("format") != kind:
+        raise UserError(f"{path} is not {what}")
     if m.get("format_version") not in READABLE_VERSIONS:
         raise UserError(f"{path} has format version {m.get('format_version')}; this jumpdata reads "
                         f"{' and '.join(map(str, READABLE_VERSIONS))}")
-    _check_structure(path, m)
     return m
 
 
@@ -115,10 +122,10 @@ def _is_count(value, least: int = 0) -> bool:
     return isinstance(value, int) and not isinstance(value, bool) and value >= least
 
 
-def _check_structure(path: Path, m: dict) -> None:
-    """Raise UserError unless manifest `m` has the keys readers rely on, with values of the right types, split
-    counts that agree with each other, and a shard list naming only its own shards, each once, with the scene
-    count its place requires."""
+def check_structure(path: Path, m: dict, dataset: str) -> None:
+    """Raise UserError unless manifest `m` (read from `path`) describes `dataset` and has the keys readers rely
+    on, with values of the right types, split counts that agree with each other, and a shard list naming only
+    its own shards, each once, with the scene count its place requires."""
     missing = [key for key in REQUIRED_KEYS if key not in m]
     if missing:
         raise UserError(f"{path} is damaged: it has no {', '.join(missing)}")
@@ -126,8 +133,8 @@ def _check_structure(path: Path, m: dict) -> None:
     def damaged(what):
         return UserError(f"{path} is damaged: {what}")
 
-    if m["dataset"] != path.stem:
-        raise damaged(f"it describes dataset '{m['dataset']}', not '{path.stem}'")
+    if m["dataset"] != dataset:
+        raise damaged(f"it describes dataset '{m['dataset']}', not '{dataset}'")
     shape = m["frame_shape"]
     if not (isinstance(shape, list) and len(shape) == 3 and all(_is_count(x, 1) for x in shape) and shape[2] == 3):
         raise damaged(f"frame_shape {shape} is not [height, width, 3]")
