@@ -20,7 +20,7 @@ from .lock import writing_folder
 from .manifest import (MAX_SHARDS, SPLIT_ID, SPLITS, VIEWPOINT_NAMES, check_dataset_name, differences,
                        load_manifest, new_manifest, shard_count, shard_file_name)
 from .parts import Part, as_part_manifest, load_part_manifest, lock_name, owned_shards, part_manifest_path
-from .writer import ShardWriter, encode_scene
+from .writer import ShardWriter, check_scene, encode_block
 
 BLOCK_SCENES = 16               # most scenes per task sent to a worker
 BLOCK_BYTES = 64 << 20          # most uncompressed frame bytes per task (fewer scenes per task for big scenes)
@@ -111,10 +111,11 @@ def _start_worker(spec: GeneratorSpec, seed: int) -> None:
     _WORKER.update(spec=spec, seed=seed)
 
 
-def _make_block(task) -> list:
-    """Make and encode the scenes of one task (split, first, count). Any error becomes a one-line UserError
-    naming the scene, so it reaches the user as one line from a pool worker too (an error in a pool's
-    initializer would instead make the pool restart its workers forever: the scene maker is built here)."""
+def _make_block(task) -> dict:
+    """Make and encode the scenes of one task (split, first, count), consecutive scenes of one shard; returns
+    writer.encode_block's block. Any error becomes a one-line UserError naming the scene, so it reaches the
+    user as one line from a pool worker too (an error in a pool's initializer would instead make the pool
+    restart its workers forever: the scene maker is built here)."""
     split, first, count = task
     spec, seed = _WORKER["spec"], _WORKER["seed"]
     rngs = [np.random.default_rng([seed, SPLIT_ID[split], j]) for j in range(first, first + count)]
@@ -123,14 +124,19 @@ def _make_block(task) -> list:
         if spec.block_maker is not None:
             if "make_all" not in _WORKER:   # built once per process, by its first task
                 _WORKER["make_all"] = spec.block_maker(spec.config)
-            return [encode_scene(scene, spec) for scene in _WORKER["make_all"](rngs)]
-        if "make" not in _WORKER:
-            _WORKER["make"] = spec.scene_maker(spec.config)
-        encoded = []
-        for j, rng in zip(range(first, first + count), rngs):
+            scenes = _WORKER["make_all"](rngs)
+        else:
+            if "make" not in _WORKER:
+                _WORKER["make"] = spec.scene_maker(spec.config)
+            scenes = []
+            for j, rng in zip(range(first, first + count), rngs):
+                where = f"scene {j}"
+                scenes.append(_WORKER["make"](rng))
+        checked = []
+        for j, scene in zip(range(first, first + count), scenes):
             where = f"scene {j}"
-            encoded.append(encode_scene(_WORKER["make"](rng), spec))
-        return encoded
+            checked.append(check_scene(scene, spec))
+        return encode_block(scenes, checked)
     except UserError:
         raise
     except Exception as e:
@@ -244,20 +250,19 @@ def _run(spec: GeneratorSpec, folder: Path, manifest: dict, path: Path, todo: li
             _WORKER.update(spec=spec, seed=seed)
             results = map(_make_block, tasks)
         shards = iter(todo)
-        for encoded in results:
-            for scene in encoded:
-                if writer is None:
-                    split, k, count, first, scenes = next(shards)
-                    writer = ShardWriter(folder, shard_file_name(spec.dataset, split, k, count), spec, split, k,
-                                         count, first, scenes)
-                writer.add(scene)
-                if writer.written == writer.scenes:
-                    entries = manifest["splits"][writer.split]["shards"]
-                    entries.append(writer.finish())
-                    writer = None
-                    entries.sort(key=lambda e: e["first_scene"])
-                    write_json_atomic(path, manifest)
-            done += len(encoded)
+        for block in results:   # tasks never span two shards
+            if writer is None:
+                split, k, count, first, scenes = next(shards)
+                writer = ShardWriter(folder, shard_file_name(spec.dataset, split, k, count), spec, split, k,
+                                     count, first, scenes)
+            writer.add(block)
+            if writer.written == writer.scenes:
+                entries = manifest["splits"][writer.split]["shards"]
+                entries.append(writer.finish())
+                writer = None
+                entries.sort(key=lambda e: e["first_scene"])
+                write_json_atomic(path, manifest)
+            done += len(block["frames"])
             if on_progress:
                 on_progress(done, total)
     except BaseException:

@@ -330,12 +330,12 @@ def test_a_corrupt_chunk_is_named_when_read(tmp_path):
 
 
 def test_label_values_must_fit_their_dtype():
-    from scene_shards.writer import encode_scene
+    from scene_shards.writer import check_scene
     spec = toy_spec()
     scene = spec.scene_maker(spec.config)(np.random.default_rng(0))
     scene["labels"]["corner"] = np.array([40000, 1])
     with pytest.raises(ValueError, match="outside the range of int16"):
-        encode_scene(scene, spec)
+        check_scene(scene, spec)
 
 
 def test_show_defaults_to_the_first_scenes_of_a_small_split_and_parses_ranges_lazily(tmp_path):
