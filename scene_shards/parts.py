@@ -36,12 +36,12 @@ def parse_part(text: str) -> Part:
     """Return the Part written `K/N` (1 <= K <= N); UserError (one line) for anything else."""
     match = PART_SPEC.fullmatch(text.strip())
     if not match:
-        raise UserError(f"--part {text}: write K/N, e.g. 2/8 for the second of 8 parts")
+        raise UserError(f"{text}: write K/N, e.g. 2/8 for the second of 8 parts")
     index, count = int(match[1]), int(match[2])
     if not 1 <= count <= MAX_PARTS:
-        raise UserError(f"--part {text}: N must be between 1 and {MAX_PARTS}")
+        raise UserError(f"{text}: N must be between 1 and {MAX_PARTS}")
     if not 1 <= index <= count:
-        raise UserError(f"--part {text}: K must be between 1 and N ({count}); parts are numbered from 1")
+        raise UserError(f"{text}: K must be between 1 and N ({count}); parts are numbered from 1")
     return Part(index, count)
 
 
