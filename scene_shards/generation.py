@@ -8,7 +8,9 @@ the number of workers, the shard size, or an interruption.
 import multiprocessing
 import os
 import signal
+from collections import deque
 from dataclasses import dataclass, field
+from multiprocessing.pool import AsyncResult
 from pathlib import Path
 from typing import Callable, Optional
 
@@ -108,6 +110,7 @@ _WORKER = {}
 
 def _start_worker(spec: GeneratorSpec, seed: int) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent handles Ctrl-C and stops the pool
+    _WORKER.clear()   # a worker forked after the parent built its own scene maker builds a fresh one
     _WORKER.update(spec=spec, seed=seed)
 
 
@@ -227,6 +230,41 @@ def generate_dataset(spec: GeneratorSpec, out, n: int, test_n: int, seed: int = 
     return manifest
 
 
+def _ordered_blocks(tasks, pool, window: int):
+    """Yield the blocks of `tasks` in order, made by the `pool` and by this process: up to `window` tasks wait
+    in the pool; whenever the next block in order is not ready yet, this process makes the next task itself
+    (holding at most `window` such blocks), instead of waiting idle beside the pool's workers. An error is
+    raised when its task's turn comes, so the first failing scene in order is the one reported."""
+    pending = deque()   # in task order: the pool's AsyncResults and the blocks made here
+    tasks = iter(tasks)
+    in_pool = made_here = 0
+    while True:
+        while in_pool < window and (task := next(tasks, None)) is not None:
+            pending.append(pool.apply_async(_make_block, (task,)))
+            in_pool += 1
+        if not pending:
+            return
+        head = pending[0]
+        if isinstance(head, AsyncResult) and not head.ready() and made_here < window:
+            task = next(tasks, None)
+            if task is not None:
+                try:
+                    pending.append(_make_block(task))
+                except UserError as e:
+                    pending.append(e)
+                made_here += 1
+                continue
+        pending.popleft()
+        if isinstance(head, AsyncResult):
+            in_pool -= 1
+            yield head.get()
+        else:
+            made_here -= 1
+            if isinstance(head, UserError):
+                raise head
+            yield head
+
+
 def _run(spec: GeneratorSpec, folder: Path, manifest: dict, path: Path, todo: list, seed: int, workers: int,
          on_progress) -> None:
     """Make the shards `todo` (see _plan) on `workers` processes, adding each to `manifest` when complete and
@@ -244,11 +282,9 @@ def _run(spec: GeneratorSpec, folder: Path, manifest: dict, path: Path, todo: li
     try:
         if workers > 1 and task_count > 1:
             ctx = multiprocessing.get_context("fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn")
-            pool = ctx.Pool(min(workers, task_count), initializer=_start_worker, initargs=(spec, seed))
-            results = pool.imap(_make_block, tasks)
-        else:
-            _WORKER.update(spec=spec, seed=seed)
-            results = map(_make_block, tasks)
+            pool = ctx.Pool(min(workers, task_count) - 1, initializer=_start_worker, initargs=(spec, seed))
+        _WORKER.update(spec=spec, seed=seed)   # after the fork: this process makes scenes too
+        results = map(_make_block, tasks) if pool is None else _ordered_blocks(tasks, pool, 2 * workers)
         shards = iter(todo)
         for block in results:   # tasks never span two shards
             if writer is None:

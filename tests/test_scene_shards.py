@@ -67,17 +67,19 @@ def test_same_bytes_for_any_worker_count_and_shard_size(tmp_path):
         assert x["labels"]["corner"].tolist() == y["labels"]["corner"].tolist()
 
 
-# A generation that cannot finish: train scenes 0-49 (shards 0 and 1 of 25 scenes) are made, scene 50 onwards
-# never returns, so a test can wait for the state "two shards listed" and then interrupt a job that is still running.
+# A generation that cannot finish: its pool worker never returns a scene from 50 on, so train scenes 0-49 (shards 0
+# and 1 of 25 scenes) are written, and at most the few blocks after them that the driver makes itself while it waits
+# (up to shard 3); a test can wait for "two shards listed" and then interrupt a job that is still running.
 STUCK_SCRIPT = """
-import sys, threading
+import os, sys, threading
 sys.path.insert(0, {tests!r})
 from toy_generator import toy_spec, make_toy_maker
 import scene_shards
+PARENT = os.getpid()   # the driver makes scenes too; only its pool worker hangs, so the driver writes on
 def stuck_maker(config):
     make = make_toy_maker(config)
     def stuck(rng):
-        if rng.bit_generator.seed_seq.entropy[2] >= 50:
+        if rng.bit_generator.seed_seq.entropy[2] >= 50 and os.getpid() != PARENT:
             threading.Event().wait()   # never returns: the job cannot finish before it is interrupted
         return make(rng)
     return stuck
@@ -96,10 +98,10 @@ def listed_train_shards(out):
 
 
 def start_stuck_generation(out, **popen):
-    """Start STUCK_SCRIPT writing into `out` and wait until the manifest lists its two complete train shards."""
+    """Start STUCK_SCRIPT writing into `out` and wait until the manifest lists two (or more) complete train shards."""
     proc = subprocess.Popen([sys.executable, "-c", STUCK_SCRIPT.format(tests=str(Path(__file__).parent),
                                                                       out=str(out))], **popen)
-    wait_for(lambda: listed_train_shards(out) == 2, proc)
+    wait_for(lambda: listed_train_shards(out) >= 2, proc)
     return proc
 
 
@@ -109,7 +111,7 @@ def test_sigkill_then_rerun_gives_identical_files(tmp_path):
     os.killpg(proc.pid, signal.SIGKILL)
     proc.wait()
     partial = json.loads((out / "toy.json").read_text())
-    assert len(partial["splits"]["train"]["shards"]) == 2
+    assert 2 <= len(partial["splits"]["train"]["shards"]) <= 4
     generate_dataset(toy_spec(), out, n=300, test_n=20, seed=3, workers=2, shard_size=25)
     reference = tmp_path / "whole"
     generate_dataset(toy_spec(), reference, n=300, test_n=20, seed=3, workers=1, shard_size=25)
