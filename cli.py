@@ -173,7 +173,9 @@ def info(folder):
     from scene_shards import summarize_folder
     summaries = summarize_folder(folder)
     if not summaries:
-        raise UserError(f"{folder} holds no jumpdata dataset (no manifest NAME.json)")
+        from scene_shards.parts import find_part_manifests
+        parts = "; it holds parts (--part K/N): join them with `jumpdata merge`" if find_part_manifests(folder) else ""
+        raise UserError(f"{folder} holds no jumpdata dataset (no manifest NAME.json){parts}")
     problems = []
     for s in summaries:
         if "damaged" in s:

@@ -8,7 +8,9 @@ the number of workers, the shard size, or an interruption.
 import multiprocessing
 import os
 import signal
+import threading
 from collections import deque
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from multiprocessing.pool import AsyncResult
 from pathlib import Path
@@ -230,6 +232,25 @@ def generate_dataset(spec: GeneratorSpec, out, n: int, test_n: int, seed: int = 
     return manifest
 
 
+@contextmanager
+def _interrupts_held():
+    """Run the block with Ctrl-C (SIGINT) held back: one that comes during it takes effect when it ends (as the
+    handler in place before would have taken it). Only in the main thread, the one Python signals reach."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    caught = []
+    previous = signal.signal(signal.SIGINT, lambda signum, frame: caught.append(frame))
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    if caught and callable(previous):
+        previous(signal.SIGINT, caught[0])
+    elif caught and previous == signal.SIG_DFL:
+        raise KeyboardInterrupt
+
+
 def _ordered_blocks(tasks, pool, window: int):
     """Yield the blocks of `tasks` in order, made by the `pool` and by this process: up to `window` tasks wait
     in the pool; whenever the next block in order is not ready yet, this process makes the next task itself
@@ -289,15 +310,17 @@ def _run(spec: GeneratorSpec, folder: Path, manifest: dict, path: Path, todo: li
         for block in results:   # tasks never span two shards
             if writer is None:
                 split, k, count, first, scenes = next(shards)
-                writer = ShardWriter(folder, shard_file_name(spec.dataset, split, k, count), spec, split, k,
-                                     count, first, scenes)
+                with _interrupts_held():   # a temporary file created is one `writer` names, to abandon
+                    writer = ShardWriter(folder, shard_file_name(spec.dataset, split, k, count), spec, split, k,
+                                         count, first, scenes)
             writer.add(block)
             if writer.written == writer.scenes:
-                entries = manifest["splits"][writer.split]["shards"]
-                entries.append(writer.finish())
-                writer = None
-                entries.sort(key=lambda e: e["first_scene"])
-                write_json_atomic(path, manifest)
+                with _interrupts_held():   # a shard renamed into place is listed before Ctrl-C lands
+                    entries = manifest["splits"][writer.split]["shards"]
+                    entries.append(writer.finish())
+                    writer = None
+                    entries.sort(key=lambda e: e["first_scene"])
+                    write_json_atomic(path, manifest)
             done += len(block["frames"])
             if on_progress:
                 on_progress(done, total)

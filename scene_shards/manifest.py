@@ -194,13 +194,21 @@ def resolve_dataset(folder, dataset=None) -> str:
     Raises UserError when the folder holds no dataset, or several and none was named.
     """
     names = list_datasets(folder)
-    if dataset is not None:
-        if dataset not in names:
-            have = ", ".join(names) if names else "none"
-            raise UserError(f"no dataset '{dataset}' in {folder} (it holds: {have})")
-        return dataset
+    return choose_name(names, dataset,
+                       missing=f"no dataset '{dataset}' in {folder} (it holds: {', '.join(names) or 'none'})",
+                       empty=f"{folder} holds no jumpdata dataset (no manifest NAME.json)",
+                       several=f"{folder} holds several datasets ({', '.join(names)}); choose one with --dataset NAME")
+
+
+def choose_name(names: list, wanted, missing: str, empty: str, several: str) -> str:
+    """Return `wanted` if given and one of `names`, else the only one of `names`; UserError with the message
+    `missing` (wanted is not there), `empty` (no names) or `several` (more than one and none wanted)."""
+    if wanted is not None:
+        if wanted not in names:
+            raise UserError(missing)
+        return wanted
     if not names:
-        raise UserError(f"{folder} holds no jumpdata dataset (no manifest NAME.json)")
+        raise UserError(empty)
     if len(names) > 1:
-        raise UserError(f"{folder} holds several datasets ({', '.join(names)}); choose one with --dataset NAME")
+        raise UserError(several)
     return names[0]

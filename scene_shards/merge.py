@@ -12,7 +12,7 @@ from pathlib import Path
 from .common import UserError
 from .files import AtomicFile, sha256_of, write_json_atomic
 from .lock import FolderLock
-from .manifest import FORMAT, SPLITS, differences, load_manifest, manifest_path
+from .manifest import FORMAT, SPLITS, choose_name, differences, load_manifest, manifest_path
 from .parts import Part, find_part_manifests, load_part_manifest, lock_name, named_part, owned_shards, parts_in
 
 
@@ -54,15 +54,10 @@ def _choose_dataset(places: list, dataset) -> str:
     """Return the dataset whose parts are merged: `dataset`, or the only one with parts in `places`."""
     names = sorted({named_part(p)[0] for place in places for p in find_part_manifests(place)})
     where = ", ".join(map(str, places))
-    if dataset is not None:
-        if dataset not in names:
-            raise UserError(f"no parts of dataset '{dataset}' (NAME.part-K-of-N.json) in {where}")
-        return dataset
-    if not names:
-        raise UserError(f"no parts (NAME.part-K-of-N.json, made with --part K/N) in {where}")
-    if len(names) > 1:
-        raise UserError(f"parts of several datasets in {where} ({', '.join(names)}); choose one with --dataset NAME")
-    return names[0]
+    return choose_name(names, dataset, missing=f"no parts of dataset '{dataset}' (NAME.part-K-of-N.json) in {where}",
+                       empty=f"no parts (NAME.part-K-of-N.json, made with --part K/N) in {where}",
+                       several=f"parts of several datasets in {where} ({', '.join(names)}); choose one with "
+                               f"--dataset NAME")
 
 
 def _lock_part(place: Path, part, dataset: str) -> FolderLock:

@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 from conftest import wait_for
 from test_bad_input import assert_one_line, jumpdata
+from test_scene_shards import STUCK_SCRIPT
 from toy_generator import toy_spec
 
 from scene_shards import UserError, generate_dataset, verify_dataset
@@ -19,29 +20,6 @@ from scene_shards.merge import merge_parts
 from scene_shards.parts import Part, owned_shards, parse_part
 
 SETTINGS = dict(n=300, test_n=20, seed=3, shard_size=25)   # 12 train shards + 1 test shard
-
-# Part 2/3 of SETTINGS whose pool worker never returns a scene from 100 on: it completes its shard of scenes 25-49
-# (and perhaps the next, 100-124, made by the driver itself), then hangs while holding its lock, so a test can try
-# to merge now, then kill it.
-STUCK_PART = """
-import os, sys, threading
-sys.path.insert(0, {tests!r})
-from toy_generator import toy_spec, make_toy_maker
-import scene_shards
-from scene_shards.parts import Part
-PARENT = os.getpid()   # the driver makes scenes too; only its pool worker hangs, so the driver writes on
-def stuck_maker(config):
-    make = make_toy_maker(config)
-    def stuck(rng):
-        if rng.bit_generator.seed_seq.entropy[2] >= 100 and os.getpid() != PARENT:
-            threading.Event().wait()
-        return make(rng)
-    return stuck
-spec = toy_spec()
-spec.scene_maker = stuck_maker
-scene_shards.generate_dataset(spec, {out!r}, workers=2, part=Part(2, 3), **{settings!r})
-"""
-
 
 def dataset_files(folder):
     """Return {name: sha256} of the dataset's manifest and shards in `folder`."""
@@ -68,8 +46,11 @@ def test_three_parts_one_killed_and_rerun_merge_to_the_one_machine_bytes(tmp_pat
     generate_dataset(toy_spec(), whole, workers=2, **SETTINGS)
     shared = tmp_path / "shared"
     generate_dataset(toy_spec(), shared, workers=1, part=Part(1, 3), **SETTINGS)
-    proc = subprocess.Popen([sys.executable, "-c", STUCK_PART.format(
-        tests=str(Path(__file__).parent), out=str(shared), settings=SETTINGS)], start_new_session=True)
+    # part 2/3 whose pool worker never returns a scene from 100 on: it completes its shard of scenes 25-49 (and
+    # perhaps the next, 100-124, made by the driver itself), then hangs holding its lock; merge now, then kill it
+    proc = subprocess.Popen([sys.executable, "-c", STUCK_SCRIPT.format(
+        tests=str(Path(__file__).parent), out=str(shared), stuck_from=100, settings={**SETTINGS, "part": Part(2, 3)})],
+        start_new_session=True)
     try:
         wait_for(lambda: listed(shared / "toy.part-2-of-3.json") >= 1, proc)
         separate = tmp_path / "machine3"   # part 3 on a machine of its own, merged from its folder
@@ -91,10 +72,14 @@ def test_three_parts_one_killed_and_rerun_merge_to_the_one_machine_bytes(tmp_pat
     assert not [p.name for p in shared.iterdir() if ".tmp-" in p.name or p.suffix == ".lock"]
 
 
-def test_merging_again_changes_nothing(tmp_path):
+def test_merging_again_changes_nothing(tmp_path, capsys):
     for k in (1, 2):
         generate_dataset(toy_spec(), tmp_path, workers=1, part=Part(k, 2), n=20, test_n=4, seed=0, shard_size=8)
+    code, err = jumpdata(capsys, "info", tmp_path)
+    assert_one_line(code, err, "holds no jumpdata dataset (no manifest NAME.json); it holds parts (--part K/N)")
     first = merge_parts(tmp_path)
+    code, _ = jumpdata(capsys, "info", tmp_path)
+    assert code == 0
     before = dataset_files(tmp_path)
     assert merge_parts(tmp_path, "toy") == first and dataset_files(tmp_path) == before
 
