@@ -78,7 +78,7 @@ def _check_parts(dataset: str, parts: dict) -> dict:
     for part, (place, _) in sorted(parts.items(), key=lambda item: (item[0].count, item[0].index)):
         if part.count != count:
             raise UserError(f"part {part} of '{dataset}' in {place} is one of {part.count} parts, part {first} one "
-                            f"of {count}: remove the parts of the other split")
+                            f"of {count}: the parts of two runs are mixed; remove one run's part manifests")
     missing = [f"{k}/{count}" for k in range(1, count + 1) if Part(k, count) not in parts]
     if missing:
         raise UserError(f"part {missing[0]} of '{dataset}' is missing ({len(missing)} of {count} parts missing); "
