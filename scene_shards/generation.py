@@ -130,10 +130,10 @@ def _make_block(task) -> dict:
         f"scenes {first}..{first + count - 1}"
     try:
         if spec.range_maker is not None:
-            if "make_range" not in _WORKER:
+            if "make_range" not in _WORKER:   # built once per process, by its first task
                 _WORKER["make_range"] = spec.range_maker(spec.config)
-            return [encode_scene(scene, spec) for scene in _WORKER["make_range"](split, first, count)]
-        if spec.block_maker is not None:
+            scenes = list(_WORKER["make_range"](split, first, count))
+        elif spec.block_maker is not None:
             if "make_all" not in _WORKER:   # built once per process, by its first task
                 _WORKER["make_all"] = spec.block_maker(spec.config)
             scenes = _WORKER["make_all"](rngs)
