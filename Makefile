@@ -43,6 +43,7 @@ bench: install
 	$(BIN)/python bench/narratives.py
 	$(BIN)/python bench/dice.py
 	$(BIN)/python bench/import_gqn.py
+	$(BIN)/python bench/read.py
 	$(BIN)/python bench/train.py
 
 # The GPU path in one go on a CUDA machine, under 8 minutes: nvidia-smi, the CUDA and compile-once tests, training

@@ -55,6 +55,17 @@ def main():
 
 # --------------------------------------------------------------------------- generators
 
+def _part(ctx, param, value):
+    """Turn --part K/N into a scene_shards.parts.Part (None when not given); one line for a bad one."""
+    if value is None:
+        return None
+    from scene_shards.parts import parse_part
+    try:
+        return parse_part(value)
+    except UserError as e:
+        raise click.BadParameter(str(e)) from None
+
+
 def generator_options(default_n: int):
     """Return a decorator adding the options every generator takes (README.md, docs/format.md), `--n` defaulting to `default_n`."""
     options = [
@@ -71,6 +82,8 @@ def generator_options(default_n: int):
         click.option("--size", type=click.IntRange(min=1), default=64, show_default=True,
                      help="Image side in pixels."),
         click.option("--name", default=None, callback=_dataset_name, help="Dataset name [default: the generator's]."),
+        click.option("--part", default=None, callback=_part, metavar="K/N",
+                     help="Make only part K of N (1-based), for N machines; then `jumpdata merge` (docs/format.md)."),
     ]
 
     def decorate(f):
@@ -123,11 +136,16 @@ def run_generator(spec, opts: dict) -> None:
     """Generate the dataset `spec` into opts["out"] with one progress bar; print a one-line summary."""
     from scene_shards import default_test_scenes, default_workers, generate_dataset
     test_n = opts["test_n"] if opts["test_n"] is not None else default_test_scenes(opts["n"])
-    with resumable(spec.dataset) as bar:
+    part = opts["part"]
+    with resumable(spec.dataset if part is None else f"{spec.dataset} {part}") as bar:
         generate_dataset(spec, opts["out"], n=opts["n"], test_n=test_n, seed=opts["seed"],
                          workers=opts["workers"] or default_workers(), shard_size=opts["shard_size"],
-                         on_progress=bar.update, version=package_version())
-    click.echo(f"{spec.dataset}: {opts['n']} train + {test_n} test scenes in {opts['out']}")
+                         on_progress=bar.update, version=package_version(), part=part)
+    if part is None:
+        click.echo(f"{spec.dataset}: {opts['n']} train + {test_n} test scenes in {opts['out']}")
+    else:
+        click.echo(f"{spec.dataset}: part {part} of {opts['n']} train + {test_n} test scenes in {opts['out']}; "
+                   f"when every part is done: jumpdata merge FOLDER")
 
 
 @main.command(context_settings=CONTEXT)
@@ -215,7 +233,9 @@ def info(folder):
     from scene_shards import summarize_folder
     summaries = summarize_folder(folder)
     if not summaries:
-        raise UserError(f"{folder} holds no jumpdata dataset (no manifest NAME.json)")
+        from scene_shards.parts import find_part_manifests
+        parts = "; it holds parts (--part K/N): join them with `jumpdata merge`" if find_part_manifests(folder) else ""
+        raise UserError(f"{folder} holds no jumpdata dataset (no manifest NAME.json){parts}")
     problems = []
     for s in summaries:
         if "damaged" in s:
@@ -235,6 +255,20 @@ def info(folder):
         problems += s["problems"]
     if problems:
         raise UserError(f"{len(problems)} problem(s) found: {problems[0]}")
+
+
+@main.command(context_settings=CONTEXT)
+@click.argument("folder", type=PATH)
+@click.option("--dataset", default=None, help="Dataset name (needed when the folders hold parts of several).")
+@click.option("--from", "sources", multiple=True, type=PATH,
+              help="Another folder holding parts (repeatable); their shards are copied into FOLDER.")
+def merge(folder, dataset, sources):
+    """Join the parts (--part K/N) of a dataset: check every part is there, complete and made with the same
+    settings, then write the dataset's manifest into FOLDER (docs/format.md, "Many machines")."""
+    from scene_shards.merge import merge_parts
+    m = merge_parts(folder, dataset, sources)
+    scenes = {split: m["splits"][split]["scenes"] for split in ("train", "test")}
+    click.echo(f"{m['dataset']}: merged {scenes['train']} train + {scenes['test']} test scenes in {folder}")
 
 
 @main.command(context_settings=CONTEXT)
@@ -342,7 +376,7 @@ def sample(run, out, context, query, samples, scene, seed, scale, data, compile)
                    "FILE_digits, FILE_story.png).")
 @click.option("--samples", type=count(1, MAX_EVAL_SAMPLES), default=None,
               help=f"min-mse, story: continuations per video; nelbo, consistency: posterior samples per scene; "
-                   f"digit-agreement: sampled sets per scene, at most {MAX_EVAL_SAMPLES} [default: 30; 10 for "
+                   f"digit-agreement: sampled sets per scene, at least 3 and at most {MAX_EVAL_SAMPLES} [default: 30; 10 for "
                    f"digit-agreement and story].")
 @click.option("--scenes", type=count(1, MAX_SCENE_INDEX), default=None,
               help="Use the first N test scenes (at most those the split holds) [default: all].")
@@ -359,7 +393,8 @@ def sample(run, out, context, query, samples, scene, seed, scale, data, compile)
 @click.option("--device", type=click.Choice(DEVICES), default="auto", show_default=True)
 @click.option("--compile/--no-compile", default=False, help=COMPILE_SAMPLING_HELP)
 def eval_(runs, metrics, out, **opts):
-    """Measure trained RUNS on their test split (docs/reproduce.md): writes the JSON, a plot and prints a table."""
+    """Measure trained RUNS on their test split (docs/reproduce.md): writes the JSON, a plot and prints a table.
+    Several runs of one model (seeds) are also summarised per model, and models compared scene by scene."""
     from jump_model.eval.report import EvalSettings, evaluate, table
     with ProgressBar("eval") as bar:
         report = evaluate(runs, out, EvalSettings(metrics=list(metrics), **opts), on_progress=bar.update)

@@ -1,7 +1,9 @@
 """The PyBullet dice room: built once per worker, then re-dressed and rendered scene after scene.
 
 Every surface is a textured quad (an OBJ mesh with explicit UVs): the floor,
-four walls, and six face plates per cube. Textures are loaded once (one
+four walls, the ceiling, and six face plates per cube. The floor, walls and
+ceiling reach OVERLAP metres past the room's edges, so no seam between two of
+them lets a pixel see out of the room. Textures are loaded once (one
 engraved-digit texture per bank digit, a small pool of surface patterns) and
 only assigned per scene, with the scene's colours as tint, so memory stays
 flat however many scenes a worker renders. Each cube face is its own body,
@@ -43,12 +45,14 @@ with _silenced(2):  # pybullet prints its build time on import
 
 from .cameras import FOV_DEG, camera_target
 from .geometry import FACE_NORMALS, face_quaternion, frame_quaternion, quat_multiply, quat_to_matrix
-from .scene import CUBE_SIZES, ROOM_HALF, TEXTURE_POOL, WALL_HEIGHT, DiceScene
+from .scene import CEILING_COLOR, CUBE_SIZES, ROOM_HALF, TEXTURE_POOL, WALL_HEIGHT, DiceScene
 from .shadows import in_cube_shadow, pixel_points
 from .textures import engraved_digit, surface_texture
 
 RENDERERS = ("tiny", "egl")
 TILE_METRES = 1.5  # one surface texture covers this many metres of wall or floor
+OVERLAP = 0.05  # how far each room surface reaches past the room's edges (hidden behind its neighbours)
+CEILING_TEXTURE = 0  # the surface pattern of the ceiling
 PARKED = (1000.0, 1000.0, -1000.0)  # where the cubes of other sizes wait
 NEAR, FAR = 0.1, 15.0
 AMBIENT, DIFFUSE = 0.45, 0.6  # TinyRenderer shading: colour = texture * tint * (AMBIENT + DIFFUSE * max(0, n.l))
@@ -121,12 +125,17 @@ class DiceRoom:
                                    for i, d in enumerate(bank_images)]
             self.surface_textures = [self._texture(folder, f"surface{k}", surface_texture(k))
                                      for k in range(TEXTURE_POOL)]
-            side = 2 * ROOM_HALF
-            self.floor = self._plate(folder, "floor", (side / TILE_METRES, side / TILE_METRES), (side, side),
-                                     (0, 0, 0), frame_quaternion((1, 0, 0), (0, 1, 0)))
-            self.walls = [self._plate(folder, f"wall{k}", (side / TILE_METRES, WALL_HEIGHT / TILE_METRES),
-                                      (side, WALL_HEIGHT), centre, frame_quaternion(right, (0, 0, 1)))
+            side, height = 2 * (ROOM_HALF + OVERLAP), WALL_HEIGHT + 2 * OVERLAP
+            across = (side / TILE_METRES, side / TILE_METRES)
+            self.floor = self._plate(folder, "floor", across, (side, side), (0, 0, 0),
+                                     frame_quaternion((1, 0, 0), (0, 1, 0)))
+            self.ceiling = self._plate(folder, "ceiling", across, (side, side), (0, 0, WALL_HEIGHT),
+                                       frame_quaternion((1, 0, 0), (0, -1, 0)))   # facing down, into the room
+            self.walls = [self._plate(folder, f"wall{k}", (side / TILE_METRES, height / TILE_METRES),
+                                      (side, height), centre, frame_quaternion(right, (0, 0, 1)))
                           for k, (centre, right, _) in enumerate(_WALLS)]
+            self.client.changeVisualShape(self.ceiling, -1, textureUniqueId=self.surface_textures[CEILING_TEXTURE],
+                                          rgbaColor=[*CEILING_COLOR, 1])
             # One body per face and cube size (the EGL renderer caches meshes by file, hence one file each).
             self.cubes = [[self._plate(folder, f"face{s}-{k}", (1, 1), (s, s), PARKED, (0, 0, 0, 1))
                            for k in range(6)] for s in CUBE_SIZES]
@@ -134,12 +143,13 @@ class DiceRoom:
         self.fov_deg = fov_deg
         bodies = max(max(c) for c in self.cubes) + 1
         # Per body id: which cube face it is (-1: none), and the room surfaces' normals (zero for cube faces);
-        # one extra row at the end answers the segmentation mask's -1 (no body: the sky).
+        # one extra row at the end answers the segmentation mask's -1 (no body; the closed room leaves none).
         self.face_of = np.full(bodies + 1, -1)
         for cube in self.cubes:
             self.face_of[cube] = np.arange(6)
         self.normals = np.zeros((bodies + 1, 3))
         self.normals[self.floor] = (0, 0, 1)
+        self.normals[self.ceiling] = (0, 0, -1)
         for wall, (_, _, normal) in zip(self.walls, _WALLS):
             self.normals[wall] = normal
 
@@ -197,7 +207,7 @@ class DiceRoom:
             _, _, rgba, depth, seg = self.client.getCameraImage(
                 self.size, self.size, view, self.projection, lightDirection=list(towards_light), shadow=0,
                 renderer=self.renderer, **LIGHT)
-            body = np.asarray(seg).reshape(self.size, self.size)  # body id per pixel, -1 for the sky
+            body = np.asarray(seg).reshape(self.size, self.size)  # body id per pixel (-1: none)
             face = self.face_of[body]
             visible[v] = np.bincount(face.ravel() + 1, minlength=7)[1:] / face.size
             room = (body >= 0) & (face < 0)

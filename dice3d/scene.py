@@ -2,7 +2,9 @@
 
 Room: a square floor [-ROOM_HALF, ROOM_HALF]^2 at z = 0 with four walls of
 height WALL_HEIGHT, numbered +x, -x, +y, -y (the side of the room each stands
-on). Lengths are in metres, colours are RGB in [0, 1].
+on), closed by a ceiling of colour CEILING_COLOR on top of the walls, so no
+camera sees out of the room; the light hangs below the ceiling. Lengths are in
+metres, colours are RGB in [0, 1].
 """
 
 from dataclasses import dataclass
@@ -12,7 +14,8 @@ import numpy as np
 from .geometry import cube_orientation
 
 ROOM_HALF = 3.0
-WALL_HEIGHT = 2.4
+WALL_HEIGHT = 5.0   # also the ceiling's height: above the light (3 to 4.5 m)
+CEILING_COLOR = (0.86, 0.85, 0.82)   # plaster, the same in every scene; lit by the ambient light only
 CUBE_SIZES = (0.6, 0.7, 0.8, 0.9, 1.0)  # edge lengths; a few fixed sizes so the renderer needs no rebuild
 CUBE_AREA_HALF = 0.8  # the cube's centre stays in [-0.8, 0.8]^2, leaving room for cameras all around
 TEXTURE_POOL = 8  # procedural wall/floor textures, see textures.surface_texture

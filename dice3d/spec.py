@@ -9,7 +9,7 @@ from .cameras import FOV_DEG, sample_cameras
 from .digits import load_bank
 from .label_names import CUBE_ORIENTATION, DIGIT_CLASSES, VISIBLE_FACES
 from .render import DiceRoom, check_renderer
-from .scene import CUBE_SIZES, ROOM_HALF, TEXTURE_POOL, WALL_HEIGHT, sample_scene
+from .scene import CEILING_COLOR, CUBE_SIZES, ROOM_HALF, TEXTURE_POOL, WALL_HEIGHT, sample_scene
 
 SIZE_RANGE = (8, 1024)
 MAX_VIEWS = 1000   # cameras per scene (the paper uses a few tens); scene memory is bounded by the driver too
@@ -45,6 +45,7 @@ def make_spec(digits: int, views: int, size: int, mnist: str | None = None, name
     config = {"digits": digits, "mnist": bank.source.removeprefix("mnist:") if mnist else None,
               "digit_source": bank.source, "digit_classes": bank.classes.tolist(), "views": views, "size": size,
               "fov_deg": FOV_DEG, "renderer": renderer, "room_half": ROOM_HALF, "wall_height": WALL_HEIGHT,
+              "ceiling_color": list(CEILING_COLOR),
               "cube_sizes": list(CUBE_SIZES), "textures": TEXTURE_POOL,
               "face_order": ["+x", "-x", "+y", "-y", "+z", "-z"], "quaternion_order": "xyzw"}
     return GeneratorSpec(

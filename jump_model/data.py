@@ -65,20 +65,21 @@ class SceneViews(Dataset):
         (K = context, T = targets; the real views first, the rest zero padding marked False in the masks)."""
         i = self.scene_index(g)
         rng = np.random.default_rng([self.seed, PICK_STREAM, g])
-        frames, views = self.scenes.frames(i), self.scenes.viewpoints(i)
+        views = self.scenes.viewpoints(i)
         k = int(rng.integers(1, self.context + 1))
         t = int(rng.integers(1, self.targets + 1))
         if self.all_targets:
             t = self.targets
         if self.sequential:
-            picks = int(rng.integers(0, len(frames) - k - t + 1)) + np.arange(k + t)
+            picks = int(rng.integers(0, len(views) - k - t + 1)) + np.arange(k + t)
         else:
-            picks = rng.choice(len(frames), size=k + t, replace=False)
+            picks = rng.choice(len(views), size=k + t, replace=False)
         ctx, tgt = picks[:k], picks[k:]
-        return {"context_frames": padded(frames[ctx], self.context),
+        frames = self.scenes.frames(i, picks)   # the picked views only, context then targets
+        return {"context_frames": padded(frames[:k], self.context),
                 "context_viewpoints": padded(views[ctx], self.context),
                 "context_mask": np.arange(self.context) < k,
-                "target_frames": padded(frames[tgt], self.targets),
+                "target_frames": padded(frames[k:], self.targets),
                 "target_viewpoints": padded(views[tgt], self.targets),
                 "target_mask": np.arange(self.targets) < t}
 

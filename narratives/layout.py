@@ -5,6 +5,7 @@ covers [c, c+1) x [r, r+1), so its centre is (c + 0.5, r + 0.5).  A shape of bou
 radius R is "inside the frame" when its centre is at least R + EDGE_PX from every border.
 """
 import bisect
+import functools
 import math
 
 import numpy as np
@@ -80,18 +81,26 @@ def smoothstep(u):
     return u * u * (3.0 - 2.0 * u)
 
 
+@functools.lru_cache(maxsize=64)
+def _schedule(frames, arrivals):
+    """Return (leg intp [frames], u float64 [frames]): the move each frame is in and how far along it the actor
+    is then (eased), for moves ending at frames `arrivals` (a tuple); computed once per video length."""
+    ends = [0] + list(arrivals)
+    legs, fractions = [], []
+    for t in range(frames):
+        leg = max(min(bisect.bisect_left(ends, t) - 1, len(arrivals) - 1), 0)  # frame t is in move leg
+        legs.append(leg)
+        fractions.append(smoothstep(min((t - ends[leg]) / (ends[leg + 1] - ends[leg]), 1.0)))
+    return np.array(legs, dtype=np.intp), np.array(fractions)[:, None]
+
+
 def travel(start, stops, arrivals, frames):
     """Return float64 [frames, 2]: the actor's centre per frame, going from `start` through `stops` [K, 2].
 
     Move k runs in a straight line from the previous stop and arrives exactly at frame `arrivals[k]`,
     easing in and out; before the first move the actor is at `start`, after the last it stays put.
     """
-    points = [(float(x), float(y)) for x, y in np.concatenate([np.reshape(start, (1, 2)), np.reshape(stops, (-1, 2))])]
-    ends = [0] + list(arrivals)
-    path = []
-    for t in range(frames):
-        leg = max(min(bisect.bisect_left(ends, t) - 1, len(arrivals) - 1), 0)  # frame t is in move leg
-        u = smoothstep(min((t - ends[leg]) / (ends[leg + 1] - ends[leg]), 1.0))
-        (x0, y0), (x1, y1) = points[leg], points[leg + 1]
-        path.append((x0 + u * (x1 - x0), y0 + u * (y1 - y0)))
-    return np.array(path)
+    points = np.concatenate([np.reshape(start, (1, 2)), np.reshape(stops, (-1, 2))]).astype(np.float64)
+    leg, u = _schedule(frames, tuple(arrivals))
+    here = points[leg]
+    return here + u * (points[leg + 1] - here)

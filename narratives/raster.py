@@ -136,13 +136,12 @@ def paint(frames, layers, kinds, radii, centres, rgb):
         rows = np.flatnonzero(rank == k) if rank.any() else slice(None)   # all of them at once, or a group
         pick = (layers[rows], origin[rows, 1], origin[rows, 0])
         coverage = alpha[rows]
-        under = _SCRATCH.get("under", coverage.shape)
-        np.copyto(under, view[pick])
+        under = view[pick]                                   # uint8, cast to float32 by each operation below
         change = np.subtract(colour[rows, None, :], under, out=_SCRATCH.get("change", coverage.shape))
         change *= coverage
         change += under                                      # under + change, the same sum
         change += 0.5
-        view[pick] = change.astype(np.uint8)
+        view[pick] = change                                  # truncated to uint8: rounded, as 0 <= value < 256
 
 
 def render_all(boards, size):

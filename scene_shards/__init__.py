@@ -5,11 +5,14 @@ Modules, each with one job:
     common       UserError and package_version (standard library only; safe to import anywhere)
     files        atomic writes, checksums, temporary names
     manifest     the dataset's manifest NAME.json: names, creation, loading, checks
+    chunks       the frames' chunks: ISA-L deflate and inflate, h5py's filter for foreign chunks
     writer       one shard file: encode scenes, write, rename into place
     reader       ShardDataset: one split of a dataset as random-access scenes
     verify       sha256 checks of a folder (`jumpdata info`)
     fingerprint  what a run records of its data, from the manifest (data_fingerprint, fingerprint_differences)
     generation   the parallel, deterministic, resumable driver every generator runs through
+    parts        --part K/N: the shards a part owns, its manifest and its lock
+    merge        `jumpdata merge`: the parts checked and joined into the dataset a one-machine run makes
     pictures     PNG grids and GIFs of frames (`jumpdata show`, `jumpdata sample`)
 
 The names below are exported lazily (on first use), so `import scene_shards.common`

@@ -8,7 +8,11 @@ the number of workers, the shard size, or an interruption.
 import multiprocessing
 import os
 import signal
+import threading
+from collections import deque
+from contextlib import contextmanager
 from dataclasses import dataclass, field
+from multiprocessing.pool import AsyncResult
 from pathlib import Path
 from typing import Callable, Optional
 
@@ -18,8 +22,9 @@ from .common import MAX_WORKERS, UserError, one_line
 from .files import TMP_MARK, sha256_of, write_json_atomic
 from .lock import writing_folder
 from .manifest import (MAX_SHARDS, SPLIT_ID, SPLITS, VIEWPOINT_NAMES, check_dataset_name, differences,
-                       load_manifest, manifest_path, new_manifest, shard_count, shard_file_name)
-from .writer import ShardWriter, encode_scene
+                       load_manifest, new_manifest, shard_count, shard_file_name)
+from .parts import Part, as_part_manifest, load_part_manifest, lock_name, owned_shards, part_manifest_path
+from .writer import ShardWriter, check_scene, encode_block
 
 BLOCK_SCENES = 16               # most scenes per task sent to a worker
 BLOCK_BYTES = 64 << 20          # most uncompressed frame bytes per task (fewer scenes per task for big scenes)
@@ -109,13 +114,15 @@ _WORKER = {}
 
 def _start_worker(spec: GeneratorSpec, seed: int) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent handles Ctrl-C and stops the pool
+    _WORKER.clear()   # a worker forked after the parent built its own scene maker builds a fresh one
     _WORKER.update(spec=spec, seed=seed)
 
 
-def _make_block(task) -> list:
-    """Make and encode the scenes of one task (split, first, count). Any error becomes a one-line UserError
-    naming the scene, so it reaches the user as one line from a pool worker too (an error in a pool's
-    initializer would instead make the pool restart its workers forever: the scene maker is built here)."""
+def _make_block(task) -> dict:
+    """Make and encode the scenes of one task (split, first, count), consecutive scenes of one shard; returns
+    writer.encode_block's block. Any error becomes a one-line UserError naming the scene, so it reaches the
+    user as one line from a pool worker too (an error in a pool's initializer would instead make the pool
+    restart its workers forever: the scene maker is built here)."""
     split, first, count = task
     spec, seed = _WORKER["spec"], _WORKER["seed"]
     rngs = [np.random.default_rng([seed, SPLIT_ID[split], j]) for j in range(first, first + count)]
@@ -123,20 +130,25 @@ def _make_block(task) -> list:
         f"scenes {first}..{first + count - 1}"
     try:
         if spec.range_maker is not None:
-            if "make_range" not in _WORKER:
+            if "make_range" not in _WORKER:   # built once per process, by its first task
                 _WORKER["make_range"] = spec.range_maker(spec.config)
-            return [encode_scene(scene, spec) for scene in _WORKER["make_range"](split, first, count)]
-        if spec.block_maker is not None:
+            scenes = list(_WORKER["make_range"](split, first, count))
+        elif spec.block_maker is not None:
             if "make_all" not in _WORKER:   # built once per process, by its first task
                 _WORKER["make_all"] = spec.block_maker(spec.config)
-            return [encode_scene(scene, spec) for scene in _WORKER["make_all"](rngs)]
-        if "make" not in _WORKER:
-            _WORKER["make"] = spec.scene_maker(spec.config)
-        encoded = []
-        for j, rng in zip(range(first, first + count), rngs):
+            scenes = _WORKER["make_all"](rngs)
+        else:
+            if "make" not in _WORKER:
+                _WORKER["make"] = spec.scene_maker(spec.config)
+            scenes = []
+            for j, rng in zip(range(first, first + count), rngs):
+                where = f"scene {j}"
+                scenes.append(_WORKER["make"](rng))
+        checked = []
+        for j, scene in zip(range(first, first + count), scenes):
             where = f"scene {j}"
-            encoded.append(encode_scene(_WORKER["make"](rng), spec))
-        return encoded
+            checked.append(check_scene(scene, spec))
+        return encode_block(scenes, checked)
     except UserError:
         raise
     except Exception as e:
@@ -144,16 +156,16 @@ def _make_block(task) -> list:
                         f"{one_line(e)}") from None
 
 
-def _remove_stale_temporaries(folder: Path, dataset: str) -> None:
-    """Delete the temporary files of `dataset` left by killed runs (the caller holds the dataset's lock, so no
-    live process is writing any)."""
-    patterns = [f".{dataset}-{split}-*.h5{TMP_MARK}*" for split in SPLITS] + [f".{dataset}.json{TMP_MARK}*"]
-    for p in (p for pattern in patterns for p in folder.glob(pattern)):
-        p.unlink(missing_ok=True)
+def _remove_stale_temporaries(folder: Path, names) -> None:
+    """Delete the temporary files of the files `names` (this run's shards and manifest) left by killed runs (the
+    caller holds the lock of those files, so no live process is writing any; other parts' are left alone)."""
+    for name in names:
+        for p in folder.glob(f".{name}{TMP_MARK}*"):
+            p.unlink(missing_ok=True)
 
 
-def _plan(manifest: dict, shard_size: int) -> list:
-    """Return the shards still to make: (split, index, count, first_scene, scenes) in writing order."""
+def _plan(manifest: dict, shard_size: int, owned: set) -> list:
+    """Return the shards of `owned` still to make: (split, index, count, first_scene, scenes) in writing order."""
     todo = []
     for split in SPLITS:
         info = manifest["splits"][split]
@@ -162,7 +174,8 @@ def _plan(manifest: dict, shard_size: int) -> list:
         for k in range(count):
             first = k * shard_size
             scenes = min(shard_size, info["scenes"] - first)
-            if shard_file_name(manifest["dataset"], split, k, count) not in done:
+            name = shard_file_name(manifest["dataset"], split, k, count)
+            if name in owned and name not in done:
                 todo.append((split, k, count, first, scenes))
     return todo
 
@@ -176,32 +189,37 @@ def _keep_intact_shards(folder: Path, old: dict, new: dict) -> None:
                 new["splits"][split]["shards"].append(entry)
 
 
-def _prepare_folder(out, spec: GeneratorSpec, seed: int, n: int, test_n: int, shard_size: int,
-                   version: str) -> dict:
-    """Return the manifest to resume from in folder `out` (intact shards of an earlier run kept), written there.
+def _prepare_folder(folder: Path, spec: GeneratorSpec, seed: int, n: int, test_n: int, shard_size: int,
+                    version: str, part: Optional[Part]) -> tuple:
+    """Return (the manifest to resume from in `folder`, intact shards of an earlier run kept, written there; its
+    path; the shard files this run owns). For a `part` the manifest is that part's (scene_shards.parts).
 
-    Raises UserError if `out` holds shards of a dataset of the same name made with other settings (a manifest
-    of other settings that lists no shard yet is simply replaced). The caller holds the dataset's lock.
+    Raises UserError if `folder` holds shards of a dataset (or part) of the same name made with other settings
+    (a manifest of other settings that lists no shard yet is simply replaced). The caller holds the lock.
     """
-    folder = Path(out)
     manifest = new_manifest(spec, seed, {"train": n, "test": test_n}, shard_size, version)
-    path = manifest_path(folder, spec.dataset)
+    if part is not None:
+        manifest = as_part_manifest(manifest, part)
+    path = part_manifest_path(folder, spec.dataset, part)
     if path.exists():
-        old = load_manifest(path)
+        old = load_manifest(path) if part is None else load_part_manifest(path)[1]
         changed = differences(old, manifest)
         if changed and any(old["splits"][s]["shards"] for s in SPLITS):
             raise UserError(f"{path} holds '{spec.dataset}' made with other settings ({', '.join(changed)}); "
                             f"use another --out or --name, or delete that dataset's files first")
         if not changed:
             _keep_intact_shards(folder, old, manifest)
-    _remove_stale_temporaries(folder, spec.dataset)
+    owned = owned_shards(manifest, part)
+    _remove_stale_temporaries(folder, sorted(owned) + [path.name])
     write_json_atomic(path, manifest)
-    return manifest
+    return manifest, path, owned
 
 
 def generate_dataset(spec: GeneratorSpec, out, n: int, test_n: int, seed: int = 0, workers: Optional[int] = None,
-                     shard_size: int = 1000, on_progress: Optional[Callable] = None, version: str = "0") -> dict:
-    """Generate (or finish) a dataset in folder `out`; return its final manifest (dict).
+                     shard_size: int = 1000, on_progress: Optional[Callable] = None, version: str = "0",
+                     part: Optional[Part] = None) -> dict:
+    """Generate (or finish) a dataset in folder `out`, or only its shards that `part` owns; return the final
+    manifest (dict; a part manifest for a part, which `jumpdata merge` joins into the dataset's).
 
     Shards already complete and intact are kept. `on_progress(done, total)` is
     called as scenes are written. On KeyboardInterrupt the pool is stopped,
@@ -214,21 +232,71 @@ def generate_dataset(spec: GeneratorSpec, out, n: int, test_n: int, seed: int = 
     folder = Path(out)
     if folder.exists() and not folder.is_dir():
         raise UserError(f"--out {folder} is a file, not a folder")
-    with writing_folder(folder, lock_name(spec.dataset), f"generating dataset '{spec.dataset}'"):
-        manifest = _prepare_folder(folder, spec, seed, n, test_n, shard_size, version)
-        _run(spec, folder, manifest, seed, workers, shard_size, on_progress)
+    what = f"generating {'' if part is None else f'part {part} of '}dataset '{spec.dataset}'"
+    with writing_folder(folder, lock_name(spec.dataset, part), what):
+        manifest, path, owned = _prepare_folder(folder, spec, seed, n, test_n, shard_size, version, part)
+        _run(spec, folder, manifest, path, _plan(manifest, shard_size, owned), seed, workers, on_progress)
     return manifest
 
 
-def lock_name(dataset: str) -> str:
-    """Return the name of the lock file a generation of `dataset` holds in its folder."""
-    return f".{dataset}.lock"
+@contextmanager
+def _interrupts_held():
+    """Run the block with Ctrl-C (SIGINT) held back: one that comes during it takes effect when it ends (as the
+    handler in place before would have taken it). Only in the main thread, the one Python signals reach."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    caught = []
+    previous = signal.signal(signal.SIGINT, lambda signum, frame: caught.append(frame))
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    if caught and callable(previous):
+        previous(signal.SIGINT, caught[0])
+    elif caught and previous == signal.SIG_DFL:
+        raise KeyboardInterrupt
 
 
-def _run(spec: GeneratorSpec, folder: Path, manifest: dict, seed: int, workers: int, shard_size: int,
+def _ordered_blocks(tasks, pool, window: int):
+    """Yield the blocks of `tasks` in order, made by the `pool` and by this process: up to `window` tasks wait
+    in the pool; whenever the next block in order is not ready yet, this process makes the next task itself
+    (holding at most `window` such blocks), instead of waiting idle beside the pool's workers. An error is
+    raised when its task's turn comes, so the first failing scene in order is the one reported."""
+    pending = deque()   # in task order: the pool's AsyncResults and the blocks made here
+    tasks = iter(tasks)
+    in_pool = made_here = 0
+    while True:
+        while in_pool < window and (task := next(tasks, None)) is not None:
+            pending.append(pool.apply_async(_make_block, (task,)))
+            in_pool += 1
+        if not pending:
+            return
+        head = pending[0]
+        if isinstance(head, AsyncResult) and not head.ready() and made_here < window:
+            task = next(tasks, None)
+            if task is not None:
+                try:
+                    pending.append(_make_block(task))
+                except UserError as e:
+                    pending.append(e)
+                made_here += 1
+                continue
+        pending.popleft()
+        if isinstance(head, AsyncResult):
+            in_pool -= 1
+            yield head.get()
+        else:
+            made_here -= 1
+            if isinstance(head, UserError):
+                raise head
+            yield head
+
+
+def _run(spec: GeneratorSpec, folder: Path, manifest: dict, path: Path, todo: list, seed: int, workers: int,
          on_progress) -> None:
-    """Make the shards `manifest` still lacks on `workers` processes, adding each to the manifest when complete."""
-    todo = _plan(manifest, shard_size)
+    """Make the shards `todo` (see _plan) on `workers` processes, adding each to `manifest` when complete and
+    rewriting it at `path`."""
     step = block_scenes(spec)
     tasks = ((split, first + b, min(step, scenes - b))
              for split, _, _, first, scenes in todo for b in range(0, scenes, step))
@@ -242,26 +310,25 @@ def _run(spec: GeneratorSpec, folder: Path, manifest: dict, seed: int, workers: 
     try:
         if workers > 1 and task_count > 1:
             ctx = multiprocessing.get_context("fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn")
-            pool = ctx.Pool(min(workers, task_count), initializer=_start_worker, initargs=(spec, seed))
-            results = pool.imap(_make_block, tasks)
-        else:
-            _WORKER.update(spec=spec, seed=seed)
-            results = map(_make_block, tasks)
+            pool = ctx.Pool(min(workers, task_count) - 1, initializer=_start_worker, initargs=(spec, seed))
+        _WORKER.update(spec=spec, seed=seed)   # after the fork: this process makes scenes too
+        results = map(_make_block, tasks) if pool is None else _ordered_blocks(tasks, pool, 2 * workers)
         shards = iter(todo)
-        for encoded in results:
-            for scene in encoded:
-                if writer is None:
-                    split, k, count, first, scenes = next(shards)
+        for block in results:   # tasks never span two shards
+            if writer is None:
+                split, k, count, first, scenes = next(shards)
+                with _interrupts_held():   # a temporary file created is one `writer` names, to abandon
                     writer = ShardWriter(folder, shard_file_name(spec.dataset, split, k, count), spec, split, k,
                                          count, first, scenes)
-                writer.add(scene)
-                if writer.written == writer.scenes:
+            writer.add(block)
+            if writer.written == writer.scenes:
+                with _interrupts_held():   # a shard renamed into place is listed before Ctrl-C lands
                     entries = manifest["splits"][writer.split]["shards"]
                     entries.append(writer.finish())
                     writer = None
                     entries.sort(key=lambda e: e["first_scene"])
-                    write_json_atomic(manifest_path(folder, spec.dataset), manifest)
-            done += len(encoded)
+                    write_json_atomic(path, manifest)
+            done += len(block["frames"])
             if on_progress:
                 on_progress(done, total)
     except BaseException:

@@ -13,7 +13,8 @@ from pathlib import Path
 from .common import UserError, one_line
 
 FORMAT = "jumpdata-shards"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2          # 2: frames deflated by ISA-L (same format as 1, other bytes); docs/format.md
+READABLE_VERSIONS = (1, 2)  # the versions this jumpdata reads
 SPLITS = ("train", "test")
 SPLIT_ID = {"train": 0, "test": 1}
 
@@ -31,7 +32,7 @@ LABEL_DTYPES = ("bool", "int8", "int16", "int32", "int64", "uint8", "uint16", "u
 REQUIRED_KEYS = ("dataset", "generator", "seed", "config", "frame_shape", "views_per_scene", "viewpoint_kind",
                  "viewpoint_names", "shard_size", "splits")
 # Keys that must agree for a re-run to resume an existing dataset.
-IDENTITY_KEYS = ("generator", "seed", "config", "frame_shape", "views_per_scene",
+IDENTITY_KEYS = ("format_version", "generator", "seed", "config", "frame_shape", "views_per_scene",
                  "viewpoint_kind", "viewpoint_names", "shard_size")
 
 
@@ -92,6 +93,14 @@ def load_manifest(path) -> dict:
     """Read and check a manifest; return it as a dict. Raises UserError (one line naming the damage) if it is
     missing, empty, not JSON, not a manifest, or its keys, counts and shard list do not agree."""
     path = Path(path)
+    m = read_manifest_json(path, FORMAT, "a jumpdata manifest")
+    check_structure(path, m, path.stem)
+    return m
+
+
+def read_manifest_json(path: Path, kind: str, what: str) -> dict:
+    """Return the JSON object in `path`, checked to have format `kind` and a version this jumpdata reads;
+    UserError (one line, `what` naming the kind) if it is missing, empty, not JSON or of another kind."""
     if (path.exists() or path.is_symlink()) and not path.is_file():
         raise UserError(f"manifest {path} is not a readable file ({_what_it_is(path)})")
     try:
@@ -106,11 +115,11 @@ def load_manifest(path) -> dict:
         m = json.loads(text)
     except json.JSONDecodeError as e:
         raise UserError(f"manifest {path} is not valid JSON (damaged: {one_line(e)})") from None
-    if not isinstance(m, dict) or m.get("format") != FORMAT:
-        raise UserError(f"{path} is not a jumpdata manifest")
-    if m.get("format_version") != FORMAT_VERSION:
-        raise UserError(f"{path} has format version {m.get('format_version')}; this jumpdata reads {FORMAT_VERSION}")
-    _check_structure(path, m)
+    if not isinstance(m, dict) or m.get("format") != kind:
+        raise UserError(f"{path} is not {what}")
+    if m.get("format_version") not in READABLE_VERSIONS:
+        raise UserError(f"{path} has format version {m.get('format_version')}; this jumpdata reads "
+                        f"{' and '.join(map(str, READABLE_VERSIONS))}")
     return m
 
 
@@ -128,10 +137,10 @@ def _is_count(value, least: int = 0) -> bool:
     return isinstance(value, int) and not isinstance(value, bool) and value >= least
 
 
-def _check_structure(path: Path, m: dict) -> None:
-    """Raise UserError unless manifest `m` has the keys readers rely on, with values of the right types, split
-    counts that agree with each other, and a shard list naming only its own shards, each once, with the scene
-    count its place requires."""
+def check_structure(path: Path, m: dict, dataset: str) -> None:
+    """Raise UserError unless manifest `m` (read from `path`) describes `dataset` and has the keys readers rely
+    on, with values of the right types, split counts that agree with each other, and a shard list naming only
+    its own shards, each once, with the scene count its place requires."""
     missing = [key for key in REQUIRED_KEYS if key not in m]
     if missing:
         raise UserError(f"{path} is damaged: it has no {', '.join(missing)}")
@@ -139,8 +148,8 @@ def _check_structure(path: Path, m: dict) -> None:
     def damaged(what):
         return UserError(f"{path} is damaged: {what}")
 
-    if m["dataset"] != path.stem:
-        raise damaged(f"it describes dataset '{m['dataset']}', not '{path.stem}'")
+    if m["dataset"] != dataset:
+        raise damaged(f"it describes dataset '{m['dataset']}', not '{dataset}'")
     shape = m["frame_shape"]
     if not (isinstance(shape, list) and len(shape) == 3 and all(_is_count(x, 1) for x in shape) and shape[2] == 3):
         raise damaged(f"frame_shape {shape} is not [height, width, 3]")
@@ -211,13 +220,21 @@ def resolve_dataset(folder, dataset=None) -> str:
     Raises UserError when the folder holds no dataset, or several and none was named.
     """
     names = list_datasets(folder)
-    if dataset is not None:
-        if dataset not in names:
-            have = ", ".join(names) if names else "none"
-            raise UserError(f"no dataset '{dataset}' in {folder} (it holds: {have})")
-        return dataset
+    return choose_name(names, dataset,
+                       missing=f"no dataset '{dataset}' in {folder} (it holds: {', '.join(names) or 'none'})",
+                       empty=f"{folder} holds no jumpdata dataset (no manifest NAME.json)",
+                       several=f"{folder} holds several datasets ({', '.join(names)}); choose one with --dataset NAME")
+
+
+def choose_name(names: list, wanted, missing: str, empty: str, several: str) -> str:
+    """Return `wanted` if given and one of `names`, else the only one of `names`; UserError with the message
+    `missing` (wanted is not there), `empty` (no names) or `several` (more than one and none wanted)."""
+    if wanted is not None:
+        if wanted not in names:
+            raise UserError(missing)
+        return wanted
     if not names:
-        raise UserError(f"{folder} holds no jumpdata dataset (no manifest NAME.json)")
+        raise UserError(empty)
     if len(names) > 1:
-        raise UserError(f"{folder} holds several datasets ({', '.join(names)}); choose one with --dataset NAME")
+        raise UserError(several)
     return names[0]

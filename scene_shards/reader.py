@@ -2,15 +2,19 @@
 
 HDF5 files are opened lazily, on first access in the process that reads, and
 the object pickles without its open handles, so it can be handed to torch
-DataLoader workers or a process pool.
+DataLoader workers or a process pool. Frames are read chunk by chunk and
+inflated with ISA-L (scene_shards/chunks.py); a shard's viewpoints are read
+whole when it is opened, so a scene's views cost no further HDF5 call.
 """
 
 import bisect
 from pathlib import Path
+from typing import NamedTuple
 
 import h5py
 import numpy as np
 
+from .chunks import INFLATE_ERRORS, FrameChunks
 from .common import UserError, one_line
 from .manifest import FORMAT, SPLITS, VIEWPOINT_NAMES, load_manifest, manifest_path, resolve_dataset
 
@@ -69,6 +73,13 @@ def shard_header_problem(h5, manifest: dict, split: str, entry: dict):
     return None
 
 
+class OpenShard(NamedTuple):
+    """A shard opened for reading: its file, its frames' chunks, its viewpoints float32 [N, V, D] (read whole)."""
+    h5: h5py.File
+    frames: FrameChunks
+    viewpoints: np.ndarray
+
+
 class ShardDataset:
     """One split of one dataset. `scene(i)` returns scene `i` (global index within the split)."""
 
@@ -91,7 +102,7 @@ class ShardDataset:
                             f"re-run the command that made it")
         self.starts = [s["first_scene"] for s in shards]
         self.length = info["scenes"]
-        self._handles = {}
+        self._handles = {}   # shard index -> OpenShard
 
     @property
     def name(self) -> str:
@@ -122,14 +133,24 @@ class ShardDataset:
         return state
 
     def _locate(self, i: int):
+        """Return (OpenShard holding scene `i`, its row there, the shard's index), opening the shard on first use."""
         if not 0 <= i < self.length:
             raise IndexError(f"scene {i} out of range 0..{self.length - 1}")
         k = bisect.bisect_right(self.starts, i) - 1
-        h5 = self._handles.get(k)
-        if h5 is None:
+        shard = self._handles.get(k)
+        if shard is None:
             h5 = self._open(k)
-            self._handles[k] = h5
-        return h5, i - self.starts[k], k
+            shard = self._handles[k] = self._read_shard(k, h5)
+        return shard, i - self.starts[k], k
+
+    def _read_shard(self, k: int, h5) -> OpenShard:
+        """Return the OpenShard of shard k, open as `h5` (UserError naming it when its arrays cannot be read)."""
+        try:
+            return OpenShard(h5, FrameChunks(h5["frames"]), h5["viewpoints"][()])
+        except (OSError, KeyError, ValueError) as e:
+            h5.close()
+            raise UserError(f"cannot read shard {self.files[k]} ({one_line(e)}); run `jumpdata info` to check") \
+                from None
 
     def _open(self, k: int):
         """Open shard k and check its header against the manifest; returns the h5py.File (UserError if damaged)."""
@@ -154,26 +175,29 @@ class ShardDataset:
                 self._open(k).close()
 
     def _read(self, i: int, read):
-        """Return read(h5 file, row) for scene `i`; a damaged shard becomes a UserError that names it."""
-        h5, row, k = self._locate(i)
+        """Return read(OpenShard, row) for scene `i`; a damaged shard becomes a UserError that names it."""
+        shard, row, k = self._locate(i)
         try:
-            return read(h5, row)
-        except (OSError, KeyError, ValueError) as e:
+            return read(shard, row)
+        except (OSError, KeyError, ValueError, *INFLATE_ERRORS) as e:
             raise UserError(f"cannot read scene {i} from shard {self.files[k]} ({one_line(e)}); run `jumpdata info` "
                             f"to check") from None
 
     def frames(self, i: int, views=None) -> np.ndarray:
         """Return the frames of scene `i`: uint8 [V, H, W, 3], or only the listed `views` (in that order)."""
-        frames = self._read(i, lambda h5, row: h5["frames"][row])
-        return frames if views is None else frames[np.asarray(views)]
+        frames = self._read(i, lambda shard, row: shard.frames.read(row))
+        if views is not None:
+            return frames[np.asarray(views)]
+        return frames if frames.flags.writeable else frames.copy()
 
     def viewpoints(self, i: int) -> np.ndarray:
         """Return the viewpoints of scene `i`: float32 [V, D] (see the manifest's viewpoint_names)."""
-        return self._read(i, lambda h5, row: h5["viewpoints"][row])
+        return self._read(i, lambda shard, row: shard.viewpoints[row].copy())
 
     def labels(self, i: int) -> dict:
         """Return the labels of scene `i`: {name: array} with the per-scene shapes listed in the manifest."""
-        return self._read(i, lambda h5, row: {name: h5["labels"][name][row] for name in h5.get("labels", {})})
+        return self._read(i, lambda shard, row: {name: shard.h5["labels"][name][row]
+                                                 for name in shard.h5.get("labels", {})})
 
     def scene(self, i: int) -> dict:
         """Return scene `i`: {"frames": uint8 [V,H,W,3], "viewpoints": float32 [V,D], "labels": {...}}."""
@@ -183,12 +207,12 @@ class ShardDataset:
         """Return a dataset stored once per shard (e.g. "digit_bank/images"), read from the first shard.
 
         Raises UserError when the shard has no such dataset."""
-        return self._read(0, lambda h5, row: h5[name][()])
+        return self._read(0, lambda shard, row: shard.h5[name][()])
 
     def close(self) -> None:
         """Close any open HDF5 files (reading again reopens them)."""
-        for h5 in self._handles.values():
-            h5.close()
+        for shard in self._handles.values():
+            shard.h5.close()
         self._handles = {}
 
 

@@ -1,9 +1,9 @@
 """Writing one shard: an HDF5 file of N scenes, written to a temporary name and renamed when complete.
 
 Frames are stored one scene per chunk with the standard HDF5 deflate (gzip)
-filter at level 1, so any HDF5 reader can decode them. The chunks are
-compressed by the generation workers (`encode_scene`) and written as raw
-chunks here, which keeps the writing process light.
+filter, so any HDF5 reader can decode them. The chunks are compressed by the
+generation workers (`check_scene`, `encode_block`, with ISA-L: scene_shards/chunks.py) and
+written as they are here, which keeps the writing process light.
 
 A shard is assembled in memory (HDF5's core driver, no backing store: its
 compressed size, tens of MB at the default shard size) and its finished image
@@ -15,26 +15,32 @@ The bytes are those the file driver would have written.
 
 import hashlib
 import json
-import zlib
 from pathlib import Path
 
 import h5py
 import numpy as np
 
+from .chunks import compress_frames, deflate_filter
 from .common import UserError, one_line
 from .files import atomic_open
 from .manifest import FORMAT, FORMAT_VERSION, VIEWPOINT_NAMES
 
-GZIP_LEVEL = 1
 
+def encode_block(scenes: list, checked: list) -> dict:
+    """Compress the frames of generated scenes (consecutive ones of a shard) and stack their checked viewpoints
+    and labels (`checked[i]` = check_scene(scenes[i], spec)).
 
-def encode_scene(scene: dict, spec) -> dict:
-    """Check a generated scene against `spec` and compress its frames.
-
-    Returns {"frames": bytes (zlib level 1 of uint8 [V,H,W,3]), "viewpoints":
-    float32 [V,D], "labels": {name: array of the spec's dtype and shape}}.
-    Raises ValueError when the generator produced arrays of the wrong shape or dtype.
+    Returns {"frames": [(filter mask, chunk bytes) of uint8 [V,H,W,3] per scene] (chunks.compress_frames),
+    "viewpoints": float32 [n,V,D], "labels": {name: array [n, ...] of the spec's dtype and per-scene shape}}.
     """
+    return {"frames": [compress_frames(scene["frames"]) for scene in scenes],
+            "viewpoints": np.stack([viewpoints for viewpoints, _ in checked]),
+            "labels": {name: np.stack([labels[name] for _, labels in checked]) for name in checked[0][1]}}
+
+
+def check_scene(scene: dict, spec) -> tuple:
+    """Return (viewpoints float32 [V,D], {name: label of the spec's dtype}) of one scene; ValueError when its
+    frames, viewpoints or labels have another shape, or a label holds values its dtype cannot hold."""
     frames = scene["frames"]
     expected = (spec.views_per_scene, *spec.frame_shape)
     if frames.dtype != np.uint8 or frames.shape != expected:
@@ -47,11 +53,13 @@ def encode_scene(scene: dict, spec) -> dict:
         value = np.asarray(scene["labels"][name])
         if value.shape != tuple(shape):
             raise ValueError(f"label {name} has shape {value.shape}, expected {tuple(shape)}")
-        if np.issubdtype(dtype, np.integer) and value.size and not (
-                np.iinfo(dtype).min <= value.min() and value.max() <= np.iinfo(dtype).max):
-            raise ValueError(f"label {name} holds values outside the range of {dtype}")
-        labels[name] = value.astype(dtype, copy=False)
-    return {"frames": zlib.compress(np.ascontiguousarray(frames), GZIP_LEVEL), "viewpoints": viewpoints, "labels": labels}
+        if value.dtype != dtype:   # values of the label's own dtype fit it; others are checked, then cast
+            if np.issubdtype(dtype, np.integer) and value.size and not (
+                    np.iinfo(dtype).min <= value.min() and value.max() <= np.iinfo(dtype).max):
+                raise ValueError(f"label {name} holds values outside the range of {dtype}")
+            value = value.astype(dtype)
+        labels[name] = value
+    return viewpoints, labels
 
 
 class ShardWriter:
@@ -78,16 +86,18 @@ class ShardWriter:
         v = spec.views_per_scene
         self.frames = self.h5.create_dataset(
             "frames", shape=(scenes, v, *spec.frame_shape), dtype=np.uint8,
-            chunks=(1, v, *spec.frame_shape), compression="gzip", compression_opts=GZIP_LEVEL, track_times=False)
+            chunks=(1, v, *spec.frame_shape), track_times=False, **deflate_filter())
 
-    def add(self, encoded: dict) -> None:
-        """Append one scene made by `encode_scene` (scenes must arrive in order)."""
+    def add(self, block: dict) -> None:
+        """Append the next scenes of the shard, a block made by `encode_block` (blocks arrive in order)."""
         i = self.written
-        self.frames.id.write_direct_chunk((i, 0, 0, 0, 0), encoded["frames"], filter_mask=0)
-        self.viewpoints[i] = encoded["viewpoints"]
-        for name, value in encoded["labels"].items():
-            self.labels[name][i] = value
-        self.written += 1
+        for row, (mask, chunk) in enumerate(block["frames"], start=i):
+            self.frames.id.write_direct_chunk((row, 0, 0, 0, 0), chunk, filter_mask=mask)
+        n = len(block["frames"])
+        self.viewpoints[i:i + n] = block["viewpoints"]
+        for name, value in block["labels"].items():
+            self.labels[name][i:i + n] = value
+        self.written += n
 
     def finish(self) -> dict:
         """Write the small arrays, write the shard's image to a temporary file and rename it into place; return

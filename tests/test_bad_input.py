@@ -79,7 +79,7 @@ def test_a_second_generation_into_the_folder_is_refused_and_the_first_resumes_in
     with pytest.raises(UserError, match=rf"{out} is being written by another process \(pid {first.pid}, "
                                         r"generating dataset 'toy'\)"):
         make(out, n=300, test_n=20, shard_size=25, size=9)   # other settings: would otherwise replace the data
-    assert listed_train_shards(out) == 2
+    assert listed_train_shards(out) >= 2 and json.loads((out / "toy.json").read_text())["config"]["size"] == 8
     make(out, name="other")                                  # another dataset in the same folder may go ahead
     os.killpg(first.pid, signal.SIGKILL)                     # kill -9 releases the lock: the re-run resumes
     first.wait()

@@ -246,8 +246,19 @@ def test_dice_command_writes_a_readable_dataset(tmp_path):
     ds = open_dataset(tmp_path, "dice", "test")
     assert len(ds) == 1 and ds.frames(0).shape == (3, 32, 32, 3) and ds.viewpoints(0).shape == (3, 5)
     assert ds.manifest["config"]["digits"] == 20 and ds.extra("digit_bank/images").shape == (20, 28, 28)
+    assert ds.manifest["config"]["renderer"] == "tiny"   # the renderers' pictures differ
     assert ds.scene(0)["labels"]["digits"].max() < 20
     ds.close()
+
+
+def test_the_closed_room_shows_no_background_in_any_view():
+    # TinyRenderer clears to pure white; before the room had a ceiling, 274 of these 1000 views showed the sky
+    # above the walls (21,533 white pixels). No surface of the room is pure white (every colour has saturation).
+    spec = make_spec(digits=100, views=10, size=32)
+    make = scene_maker(spec.config)
+    white = sum(int((make(np.random.default_rng([0, 1, j]))["frames"] == 255).all(axis=-1).sum())
+                for j in range(100))
+    assert white == 0
 
 
 def test_egl_renderer_where_it_loads_gives_the_same_labels():

@@ -179,3 +179,24 @@ def test_config_from_dict_checks_names_and_types():
 def test_the_default_preset_follows_the_generator():
     assert default_preset("dice") == "dice" and default_preset("narratives") == "salesman"
     assert default_preset("anything else") == "salesman"
+
+
+def test_the_latent_heads_and_the_kl_stay_float32_under_bf16_autocast():
+    # the case: posterior and prior means that differ a little, a small std; bf16 heads rounded the
+    # means to 2^-8 of their size, which a std of 0.05 turns into nats of KL
+    from jump_model.nets.blocks import head_gaussian, latent_head, latent_step
+    torch.manual_seed(0)
+    cfg = tiny_config("camera")
+    heads = [latent_head(cfg), latent_head(cfg)]
+    h = torch.randn(2, cfg.nf_to_hidden, 4, 4)
+    with torch.no_grad():
+        heads[1].weight.copy_(heads[0].weight * 1.01)
+    exact = [head_gaussian(head, h) for head in heads]
+    exact_kl = latent_step(*exact)[1]
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        under = [head_gaussian(head, h) for head in heads]
+        torch.manual_seed(1)
+        z, kl = latent_step(*under)
+    for (m, s), (em, es) in zip(under, exact):
+        assert m.dtype == s.dtype == torch.float32 and torch.equal(m, em) and torch.equal(s, es)
+    assert kl.dtype == torch.float32 and torch.equal(kl, exact_kl) and bool((kl > 0).all())

@@ -2,7 +2,7 @@
 (section 4: KL1 and KL3, the posterior given one or three views of the hidden face).
 
     dice_picks          the scenes the dice metrics measure (shared by every dice metric of one call)
-    nelbo_per_scene     negative ELBO of the views of a hidden cube face
+    nelbo_terms         KL and squared error of the views of a hidden cube face, nelbo_at a pixel variance
     kl_per_scene        KL1 and KL3
 """
 
@@ -16,12 +16,15 @@ from .figures import entry, figure
 from .hidden_face import TARGET_VIEWS, select_scenes
 from .metric import Metric
 from .plots import save_hidden_face_picture
+from ..nets.blocks import gaussian_nll
 from .sampling import draw_views, model_device, per_scene, sample_chunks, scene_batch
 
 DEFAULT_DICE_CONTEXT = 3      # at most 3 context views (the dice preset's context)
 MIN_QUALIFIED = 10            # fewer qualifying dice scenes than this is too few for an interval
 PICTURE_SCENES, PICTURE_SAMPLES = 2, 4   # pictures: scenes shown, samples per run and scene
 PICTURE_SEED = 1              # the seed of the pictures' draws (the figures use 0)
+CURVE_VARIANCES = (0.05, 0.1, 0.2, 0.4, 0.7, 1.0, 2.0)   # nelbo_curve's pixel variances, with two more
+PAPER_VARIANCE, PAPER_IMAGE_SIZE = 0.9, 64                 # the end of the paper's dice schedule, at 64x64
 CAMERA_SCENES = f"camera scenes with the {names.FACE_LABEL} label (jumpdata dice)"
 
 
@@ -59,18 +62,43 @@ def pick_batch(scenes, pick, targets: int, n: int, device) -> dict:
 
 
 @torch.no_grad()
-def nelbo_per_scene(model, scenes, picks, samples: int, pixel_variance: float, seed: int = 0,
-                    on_scene=None) -> np.ndarray:
-    """Per HiddenFace pick: the negative ELBO (nats) of all its target views given its context, at the fixed
-    `pixel_variance`, averaged over `samples` posterior samples. Returns float64 [len(picks)]."""
+def nelbo_terms(model, scenes, picks, samples: int, pixel_variance: float, seed: int = 0, on_scene=None) -> dict:
+    """Per HiddenFace pick, over `samples` posterior samples of all its target views given its context: the mean
+    KL (nats) and the mean sum of squared errors of the posterior's reconstruction (pixels in [0, 1]), with the
+    number of pixel values they sum over. The models read `pixel_variance` only in their NLL, so the KL and the
+    squared errors give the NELBO at any variance (nelbo_at).
+
+    Returns {"kl": float64 [N], "sq": float64 [N], "values": float64 [N]}; nelbo_at() makes the NELBO of them."""
     device = model_device(model)
 
-    def nelbo(pick):
-        return sum(float(model.scene_losses(pick_batch(scenes, pick, len(pick.targets), n, device),
-                                            pixel_variance)["nelbo"].double().sum())
-                   for n in sample_chunks(samples)) / samples
+    def terms(pick):
+        kl = sq = 0.0
+        for n in sample_chunks(samples):
+            losses = model.scene_losses(pick_batch(scenes, pick, len(pick.targets), n, device), pixel_variance)
+            kl += float(losses["kl"].double().sum())
+            sq += float((losses["mse"].double() * pick_values(scenes, pick)).sum())
+        return kl / samples, sq / samples, pick_values(scenes, pick)
 
-    return np.array(per_scene(picks, lambda p: p.scene, nelbo, seed, on_scene))
+    rows = np.array(per_scene(picks, lambda p: p.scene, terms, seed, on_scene), np.float64).reshape(-1, 3)
+    return {"kl": rows[:, 0], "sq": rows[:, 1], "values": rows[:, 2]}
+
+
+def pick_values(scenes, pick) -> int:
+    """The number of pixel values (pixels x channels) of a pick's target views."""
+    return len(pick.targets) * int(np.prod(scenes.frame_shape))
+
+
+def nelbo_at(terms: dict, pixel_variance: float) -> np.ndarray:
+    """Per scene the negative ELBO (nats) at `pixel_variance` of nelbo_terms' figures: KL + the Gaussian NLL of
+    the squared errors. Returns float64 [N]."""
+    return terms["kl"] + gaussian_nll(terms["sq"], terms["values"], pixel_variance)
+
+
+def curve_variances(headline: float, image_size: int) -> list:
+    """The pixel variances of nelbo_curve: CURVE_VARIANCES, the headline's and the paper's 0.9 at 64x64 scaled
+    to `image_size` (the same weight of the summed squared errors against the KL: 0.9 x size^2 / 64^2), sorted."""
+    scaled = PAPER_VARIANCE * image_size ** 2 / PAPER_IMAGE_SIZE ** 2
+    return sorted({round(v, 6) for v in (*CURVE_VARIANCES, headline, scaled)})
 
 
 @torch.no_grad()
@@ -112,25 +140,42 @@ class DiceMetric(Metric):
 
 
 class Nelbo(DiceMetric):
-    """nelbo: the negative ELBO of the three views of the hidden face, at the first run's eval_pixel_variance."""
+    """nelbo: the negative ELBO of the three views of the hidden face at the first run's eval_pixel_variance, its
+    KL and NLL, and the NELBO at the variances of curve_variances."""
 
-    name, figures = names.NELBO, ("nelbo",)
+    name, figures = names.NELBO, ("nelbo", "kl", "nll")
 
     def measure(self, progress) -> dict:
         variance, entries = float(self.study.runs[0].cfg.eval_pixel_variance), []
+        curve = curve_variances(variance, self.study.scenes.frame_shape[0])
         for run in self.study.runs:
             progress.text = f"nelbo {run.path}"
-            per_scene = nelbo_per_scene(run.model, self.study.scenes, self.picks, self.samples(), variance,
-                                        on_scene=progress.step)
-            entries.append(entry(run, nelbo=figure(per_scene)))
+            terms = nelbo_terms(run.model, self.study.scenes, self.picks, self.samples(), variance,
+                                on_scene=progress.step)
+            nll = gaussian_nll(terms["sq"], terms["values"], variance)
+            points = [(names.PIXEL_VARIANCE, v, figure(nelbo_at(terms, v))) for v in curve]
+            entries.append(entry(run, curves={names.NELBO_CURVE: points}, nelbo=figure(terms["kl"] + nll),
+                                 kl=figure(terms["kl"]), nll=figure(nll)))
         return {**self.dice_header(), names.PIXEL_VARIANCE: variance, names.RUNS: entries}
 
 
 class Consistency(DiceMetric):
-    """consistency: KL1, KL3, their ratio and the spread of KL3 - KL1; pictures sampled views of the hidden face."""
+    """consistency: KL1, KL3, their ratio and the spread of KL3 - KL1, on the selected scenes whose later target
+    views show nothing the context and the first target do not (so a consistent model gives KL3 = KL1);
+    pictures sampled views of the hidden face."""
 
     name, figures = names.CONSISTENCY, ("kl1", "kl3", "ratio", "kl3_minus_kl1_sd")
     pictures = {"hidden_face": save_hidden_face_picture}
+
+    def check(self) -> None:
+        self.selected = dice_picks(self.study)
+        self.picks = [p for p in self.selected if p.new_area == 0 and p.new_walls == 0]
+        if len(self.picks) < MIN_QUALIFIED:
+            raise UserError(
+                f"only {len(self.picks)} of {len(self.selected)} selected test scenes of '{self.study.scenes.name}' "
+                f"have later views of the hidden face that show nothing new (no cube face, no wall the context and "
+                f"the first view do not show; at least {MIN_QUALIFIED} needed): generate more views per scene "
+                f"(jumpdata dice --views 20) or more test scenes (--test-n)")
 
     def measure(self, progress) -> dict:
         entries = []
@@ -142,7 +187,11 @@ class Consistency(DiceMetric):
                 run, kl1=figure(kl1), kl3=figure(kl3),
                 ratio=figure(both, lambda v: v[:, 1].mean() / v[:, 0].mean()),
                 kl3_minus_kl1_sd=figure(both, lambda v: (v[:, 1] - v[:, 0]).std(ddof=1))))
-        return {**self.dice_header(), names.RUNS: entries}
+        views = [{names.SCENE: p.scene, names.FACE: p.face, names.CONTEXT: list(p.context),
+                  names.TARGETS: list(p.targets), names.NEW_AREA: p.new_area, names.NEW_WALLS: p.new_walls,
+                  names.MEASURED: p in self.picks} for p in self.selected]
+        return {**self.dice_header(), names.SCENES_SELECTED: len(self.selected), names.VIEWS: views,
+                names.RUNS: entries}
 
     def picture_data(self) -> dict:
         """Sampled views of the hidden face: per shown scene a dict with the context and true target views (uint8

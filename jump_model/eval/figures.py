@@ -1,9 +1,16 @@
-"""A metric's figures as the JSON report holds them: a value with its bootstrap 95% interval, per runs[] entry.
+"""A metric's figures as the JSON report holds them: a value with its 95% interval and the number of units the
+interval is over, per runs[] entry.
 
-    {"run": "runs/dice", "model": "jump", "step": 300000, "kl1": 4.2, "kl1_ci95": [4.0, 4.4], ...}
+    {"run": "runs/dice", "model": "jump", "step": 300000, "seed": 0,
+     "kl1": 4.2, "kl1_ci95": [4.0, 4.4], "kl1_n": 400, ...}
+
+A Figure also keeps its per-unit values and its statistic, so that runs of one model can be summarised over
+seeds and two models compared scene by scene (seeds.py); an Entry (a runs[] dict) keeps its Figures beside the
+JSON fields.
 """
 
 import math
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -12,6 +19,8 @@ from scene_shards.common import UserError
 from .. import names
 
 BOOTSTRAP_RESAMPLES = 2000
+SCENE_UNITS, REPEAT_UNITS = "scenes", "repeats"   # what a Figure's units are: test scenes (paired across runs)
+                                                 # or timed calls (not paired)
 
 
 def bootstrap_ci95(values, statistic=np.mean, resamples: int = BOOTSTRAP_RESAMPLES, seed: int = 0) -> list:
@@ -27,30 +36,71 @@ def bootstrap_ci95(values, statistic=np.mean, resamples: int = BOOTSTRAP_RESAMPL
     return [float(low), float(high)]
 
 
-def figure(values, statistic=np.mean, seed: int = 0) -> tuple:
-    """Return (statistic of values, its bootstrap 95% interval) as plain floats."""
-    return float(statistic(np.asarray(values, np.float64))), bootstrap_ci95(values, statistic, seed=seed)
+@dataclass(frozen=True)
+class Figure:
+    """One figure: its value, 95% interval ([low, high] or None), the number of units `n` the interval is over
+    (None for an exact value), and, for a measured figure, its per-unit `values` [N] or [N, k] with the
+    `statistic` (array -> float) that made `value` from them and what the units are (SCENE_UNITS, REPEAT_UNITS)."""
+    value: float
+    interval: list = None
+    n: int = None
+    values: np.ndarray = None
+    statistic: object = None
+    units: str = None
 
 
-def entry(run, **figures) -> dict:
-    """A runs[] entry of a run (anything with .path, .kind, .step): run path, model kind, step, then each figure
-    (value, interval) as NAME and NAME_ci95."""
-    return {names.RUN: run.path, names.MODEL: run.kind, names.STEP: run.step, **figure_fields(figures)}
+def figure(values, statistic=np.mean, seed: int = 0, units: str = SCENE_UNITS) -> Figure:
+    """Return the Figure of per-unit `values` ([N] or [N, k]): statistic(values) with its bootstrap 95% interval
+    over the N units."""
+    values = np.asarray(values, np.float64)
+    return Figure(float(statistic(values)), bootstrap_ci95(values, statistic, seed=seed), len(values), values,
+                  statistic, units)
 
 
-def reference_entry(run: str, model: str, **figures) -> dict:
+def exact(value: float) -> Figure:
+    """Return the Figure of a value known exactly (no interval, no units: the random floor)."""
+    return Figure(float(value))
+
+
+class Entry(dict):
+    """A runs[] entry: its JSON fields (a dict), with the Figures they came from in `.figures` ({name: Figure})
+    and `.curves` ({name: [(x key, x, Figure)]}: figures along a setting, such as nelbo_curve)."""
+
+    def __init__(self, fields: dict, figures: dict, curves: dict = None):
+        super().__init__(fields)
+        self.figures, self.curves = figures, curves or {}
+
+    def __or__(self, fields: dict) -> "Entry":
+        """Return this entry with more JSON fields (its Figures kept)."""
+        return Entry({**self, **fields}, self.figures, self.curves)
+
+
+def entry(run, curves: dict = None, **figures) -> Entry:
+    """A runs[] entry of a run (anything with .path, .kind, .step, and .cfg with a training seed or None): run
+    path, model kind, step, seed, then each Figure as NAME, NAME_ci95, NAME_n; each curve ({name: [(x key, x,
+    Figure)]}) as a list of {x key: x, figure name: value, ..._ci95, ..._n} under its name."""
+    head = {names.RUN: run.path, names.MODEL: run.kind, names.STEP: run.step}
+    seed = getattr(getattr(run, "cfg", None), "seed", None)
+    if seed is not None:
+        head[names.SEED] = seed
+    return Entry({**head, **figure_fields(figures), **curve_fields(curves or {})}, figures, curves)
+
+
+def reference_entry(run: str, model: str, **figures) -> Entry:
     """A runs[] entry that is not a run folder (the probe metrics' truth and random rows): `run` names it,
     `model` is names.TRUTH or names.RANDOM; figures as in entry()."""
-    return {names.RUN: run, names.MODEL: model, **figure_fields(figures)}
+    return Entry({names.RUN: run, names.MODEL: model, **figure_fields(figures)}, figures)
 
 
 def figure_fields(figures: dict) -> dict:
-    """{NAME: (value, interval or None)} -> {NAME: value, NAME_ci95: interval} (no interval key for None)."""
+    """{NAME: Figure} -> {NAME: value, NAME_ci95: interval, NAME_n: units} (no interval or count when exact)."""
     out = {}
-    for name, (value, interval) in figures.items():
-        out[name] = value
-        if interval is not None:
-            out[name + names.CI95] = interval
+    for name, fig in figures.items():
+        out[name] = fig.value
+        if fig.interval is not None:
+            out[name + names.CI95] = fig.interval
+        if fig.n is not None:
+            out[name + names.COUNT] = fig.n
     return out
 
 
@@ -72,3 +122,10 @@ def check_finite(results: list) -> None:
                 if bad is not None:
                     raise UserError(f"{result[names.METRIC]} of {e[names.RUN]}: its {key} is {bad}; no report "
                                     f"written (a diverged run, or NaN in the data?)")
+
+
+def curve_fields(curves: dict) -> dict:
+    """{name: [(x key, x, Figure)]} -> {name: [{x key: x, FIGURE: value, FIGURE_ci95, FIGURE_n}]}, the curve's
+    figure named by the part of `name` before "_curve"."""
+    return {name: [{key: x, **figure_fields({name.removesuffix(names.CURVE): fig})} for key, x, fig in points]
+            for name, points in curves.items()}

@@ -1,7 +1,7 @@
 """The plug-in interface of a `jumpdata eval` metric, and the Study every metric of one call reads.
 
-A metric is a subclass of Metric in the file of its family (video.py, dice.py, probe_metrics.py), registered
-under its name in registry.py. `report.measure` makes one Study, then for each chosen metric: `check()` (all of
+A metric is a subclass of Metric in the file of its family (video.py, dice.py, digit_agreement.py, story.py),
+registered under its name in registry.py. `report.measure` makes one Study, then for each chosen metric: `check()` (all of
 them before any measurement), `units()` (for the progress bar), `measure(progress)` (its JSON object) and
 `picture_data()` (the data of the pictures it leaves, drawn by the functions in its `pictures`).
 """

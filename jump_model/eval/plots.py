@@ -37,8 +37,12 @@ def plot_figures(results: list, out) -> None:
     import matplotlib.pyplot as plt
     panels = [(r, f) for r in results for f in metric_class(r[names.METRIC]).figures
               if any(f in e for e in r[names.RUNS])]
-    fig, axes = plt.subplots(1, len(panels), figsize=(2.2 + 1.3 * max(len(r[names.RUNS]) for r, _ in panels)
-                                                      * len(panels), 3.6), squeeze=False)
+    curves = [r for r in results if any(names.NELBO_CURVE in e for e in r[names.RUNS])]
+    width = 1.3 * max(len(r[names.RUNS]) for r, _ in panels)
+    fig, axes = plt.subplots(1, len(panels) + len(curves), figsize=(2.2 + width * len(panels) + 4 * len(curves),
+                                                                    3.6), squeeze=False)
+    for ax, result in zip(axes[0][len(panels):], curves):
+        plot_nelbo_curve(ax, result)
     for ax, (result, name) in zip(axes[0], panels):
         entries = [e for e in result[names.RUNS] if name in e         # each run's own figures, no repeats
                    and not (names.REFERENCE in e and name in names.REFERENCE_FIGURES)]
@@ -56,6 +60,29 @@ def plot_figures(results: list, out) -> None:
         fig.savefig(out, format="png", dpi=110)
     finally:
         plt.close(fig)
+
+
+def plot_nelbo_curve(ax, result: dict) -> None:
+    """Draw a nelbo result's nelbo_curve on `ax` against the pixel variance (log scale): the paired difference
+    A - B of each pair of models with its 95% interval over scenes (below 0: A is better at that variance), or
+    each run's NELBO when there is one model."""
+    rows = [d for d in result.get(names.DIFFERENCES, []) if names.NELBO_CURVE in d]
+    lines = [(" - ".join(d[names.MODELS]), d[names.NELBO_CURVE]) for d in rows] or \
+        [(bar_label(e).replace("\n", " "), e[names.NELBO_CURVE]) for e in result[names.RUNS] if names.NELBO_CURVE in e]
+    for label, points in lines:
+        x = [p[names.PIXEL_VARIANCE] for p in points]
+        y = np.array([p[names.NELBO] for p in points])
+        low, high = np.array([p.get(names.NELBO + names.CI95, [v, v]) for p, v in zip(points, y)]).T
+        ax.errorbar(x, y, yerr=[y - low, high - y], marker="o", ms=3, capsize=3, label=label)
+    if rows:
+        ax.axhline(0, color="grey", lw=0.8)
+    ax.axvline(result[names.PIXEL_VARIANCE], color="grey", ls=":", lw=0.8)
+    ax.set_xscale("log")
+    ax.set_xlabel("pixel variance (dotted: the headline's)", fontsize=7)
+    ax.set_title(f"nelbo{' A - B' if rows else ''} by pixel variance (nats)\n{result[names.DATASET]}, "
+                 f"{result[names.SCENES]} {result[names.SPLIT]} scene(s)", fontsize=8)
+    ax.tick_params(labelsize=7)
+    ax.legend(fontsize=6)
 
 
 def titled(picture: np.ndarray, title: str) -> np.ndarray:
@@ -116,7 +143,7 @@ def save_digit_picture(shown: list, out) -> None:
     """Write the digit-agreement picture: per scene its context views, the true views of the hidden face with the
     probe's reading under each, then each run's sampled sets of those views (a row per set), read the same way.
 
-    shown: dicts from probe_metrics.DigitAgreement.picture_data ("scene", "face", "digit", "context", "truth", "truth_read",
+    shown: dicts from digit_agreement.DigitAgreement.picture_data ("scene", "face", "digit", "context", "truth", "truth_read",
     "samples": {run name: (views uint8 [S, T, H, W, 3], readings int [S, T])})."""
     blocks = []
     for s in shown:
@@ -148,7 +175,7 @@ def save_story_picture(shown: list, out) -> None:
     frames (the last context frame first), the probe's reading under each frame and the check's verdict in the
     row's name.
 
-    shown: dicts from probe_metrics.Story.picture_data ("scene", "story", "context_frames", "truth", "truth_read",
+    shown: dicts from story.Story.picture_data ("scene", "story", "context_frames", "truth", "truth_read",
     "truth_coherent", "samples": {run name: (videos uint8 [S, V, H, W, 3], readings [S], verdicts bool [S])})."""
     blocks = []
     for s in shown:

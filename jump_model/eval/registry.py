@@ -14,8 +14,8 @@ REGISTRY = {   # metric name -> the module of jump_model.eval whose PLUGINS hold
     names.NELBO: "dice",
     names.CONSISTENCY: "dice",
     names.SPEED: "video",
-    names.DIGIT_AGREEMENT: "probe_metrics",
-    names.STORY: "probe_metrics",
+    names.DIGIT_AGREEMENT: "digit_agreement",
+    names.STORY: "story",
 }
 METRICS = tuple(REGISTRY)
 

@@ -25,6 +25,7 @@ from ..runtime import compile_sampling, resolve_device
 from .figures import check_finite
 from .metric import Progress, Study, probe_missing
 from .registry import METRICS, metric_class
+from .seeds import summarise
 
 
 @dataclass
@@ -136,7 +137,7 @@ def measure_chosen(runs: list, scenes, settings: EvalSettings, chosen: list, pro
         metric.check()
     progress = Progress(on_progress, sum(metric.units() for metric in metrics))
     with torch.no_grad():
-        results = [metric.measure(progress) for metric in metrics]
+        results = [summarise(metric.measure(progress), runs) for metric in metrics]
         pictures = {suffix: data for metric in metrics for suffix, data in metric.picture_data().items()}
     return results, pictures
 
@@ -177,21 +178,39 @@ def evaluate(run_paths, out, settings: EvalSettings, on_progress=None) -> dict:
 
 
 def table(report: dict) -> str:
-    """Return the report as text: a block per metric, a row per runs[] entry, a column per figure present."""
+    """Return the report as text: a block per metric, a row per runs[] entry, a column per figure present; then,
+    when a model has several runs, a row per model (mean over seeds) and the differences between models."""
     blocks = []
     for result in report.get(names.REPORT, [report]):
-        figures = [f for f in metric_class(result[names.METRIC]).figures if any(f in e for e in result[names.RUNS])]
-        has_batch = any(names.BATCH in e for e in result[names.RUNS])
-        head = ["run", "model"] + (["batch"] if has_batch else []) + figures
-        rows = [[e[names.RUN], e[names.MODEL]] + ([str(e[names.BATCH])] if has_batch else [])
-                + [format_figure(e, f) for f in figures] for e in result[names.RUNS]]
-        widths = [max(len(r[i]) for r in [head] + rows) for i in range(len(head))]
+        figures = metric_class(result[names.METRIC]).figures
         scenes = f"{result[names.SCENES]} of {result[names.SCENES_CHECKED]} scenes qualified" \
             if names.SCENES_CHECKED in result else f"{result[names.SCENES]} scene{'s' * (result[names.SCENES] != 1)}"
         lines = [f"{result[names.METRIC]} on {result[names.DATASET]} ({result[names.SPLIT]}: {scenes})"]
-        lines += ["  " + "  ".join(c.ljust(w) for c, w in zip(r, widths)) for r in [head] + rows]
+        lines += text_rows(["run", "model"], [[e[names.RUN], e[names.MODEL]] for e in result[names.RUNS]],
+                           result[names.RUNS], figures)
+        models = result.get(names.MODELS, [])
+        if any(len(m[names.RUNS]) > 1 for m in models):
+            lines += ["per model: mean over its runs [95% interval over seeds]"]
+            lines += text_rows(["model", "seeds"], [[m[names.MODEL], ",".join(map(str, m[names.SEEDS]))]
+                                                    for m in models], models, figures)
+        differences = result.get(names.DIFFERENCES, [])
+        if differences:
+            lines += ["differences A - B, paired by scene [95% interval over scenes]"]
+            lines += text_rows(["A", "B"], [list(d[names.MODELS]) for d in differences], differences, figures)
         blocks.append("\n".join(lines))
     return "\n\n".join(blocks)
+
+
+def text_rows(head: list, labels: list, rows: list, figures: tuple) -> list:
+    """Return the lines of one table: `head` and each row's `labels`, a batch column when rows have one, then a
+    column per figure of `figures` that some row has."""
+    present = [f for f in figures if any(f in r for r in rows)]
+    has_batch = any(names.BATCH in r for r in rows)
+    head = head + (["batch"] if has_batch else []) + present
+    cells = [label + ([str(r.get(names.BATCH, "-"))] if has_batch else []) + [format_figure(r, f) for f in present]
+             for label, r in zip(labels, rows)]
+    widths = [max(len(c[i]) for c in [head] + cells) for i in range(len(head))]
+    return ["  " + "  ".join(c.ljust(w) for c, w in zip(r, widths)) for r in [head] + cells]
 
 
 def format_figure(e: dict, name: str) -> str:

@@ -13,7 +13,7 @@ from scene_shards.common import UserError
 
 from .. import names
 from ..nets.blocks import frames_to_images
-from .figures import entry, figure
+from .figures import REPEAT_UNITS, entry, figure
 from .metric import Metric
 from .sampling import copies, model_device, per_scene, sample_chunks
 
@@ -142,17 +142,17 @@ class Speed(Metric):
     def speed_entry(run, batch: int, times: dict, reference) -> dict:
         """The runs[] entry of `run` at `batch`: an ar run's own time, a jumpy run's time and its speedup over
         the `reference` ar run (when there is one). times: {(run path, batch): float64 [repeats] ms}."""
-        own = figure(times[run.path, batch], np.median)
+        own = figure(times[run.path, batch], np.median, units=REPEAT_UNITS)
         if run.kind == names.AUTOREGRESSIVE:
-            return {**entry(run, autoregressive_ms=own), names.BATCH: batch}
+            return entry(run, autoregressive_ms=own) | {names.BATCH: batch}
         figures = {"jumpy_ms": own}
         if reference is not None:
             ar_ms = times[reference.path, batch]
             pair = np.stack([ar_ms, times[run.path, batch]], axis=1)
-            figures["autoregressive_ms"] = figure(ar_ms, np.median)
-            figures["speedup"] = figure(pair, lambda v: np.median(v[:, 0]) / np.median(v[:, 1]))
+            figures["autoregressive_ms"] = figure(ar_ms, np.median, units=REPEAT_UNITS)
+            figures["speedup"] = figure(pair, lambda v: np.median(v[:, 0]) / np.median(v[:, 1]), units=REPEAT_UNITS)
         extra = {names.REFERENCE: reference.path} if reference is not None else {}
-        return {**entry(run, **figures), names.BATCH: batch, **extra}
+        return entry(run, **figures) | {names.BATCH: batch, **extra}
 
 
 PLUGINS = (MinMse, Speed)   # the metrics this file registers (registry.py)

@@ -220,10 +220,12 @@ def latent_head(cfg: ModelConfig) -> nn.Conv2d:
 
 
 def head_gaussian(head: nn.Conv2d, h) -> tuple:
-    """Apply a latent head to a state h: returns (mean, std), [N, ni_z, S, S] in float32 (float64 for a float64
-    model)."""
-    mean, std_raw = widened(head(h)).chunk(2, dim=1)
-    return mean, F.softplus(std_raw) + STD_FLOOR
+    """Apply a latent head to a state h in the head's own precision (float32; float64 in exact checks), outside
+    any autocast (a bf16 mean is off by about 2^-8 of its size, which a small std turns into nats of KL):
+    returns (mean, std) [N, ni_z, S, S] in that precision."""
+    with torch.autocast(h.device.type, enabled=False):
+        mean, std_raw = head(h.to(head.weight.dtype)).chunk(2, dim=1)
+        return mean, F.softplus(std_raw) + STD_FLOOR
 
 
 class Renderer(nn.Module):
@@ -307,12 +309,14 @@ class Renderer(nn.Module):
 
 def latent_step(prior: tuple, posterior: tuple = None, noise: bool = True, dtype=None) -> tuple:
     """One DRAW step's latent, the same in every model: z from the posterior's (mean, std) when given, else from
-    the prior's, reparameterised (noise=False: its mean), cast to `dtype`. Means and stds float32 [N, ni_z, S, S].
+    the prior's, reparameterised (noise=False: its mean), cast to `dtype`. Means and stds float32 [N, ni_z, S, S]
+(head_gaussian's).
 
     Returns (z [N, ni_z, S, S], kl): kl float32 [N], KL(q || p) of this step summed over its elements in nats,
     or None without a posterior."""
     mean, std = prior if posterior is None else posterior
-    kl = None if posterior is None else gaussian_kl(*posterior, *prior).flatten(1).sum(1)
+    with torch.autocast(mean.device.type, enabled=False):   # the KL in float32, whatever the caller's autocast
+        kl = None if posterior is None else gaussian_kl(*posterior, *prior).flatten(1).sum(1)
     return (mean + std * torch.randn_like(std) if noise else mean).to(dtype), kl
 
 
@@ -352,10 +356,16 @@ def reconstruction(images, truth, mask, pixel_variance) -> dict:
     real targets, pixels and channels (nats), "sq": squared error summed likewise, "pixels": values summed}, each
     [B], float32 (float64 for float64 inputs)."""
     sq = (widened(images) - truth).square().flatten(2).sum(2)                  # [B, M]
-    var = torch.as_tensor(pixel_variance, dtype=sq.dtype, device=sq.device)
     per_view = images[0, 0].numel()
-    nll = 0.5 * (sq / var + per_view * torch.log(2 * math.pi * var))
+    nll = gaussian_nll(sq, per_view, torch.as_tensor(pixel_variance, dtype=sq.dtype, device=sq.device))
     return {"nll": masked_sum(nll, mask), "sq": masked_sum(sq, mask), "pixels": mask.sum(1).to(sq.dtype) * per_view}
+
+
+def gaussian_nll(sq, values, pixel_variance):
+    """Return -log N(truth; mean, pixel_variance) in nats of `values` pixel values whose squared errors sum to
+    `sq` (tensors or numpy arrays, elementwise): 0.5 * (sq / variance + values * log(2 pi variance))."""
+    log = torch.log if isinstance(pixel_variance, torch.Tensor) else math.log
+    return 0.5 * (sq / pixel_variance + values * log(2 * math.pi * pixel_variance))
 
 
 def full_precision(model: nn.Module):

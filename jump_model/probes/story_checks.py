@@ -16,6 +16,16 @@ next to a different resting shape, so that all are visited once in some order, a
 present in its first colour in every frame the actor does not cover. A color_reaction video is coherent when
 the actor reaches the target (shape 1) and the target's colour changes exactly once, to a new colour, after
 the actor's first arrival beside it, the bystanders staying as they were.
+
+The graded parts (GRADES) read only the frames a model predicted (from frame `context` on), each a share in
+[0, 1], about 1 on a true video and 0 on black frames. Salesman: `resting_kept` (resting shapes present in
+their first colour, over the frames and shapes the actor does not cover), `actor_present` (frames where the
+actor is found), `arrivals` (arrival frames where the actor is next to a shape not visited at an earlier
+arrival frame), `visited` (distinct resting shapes the actor is next to in some frame / 4). Color_reaction:
+`resting_kept` (the bystanders in their colour, the target in its kind), `actor_present`, `reached` (the actor
+next to the target in some frame: 0 or 1) and `changed_once` (the target's colour read in at least half of the
+frames, changing exactly once over them, from its first colour to another: 0 or 1; not tied to the actor, whose
+reading fails when the target takes on the actor's colour).
 """
 
 import numpy as np
@@ -112,5 +122,49 @@ def color_reaction_coherent(reading: dict, first: dict) -> bool:
     return bool(change_frame > arrived[0]) and resting_unchanged(reading, first, list(range(2, len(first[KINDS]))))
 
 
+def kept_share(reading: dict, first: dict, slots, context: int, any_colour=()) -> float:
+    """Return the share of (frame from `context` on, shape in `slots`) not covered by the actor in which the
+    shape is present in its first colour (in any colour for the slots in `any_colour`); 1.0 when all are
+    covered."""
+    visible = ~reading["covered"][context:, slots]
+    same = reading["colour"][context:, slots] == first[COLORS][0, slots].astype(int)
+    same[:, [slots.index(k) for k in any_colour]] = True
+    kept = reading["present"][context:, slots] & same
+    return float(kept[visible].mean()) if visible.any() else 1.0
+
+
+def actor_share(reading: dict, context: int) -> float:
+    """Return the share of the frames from `context` on in which the actor is found."""
+    return float(np.isfinite(reading["actor"][context:, 0]).mean())
+
+
+def salesman_grades(reading: dict, first: dict, context: int) -> dict:
+    """Return the salesman's graded parts of one video (see the module docstring), each a float in [0, 1]."""
+    frames, slots = reading["next_to"].shape[0], first[KINDS].shape[0]
+    arrivals = arrival_frames(frames, slots - 1)
+    beside = reading["next_to"][arrivals]
+    new = [beside[k] != NOBODY and beside[k] not in beside[:k] for k in range(len(arrivals))]
+    judged = [k for k, t in enumerate(arrivals) if t >= context]
+    later = reading["next_to"][context:]
+    return {"resting_kept": kept_share(reading, first, list(range(1, slots)), context),
+            "actor_present": actor_share(reading, context),
+            "arrivals": float(np.mean([new[k] for k in judged])) if judged else 1.0,
+            "visited": len(set(later[later != NOBODY].tolist())) / (slots - 1)}
+
+
+def color_reaction_grades(reading: dict, first: dict, context: int) -> dict:
+    """Return color_reaction's graded parts of one video (see the module docstring), each a float in [0, 1]."""
+    slots = first[KINDS].shape[0]
+    colours = reading["colour"][context:, 1]
+    readable = colours[colours != NOBODY]
+    once = 2 * readable.size >= colours.size and len(np.flatnonzero(np.diff(readable))) == 1 and \
+        readable[0] == int(first[COLORS][0, 1])
+    return {"resting_kept": kept_share(reading, first, list(range(1, slots)), context, any_colour=(1,)),
+            "actor_present": actor_share(reading, context),
+            "reached": float((reading["next_to"][context:] == 1).any()), "changed_once": float(once)}
+
+
 #: story name (the manifest config's "story") -> its coherence check
 CHECKS = {"salesman": salesman_coherent, "color_reaction": color_reaction_coherent}
+#: story name -> its graded parts, (reading, first labels, context frames) -> {part: share in [0, 1]}
+GRADES = {"salesman": salesman_grades, "color_reaction": color_reaction_grades}
