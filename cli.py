@@ -17,7 +17,7 @@ import click
 
 from jump_model.eval.registry import METRICS
 from jump_model.names import DEVICES, MODEL_KINDS
-from scene_shards.common import MAX_WORKERS, UserError, one_line, package_version
+from scene_shards.common import MAX_WORKERS, Note, UserError, one_line, package_version
 
 CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
 MAX_SEED = 2**63 - 1        # every seed is passed to numpy and torch; torch.manual_seed takes < 2**64
@@ -258,14 +258,18 @@ def show(folder, dataset, split, scenes, out, scale):
 @click.option("--dataset", default=None, help="Dataset name (needed when the folder holds several).")
 @click.option("--out", type=click.Path(), default=None, help="Run folder [default: runs/<dataset>-<time>].")
 @click.option("--model", type=click.Choice(MODEL_KINDS), default=None,
-              help="jump, or a baseline: gqn, badj, ar (docs/model.md) [default: jump; --resume: the run's].")
+              help="jump, or a baseline: gqn (Eslami et al. 2018), factored (JUMP with a latent per view), badj, ar "
+                   "(docs/model.md) [default: jump; --resume: the run's].")
 @click.option("--preset", default=None,
               help="salesman, dice or tiny (docs/model.md) [default: dice for a dice dataset, else salesman].")
 @click.option("--steps", type=int, default=None, help="Training steps [default: the preset's; --resume: the run's].")
 @click.option("--batch-size", type=click.IntRange(max=MAX_BATCH), default=None, help="Scenes per step (per process) [default: the preset's].")
 @click.option("--context", type=int, default=None, help="Most context views per scene (each draws 1..this).")
 @click.option("--targets", type=int, default=None,
-              help="Most target views per scene (each draws 1..this) [default: the preset's; badj: 1].")
+              help="Most target views per scene (each draws 1..this; ar: the frames after the context) [default: "
+                   "the preset's; badj: 1; ar: every frame after the context].")
+@click.option("--free-bits", type=float, default=None,
+              help="ar: the KL of each predicted frame counts at least this many nats in the loss [default: 0.5].")
 @click.option("--lr", type=float, default=None, help="Adam learning rate [default: the preset's].")
 @click.option("--pixel-variance", default=None,
               help="Schedule, e.g. 2.0:0.5@100000 or 2.0@100000,0.2@50000,0.9 [default: the preset's].")
@@ -348,6 +352,9 @@ def sample(run, out, context, query, samples, scene, seed, scale, data, compile)
                    "left out].")
 @click.option("--device", type=click.Choice(DEVICES), default="auto", show_default=True)
 @click.option("--compile/--no-compile", default=False, help=COMPILE_SAMPLING_HELP)
+@click.option("--allow-low-kl", is_flag=True,
+              help="Report an ar run whose KL per predicted frame is below the floor (0.1 nats: its latent out of "
+                   "use) instead of stopping [default: stop].")
 def eval_(runs, metrics, out, **opts):
     """Measure trained RUNS on their test split (docs/reproduce.md): writes the JSON, a plot and prints a table."""
     from jump_model.eval.report import EvalSettings, evaluate, table
@@ -409,7 +416,10 @@ def run() -> None:
         except UserError as e:
             _fail(one_line(e), 2)
     for w in caught:   # shown only after a command that succeeded: an error line is never preceded by them
-        warnings.showwarning(w.message, w.category, w.filename, w.lineno)
+        if issubclass(w.category, Note):
+            click.echo(f"jumpdata: note: {w.message}", err=True)
+        else:
+            warnings.showwarning(w.message, w.category, w.filename, w.lineno)
     sys.exit(code if isinstance(code, int) else 0)
 
 

@@ -18,6 +18,11 @@ class UserError(Exception):
     """
 
 
+class Note(UserWarning):
+    """A remark for the user about a command that goes on (e.g. an older run compared on fewer facts): raised
+    with warnings.warn, shown by the command line after the command succeeds as one line "jumpdata: note: ..."."""
+
+
 def package_version() -> str:
     """Return the installed jumpdata version string (from the package metadata), "0+unknown" when not installed."""
     from importlib.metadata import PackageNotFoundError, version

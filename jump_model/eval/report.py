@@ -21,6 +21,7 @@ from ..data import open_test_split
 from ..probes.nets import load_probe
 from ..run_folder import load_run, with_data_folder
 from ..runtime import compile_sampling, resolve_device
+from .latent_use import check_kl_floor
 from .metric import Progress, Study, probe_missing
 from .registry import METRICS, metric_class
 
@@ -38,6 +39,7 @@ class EvalSettings:
     probe: str = None            # probe folder (jumpdata probe train): needed by digit-agreement and story
     device: str = "auto"
     compile: bool = False        # sample through torch.compile (runtime.compile_sampling)
+    allow_low_kl: bool = False   # report an ar run below the KL floor (latent_use.KL_FLOOR) instead of refusing it
 
     def check(self) -> "EvalSettings":
         """Raise UserError on a value out of range; returns self."""
@@ -61,7 +63,7 @@ class LoadedRun:
 
     @property
     def kind(self) -> str:
-        """The model kind: jump, gqn, badj or ar."""
+        """The model kind: jump, gqn, factored, badj or ar."""
         return self.model.cfg.kind
 
 
@@ -144,7 +146,8 @@ def evaluate(run_paths, out, settings: EvalSettings, on_progress=None) -> dict:
     (digit-agreement), NAME_story.png (story).
 
     on_progress(done, total, text): called as work units finish. Returns the JSON written.
-    UserError on bad input (before anything is written).
+    UserError on bad input (before anything is written), an ar run below the KL floor among them
+    (latent_use.check_kl_floor) included unless settings.allow_low_kl.
     """
     settings.check()
     out = Path(out)
@@ -155,6 +158,7 @@ def evaluate(run_paths, out, settings: EvalSettings, on_progress=None) -> dict:
     runs = load_runs(run_paths, settings.data, resolve_device(settings.device), settings.compile)
     scenes = open_test_split(runs[0].cfg)
     chosen = choose_metrics(settings.metrics, scenes, settings.probe is not None)
+    check_kl_floor(runs, scenes, settings.allow_low_kl)
     probe = load_probe(settings.probe) if any(metric_class(m).probe_kind for m in chosen) else None
     results, pictures = measure_chosen(runs, scenes, replace(settings, metrics=chosen), chosen, probe, on_progress)
     report = results[0] if len(results) == 1 else {names.REPORT: results}
