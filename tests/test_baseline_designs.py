@@ -23,12 +23,7 @@ from test_baselines import B, T, scene_batch, small_model
 from test_model_training import FAST, jumpdata, one_line_error
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_thread")   # conftest.py
 
 
 @pytest.fixture(scope="module")

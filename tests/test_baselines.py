@@ -19,13 +19,7 @@ B, K, T, SIZE = 3, 3, 2, 8
 SMALL = dict(nt=2, nf_to_hidden=16, nf_enc=16, nf_to_obs=16, nf_dec=16)   # the tiny preset, narrower
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    """Run these small models on one thread: on a shared, loaded CPU two threads are many times slower."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_thread")   # conftest.py
 
 
 def small_model(kind, viewpoint_kind="time"):
