@@ -269,7 +269,7 @@ def show(folder, dataset, split, scenes, out, scale):
               help="Most target views per scene (each draws 1..this; ar: the frames after the context) [default: "
                    "the preset's; badj: 1; ar: every frame after the context].")
 @click.option("--free-bits", type=float, default=None,
-              help="ar: the KL of each predicted frame counts at least this many nats in the loss [default: 0.5].")
+              help="ar: the KL of each predicted frame counts at least this many nats in the loss [default: 2.0].")
 @click.option("--lr", type=float, default=None, help="Adam learning rate [default: the preset's].")
 @click.option("--pixel-variance", default=None,
               help="Schedule, e.g. 2.0:0.5@100000 or 2.0@100000,0.2@50000,0.9 [default: the preset's].")

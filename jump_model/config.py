@@ -26,7 +26,7 @@ from .schedules import parse_schedule, schedule_end
 # The kinds' names: 2 since `gqn` is Eslami et al. 2018's GQN; a config without "kind_names" is of 1, when `gqn`
 # named the model now called `factored` (the stored kind is renamed on reading: run_folder.read_config).
 KIND_NAMES = 2
-AR_FREE_BITS = 0.5   # the ar model's default free bits, nats per predicted frame (docs/model.md, "Baselines")
+AR_FREE_BITS = 2.0   # the ar model's default free bits, nats per predicted frame (docs/model.md, "Baselines")
 
 
 @dataclass(frozen=True)

@@ -150,7 +150,7 @@ def test_free_bits_set_each_predicted_frames_kl_term_and_are_for_ar_only():
     frames = batch["context_mask"].sum(1) + batch["target_mask"].sum(1) - 1
     torch.testing.assert_close(out["loss"], (t["nll"] + 1e3 * frames).mean())
     torch.testing.assert_close(out["kl"], t["kl"].mean())                   # the figure is the true KL
-    assert new_run_config(facts(), "tiny", model="ar").model.free_bits == 0.5
+    assert new_run_config(facts(), "tiny", model="ar").model.free_bits == 2.0
     with pytest.raises(UserError, match="free-bits .* is for --model ar only"):
         new_run_config(facts(), "tiny", model="jump", free_bits=1.0)
 
