@@ -97,6 +97,12 @@ def test_an_old_gqn_run_loads_as_factored_with_one_note(squares, tmp_path, capsy
     assert code == 0 and (tmp_path / "s.png").is_file()
     notes = [line for line in err.splitlines() if line.startswith("jumpdata: note:")]
     assert len(notes) == 1 and "trained when --model gqn meant the factored model" in notes[0], err
+    with pytest.warns(Note):
+        resumed = plan_run(squares, out=run, resume=True, steps=3)
+    assert resumed.model.kind == "factored"
+    train(resumed, run, resume=True)                                       # continues as factored, config renamed
+    stored = json.loads((run / "config.json").read_text())["model"]
+    assert (stored["kind"], stored["kind_names"]) == ("factored", 2)
     new = tmp_path / "gqn"
     train(plan_run(squares, preset="tiny", model="gqn", steps=1, **FAST), new)
     with warnings.catch_warnings():
