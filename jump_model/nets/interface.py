@@ -4,6 +4,7 @@
     scene_losses(batch, pixel_variance) per-scene nelbo, kl, nll, mse in float32 (made from `terms`)
     terms(batch, pixel_variance)        per-scene kl, nll, sq, pixels: what each model computes
     kl(batch, noise=True)               KL(q(z | context, targets) || p(z | context)) per scene (one sample)
+    kl_per_view(batch)                  the KL per reconstructed view (made from `terms`; eval's KL floor)
     sample(context_frames, context_viewpoints, query_viewpoints, context_mask=None)   predicted frames
     compile_sampling(compile_fn)        route the sampling through a compiler (torch.compile)
 
