@@ -46,9 +46,10 @@ bench: install
 	$(BIN)/python bench/read.py
 	$(BIN)/python bench/train.py
 
-# The GPU path in one go on a CUDA machine, under 8 minutes: nvidia-smi, the CUDA tests, training speed at batch 36
-# with and without --compile, a one-process torchrun (NCCL) run, dice views/s with the EGL renderer. Without CUDA
-# it says so in one line and fails.
+# The GPU path in one go on a CUDA machine, under 8 minutes: nvidia-smi, the CUDA and compile-once tests, training
+# speed of the tiny and salesman presets eager and compiled, a --workers 4 run, a two-process torchrun run, the
+# largest batch of the salesman and dice presets, dice views/s with the EGL renderer (a warning where EGL is
+# missing), then one table of every figure. Without CUDA it says so in one line and fails.
 gpu-check: install
 	PYTHON=$(BIN)/python JUMPDATA=$(BIN)/jumpdata bash bench/gpu_check.sh
 

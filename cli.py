@@ -22,6 +22,7 @@ from jump_model.names import DEVICES, MODEL_KINDS
 from scene_shards.common import MAX_WORKERS, Note, UserError, one_line, package_version
 
 CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
+COMPILE_SAMPLING_HELP = "Sample through torch.compile, one graph (a C++ compiler on the CPU) [default: off]."
 
 
 def _dataset_name(ctx, param, value):
@@ -294,7 +295,8 @@ def show(folder, dataset, split, scenes, out, scale):
 @click.option("--dataset", default=None, help="Dataset name (needed when the folder holds several).")
 @click.option("--out", type=PATH, default=None, help="Run folder [default: runs/<dataset>-<time>].")
 @click.option("--model", type=click.Choice(MODEL_KINDS), default=None,
-              help="jump, or a baseline: gqn, badj, ar (docs/model.md) [default: jump; --resume: the run's].")
+              help="jump, or a baseline: gqn (Eslami et al. 2018), factored (JUMP with a latent per view), badj, ar "
+                   "(docs/model.md) [default: jump; --resume: the run's].")
 @click.option("--preset", default=None,
               help="salesman, dice or tiny (docs/model.md) [default: dice for a dice dataset, else salesman].")
 @click.option("--steps", type=count(1, MAX_STEPS), default=None,
@@ -304,7 +306,10 @@ def show(folder, dataset, split, scenes, out, scale):
 @click.option("--context", type=count(1, MAX_VIEW_COUNT), default=None,
               help="Most context views per scene (each draws 1..this).")
 @click.option("--targets", type=count(1, MAX_VIEW_COUNT), default=None,
-              help="Most target views per scene (each draws 1..this) [default: the preset's; badj: 1].")
+              help="Most target views per scene (each draws 1..this; ar: the frames after the context) [default: "
+                   "the preset's; badj: 1; ar: every frame after the context].")
+@click.option("--free-bits", type=real(0, 1000), default=None,
+              help="ar: the KL of each predicted frame counts at least this many nats in the loss [default: 2.0].")
 @click.option("--lr", type=real(0, 1, least_open=True), default=None,
               help="Adam learning rate [default: the preset's].")
 @click.option("--pixel-variance", default=None,
@@ -338,7 +343,8 @@ def train(folder, out, resume, **opts):
         def progress(step, total, metrics):
             bar.update(step, total, f"loss {metrics['loss']:.1f}  {metrics['scenes_per_s']:.1f} scenes/s"
                        if metrics else None)
-        result = run_training(cfg, out, resume=resume, on_progress=progress)
+        result = run_training(cfg, out, resume=resume, on_progress=progress,
+                              on_note=lambda line: click.echo(f"jumpdata: {line}", err=True))
     if result.interrupted:
         click.echo(f"interrupted at step {result.step}; checkpoint saved in {out} (continue with --resume)", err=True)
         sys.exit(130)
@@ -358,10 +364,11 @@ def train(folder, out, resume, **opts):
 @click.option("--scale", type=count(1, 16), default=2, show_default=True, help="Pixel magnification.")
 @click.option("--data", type=PATH, default=None,
               help="Folder holding the run's dataset, if it moved [default: the one it trained on].")
-def sample(run, out, context, query, samples, scene, seed, scale, data):
+@click.option("--compile/--no-compile", default=False, help=COMPILE_SAMPLING_HELP)
+def sample(run, out, context, query, samples, scene, seed, scale, data, compile):
     """Jumpy predictions of a trained run on a test scene, as a picture."""
     from jump_model.sample import sample_run
-    click.echo(f"wrote {sample_run(run, out, context, query, samples, scene, seed, scale, data)}")
+    click.echo(f"wrote {sample_run(run, out, context, query, samples, scene, seed, scale, data, compile)}")
 
 
 @main.command(name="eval", context_settings=CONTEXT)
@@ -388,6 +395,10 @@ def sample(run, out, context, query, samples, scene, seed, scale, data):
               help="Probe folder (jumpdata probe train) for digit-agreement and story [default: those two are "
                    "left out].")
 @click.option("--device", type=click.Choice(DEVICES), default="auto", show_default=True)
+@click.option("--compile/--no-compile", default=False, help=COMPILE_SAMPLING_HELP)
+@click.option("--allow-low-kl", is_flag=True,
+              help="Report an ar run whose KL per predicted frame is below the floor (0.1 nats: its latent out of "
+                   "use) instead of stopping [default: stop].")
 def eval_(runs, metrics, out, **opts):
     """Measure trained RUNS on their test split (docs/reproduce.md): writes the JSON, a plot and prints a table.
     Several runs of one model (seeds) are also summarised per model, and models compared scene by scene."""

@@ -1,23 +1,22 @@
-"""Training speed, end to end (HDF5 reading and the DataLoader included), against gqnlib's ConsistentGQN.
+"""Training speed, end to end (HDF5 reading and the DataLoader included): eager against --compile per preset, and
+the salesman preset against gqnlib's ConsistentGQN.
 
-    python bench/train.py [SHARD_FOLDER] [--steps 12] [--warmup 3] [--rounds 2] [--device auto]
-                          [--batch-size 16] [--runs default,float32,reference]
+    python bench/train.py [--presets tiny,salesman] [--runs default,compile,float32,reference] [--steps 12]
+                          [--warmup 3] [--rounds 2] [--device auto] [--batch-size 16] [--figures FILE]
 
-Without a folder it writes a small 64x64 salesman set to a temporary folder.
-Ours: `jump_model.training.train` with --preset salesman --batch-size 16
---context 3 --targets 4 (each scene draws 1..3 context views and exactly 4 targets, as the
-reference renders; training itself draws 1..4 targets), timed from the
-per-step lines of metrics.jsonl after a warm-up: `default` (bf16 autocast where
-the device computes bf16 natively), `float32`, and `compile` (the default with
---compile) if --runs names it. Reference: gqnlib's ConsistentGQN, the package itself when
-`import gqnlib` works (e.g. a checkout of rnagumo/gqnlib on PYTHONPATH), else
-the plain re-statement in bench/gqnlib_reference.py (same parameters and
-operations; the commit it follows is in its docstring), at the same sizes
-(4 DRAW steps, 64 hidden, 128 encoder and canvas, 64 decoder channels), float32,
-fed by the same DataLoader. The runs alternate for --rounds rounds (the machine
-may be shared) and the medians are compared. Prints scenes/s and steps/s, the
-share of step time spent waiting for data, peak GPU memory on CUDA, and the
-ratios.
+It writes small salesman sets to a temporary folder: 32x32 for the tiny preset, 64x64 for salesman. Ours:
+`train()` with the preset, --batch-size, --context 3 --targets 4 (each scene draws 1..3 context views and exactly 4
+targets, as the reference renders; the step computes every slot whatever the masks, so its time does not depend on
+the draws), timed from the per-step lines of metrics.jsonl after a warm-up: `default` (eager, bf16 autocast where
+the device computes bf16 natively), `compile` (the default with --compile; its warm-up holds the compilation) and
+`float32`. Each of our runs is followed by the same training step alone, timed on one batch already on the device
+(compiled for `compile`): the step time's share outside the model (data, logging, synchronisation) is 1 minus
+their ratio. Reference (salesman only): gqnlib's ConsistentGQN, the package itself when `import gqnlib` works
+(e.g. a checkout of rnagumo/gqnlib on PYTHONPATH), else the plain re-statement in bench/gqnlib_reference.py (same
+parameters and operations; the commit it follows is in its docstring), at the same sizes (4 DRAW steps, 64 hidden,
+128 encoder and canvas, 64 decoder channels), float32, fed by the same DataLoader. The runs alternate for --rounds
+rounds (the machine may be shared) and the medians are compared. Prints steps/s, scenes/s, the data-wait and
+outside-model shares, peak GPU memory on CUDA, and the ratios (compile / default per preset; ours / reference).
 """
 
 import argparse
@@ -35,23 +34,26 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench import gqnlib_reference  # noqa: E402
-import jump_model.training.loop  # noqa: E402
-from jump_model.data import SceneViews, StepSampler, loader_workers, make_loader, open_split  # noqa: E402
+from bench.run_figures import append_row  # noqa: E402
+import jump_model.training.loop as loop  # noqa: E402
+from jump_model.data import SceneViews, StepSampler, loader_workers, make_loader, open_split, to_device  # noqa: E402
 from jump_model.nets.blocks import encode_viewpoints, frames_to_images  # noqa: E402
+from jump_model.nets import make_model  # noqa: E402
 from jump_model.run_folder import plan_run  # noqa: E402
-from jump_model.runtime import bf16_is_fast, resolve_device  # noqa: E402
-from jump_model.training import train  # noqa: E402
+from jump_model.runtime import capabilities, choose_precision, compiled, resolve_device  # noqa: E402
 
 CONTEXT, TARGETS, DRAW_STEPS = 3, 4, 4
-RUNS = {"default": dict(amp=True, compile_model=False), "float32": dict(amp=False, compile_model=False),
-        "compile": dict(amp=True, compile_model=True), "reference": None}
+PRESET_SIZES = {"tiny": 32, "salesman": 64}   # frame size of each preset's bench data
+OURS = {"default": dict(amp=True, compile=False), "compile": dict(amp=True, compile=True),
+        "float32": dict(amp=False, compile=False)}
+RUNS = (*OURS, "reference")
 
 
-def make_data(folder: Path) -> Path:
-    """Write 300 + 40 salesman scenes of 64x64 into `folder` with the jumpdata CLI; returns the folder."""
+def make_data(folder: Path, size: int) -> Path:
+    """Write 300 + 40 salesman scenes of size x size into `folder` with the jumpdata CLI; returns the folder."""
     exe = Path(sys.executable).with_name("jumpdata")
-    subprocess.run([str(exe), "narratives", "--story", "salesman", "--size", "64", "--n", "300", "--test-n", "40",
-                    "--out", str(folder)], check=True, capture_output=True)
+    subprocess.run([str(exe), "narratives", "--story", "salesman", "--size", str(size), "--n", "300", "--test-n",
+                    "40", "--out", str(folder)], check=True, capture_output=True)
     return folder
 
 
@@ -65,25 +67,48 @@ def peak_memory(device: torch.device) -> float:
 
 
 def all_target_examples(cfg, scenes, shuffle: bool) -> SceneViews:
-    """The trainer's examples with exactly TARGETS target views per scene, as the reference renders: training
-    itself draws 1..targets, which would make our side render fewer views than the reference."""
+    """The trainer's examples with exactly TARGETS target views per scene, as the reference renders."""
     return SceneViews(scenes, cfg.context, cfg.targets, cfg.seed, shuffle, all_targets=True)
 
 
-def bench_ours(data: Path, args, run: Path, amp: bool, compile_model: bool) -> dict:
-    """Train our model for warmup + steps steps, every scene with TARGETS target views (like the reference);
-    returns {"scenes/s", "wait", "peak"} over the timed steps."""
-    jump_model.training.loop.training_examples = all_target_examples
-    cfg = plan_run(data, preset="salesman", steps=args.warmup + args.steps, batch_size=args.batch_size,
+def model_step_seconds(cfg, batch: dict, device: torch.device, args) -> float:
+    """Seconds per training step of the model alone (forward, backward, clipping, Adam) on one batch already on the
+    device, as the trainer steps it (compiled when cfg.compile), timed over args.steps after args.warmup steps."""
+    model = make_model(cfg.model).to(device)
+    step_fn = compiled(model, device) if cfg.compile else model
+    step = loop.Optimisation(model, step_fn, cfg, choose_precision(capabilities(device), cfg.amp), device)
+    variance = torch.tensor(0.5, device=device)
+    for i in range(args.warmup + args.steps):
+        if i == args.warmup:
+            if device.type == "cuda":
+                torch.cuda.synchronize(device)
+            start = time.perf_counter()
+        step(batch, variance)
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+    return (time.perf_counter() - start) / args.steps
+
+
+def bench_ours(data: Path, preset: str, args, run: Path, amp: bool, compile: bool) -> dict:
+    """Train for warmup + steps steps (every scene TARGETS target views), then time the model step alone; returns
+    {"steps/s", "scenes/s", "wait", "outside", "peak"} over the timed steps."""
+    loop.training_examples = all_target_examples
+    cfg = plan_run(data, preset=preset, steps=args.warmup + args.steps, batch_size=args.batch_size,
                    context=CONTEXT, targets=TARGETS, device=args.device, log_every=1, eval_every=10**9,
-                   sample_every=10**9, checkpoint_every=10**9, eval_scenes=args.batch_size, amp=amp,
-                   compile=compile_model)
-    train(cfg, run)
+                   sample_every=10**9, checkpoint_every=10**9, eval_scenes=args.batch_size, amp=amp, compile=compile)
+    device = resolve_device(args.device)
+    loop.train(cfg, run)
+    peak = peak_memory(device)
     lines = [json.loads(x) for x in (run / "metrics.jsonl").read_text().splitlines()][args.warmup:-1]
     seconds = [args.batch_size / m["scenes_per_s"] for m in lines]
-    waits = [m["data_wait_share"] * s for m, s in zip(lines, seconds)]
-    return {"scenes/s": args.batch_size * len(lines) / sum(seconds), "wait": sum(waits) / sum(seconds),
-            "peak": peak_memory(resolve_device(args.device))}
+    per_step = sum(seconds) / len(seconds)
+    scenes = all_target_examples(cfg, open_split(cfg, "train"), shuffle=True)
+    batch = to_device(next(iter(make_loader(scenes, StepSampler(0, args.batch_size), args.batch_size, 0, device))),
+                      device)
+    alone = model_step_seconds(cfg, batch, device, args)
+    return {"steps/s": 1 / per_step, "scenes/s": args.batch_size / per_step,
+            "wait": sum(m["data_wait_share"] * s for m, s in zip(lines, seconds)) / sum(seconds),
+            "outside": max(0.0, 1 - alone / per_step), "peak": peak}
 
 
 def gqnlib_models():
@@ -161,59 +186,84 @@ class Reference:
                 total += time.perf_counter() - t0
         assert math.isfinite(loss.item())
         del batches
-        return {"scenes/s": args.batch_size * args.steps / total, "wait": wait / total, "peak": peak_memory(dev)}
+        return {"steps/s": args.steps / total, "scenes/s": args.batch_size * args.steps / total, "wait": wait / total,
+                "peak": peak_memory(dev)}
+
+
+
+
+def planned_jobs(args, data: dict, tmp: Path) -> dict:
+    """Return {run name: job(round) -> result dict} for every preset and run asked for."""
+    jobs = {}
+    for preset in args.presets.split(","):
+        for run in args.runs.split(","):
+            if run == "reference":
+                if preset == "salesman":
+                    ref_name, ref_class = gqnlib_models()
+                    print(check_restatement(ref_class), flush=True)
+                    reference = Reference(data[preset], args, ref_class)
+                    jobs[f"salesman, reference: {ref_name}, float32"] = lambda i, ref=reference: ref()
+                continue
+            name = f"{preset}, {run}"
+            jobs[name] = (lambda i, p=preset, r=run: bench_ours(data[p], p, args, tmp / f"{p}-{r}-{i}", **OURS[r]))
+    return jobs
+
+
+def report(results: dict, device: torch.device, figures) -> None:
+    """Print each run's medians over the rounds, then the ratios; append a row per run to `figures`."""
+    medians = {name: statistics.median(r["steps/s"] for r in rs) for name, rs in results.items()}
+    for name, rs in results.items():
+        speeds = [r["steps/s"] for r in rs]
+        row = {k: statistics.median(r[k] for r in rs) for k in ("scenes/s", "wait", "outside", "peak") if k in rs[0]}
+        memory = f"   peak GPU memory {max(r['peak'] for r in rs):5.2f} GiB" if device.type == "cuda" else ""
+        outside = f"   outside the model {100 * row['outside']:4.1f}%" if "outside" in row else ""
+        print(f"{name}: {medians[name]:6.2f} steps/s ({min(speeds):.2f}-{max(speeds):.2f}), {row['scenes/s']:6.1f} "
+              f"scenes/s   data wait {100 * row['wait']:4.1f}%{outside}{memory}")
+        append_row(figures, {"name": name, "steps_per_s": medians[name], "scenes_per_s": row["scenes/s"],
+                             "data_wait_share": row["wait"], **({"outside_model_share": row["outside"]}
+                                                                if "outside" in row else {}),
+                             **({"peak_gib": row["peak"]} if device.type == "cuda" else {})})
+    for name in medians:
+        preset, run = name.split(", ", 1)
+        if run == "compile" and f"{preset}, default" in medians:
+            print(f"ratio ({preset}: compile / default): {medians[name] / medians[f'{preset}, default']:.2f}x")
+    reference = next((n for n in medians if "reference" in n), None)
+    for name in medians:
+        if reference and name.startswith("salesman") and name != reference:
+            print(f"ratio ({name} / reference): {medians[name] / medians[reference]:.2f}x")
 
 
 def main():
     """Parse arguments, alternate the runs for --rounds rounds, print each run, the medians and the ratios."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("folder", nargs="?", help="shard folder with one 64x64 dataset [default: make one]")
+    parser.add_argument("--presets", default="tiny,salesman", help=f"from {', '.join(PRESET_SIZES)}")
+    parser.add_argument("--runs", default="default,compile,float32,reference", help=f"from {', '.join(RUNS)}")
     parser.add_argument("--steps", type=int, default=12)
     parser.add_argument("--warmup", type=int, default=3)
     parser.add_argument("--rounds", type=int, default=2, help="times each run is repeated, alternating")
     parser.add_argument("--device", default="auto")
     parser.add_argument("--batch-size", type=int, default=16)
-    parser.add_argument("--runs", default="default,float32,reference",
-                        help=f"comma-separated, from {','.join(RUNS)} [default: default,float32,reference]")
+    parser.add_argument("--figures", help="append a row per run to this figures file (bench/run_figures.py)")
     args = parser.parse_args()
-    wanted = args.runs.split(",")
-    if not wanted or set(wanted) - set(RUNS):
-        parser.error(f"--runs takes names from {', '.join(RUNS)}, got {args.runs!r}")
+    presets, runs = args.presets.split(","), args.runs.split(",")
+    if set(presets) - set(PRESET_SIZES) or set(runs) - set(RUNS):
+        parser.error(f"--presets takes {', '.join(PRESET_SIZES)} and --runs {', '.join(RUNS)}")
     device = resolve_device(args.device)
-    native = bf16_is_fast(device)
     with tempfile.TemporaryDirectory() as tmp:
-        data = Path(args.folder) if args.folder else make_data(Path(tmp) / "shards")
+        data = {p: make_data(Path(tmp) / f"shards{PRESET_SIZES[p]}", PRESET_SIZES[p]) for p in presets}
         print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, device {device}"
-              f"{' (' + torch.cuda.get_device_name(device) + ')' if device.type == 'cuda' else ''}; batch "
-              f"{args.batch_size}, context 1..{CONTEXT}, targets {TARGETS}, 64x64; {args.rounds} rounds of "
-              f"{args.warmup} + {args.steps} steps", flush=True)
-        runs = {f"ours, {run}{' (' + ('bf16 autocast' if native else 'float32') + ')' if run != 'float32' else ''}":
-                RUNS[run] for run in wanted if run != "reference" and not (run == "float32" and not native)}
-        jobs = {name: (lambda i, j=j, kw=kw: bench_ours(data, args, Path(tmp) / f"run{j}-{i}", **kw))
-                for j, (name, kw) in enumerate(runs.items())}
-        if "reference" in wanted:
-            ref_name, ref_class = gqnlib_models()
-            print(check_restatement(ref_class), flush=True)
-            reference = Reference(data, args, ref_class)
-            jobs[f"reference: {ref_name}, float32"] = lambda i: reference()
+              f"{' (' + torch.cuda.get_device_name(device) + ')' if device.type == 'cuda' else ''}; "
+              f"{choose_precision(capabilities(device), amp=True).line}; batch {args.batch_size}, context "
+              f"1..{CONTEXT}, targets {TARGETS}; {args.rounds} rounds of {args.warmup} + {args.steps} steps",
+              flush=True)
+        jobs = planned_jobs(args, data, Path(tmp))
         results = {name: [] for name in jobs}
         for i in range(args.rounds):
             for name, job in jobs.items():
                 r = job(i)
                 results[name].append(r)
-                print(f"  round {i + 1}: {name}: {r['scenes/s']:6.1f} scenes/s", flush=True)
-        medians = {}
-        for name, rs in results.items():
-            speeds = [r["scenes/s"] for r in rs]
-            medians[name] = statistics.median(speeds)
-            memory = f"   peak GPU memory {max(r['peak'] for r in rs):5.2f} GiB" if device.type == "cuda" else ""
-            print(f"{name}: {medians[name]:6.1f} scenes/s ({min(speeds):.1f}-{max(speeds):.1f}), "
-                  f"{medians[name] / args.batch_size:5.2f} steps/s   data wait "
-                  f"{100 * statistics.median(r['wait'] for r in rs):4.1f}% of step time{memory}")
-        if "reference" in wanted:
-            ref = medians.pop(next(n for n in medians if n.startswith("reference")))
-            for name, speed in medians.items():
-                print(f"ratio ({name} / reference): {speed / ref:.2f}x")
+                print(f"  round {i + 1}: {name}: {r['steps/s']:6.2f} steps/s", flush=True)
+        report(results, device, args.figures)
 
 
 if __name__ == "__main__":

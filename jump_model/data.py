@@ -21,6 +21,7 @@ from scene_shards.fingerprint import check_same_data
 from scene_shards.manifest import manifest_path
 
 from .config import DataFacts, RunConfig
+from .runtime import auto_loader_workers, node_cores
 
 EPOCH_STREAM, PICK_STREAM = 101, 102   # the fixed tags that separate the random streams below
 
@@ -32,8 +33,8 @@ class SceneViews(Dataset):
     permutation per epoch). `shuffle=False`: example g is scene g (for evaluation).
     Each example draws k in 1..context context views and t in 1..targets target views, other views
     than the context's. `sequential=True` (the autoregressive model): the views are a window of
-    consecutive frames, k context frames from a random start, then the t frames that follow them.
-    `all_targets=True`: t is always `targets` (benchmarks against models that render a fixed count).
+    consecutive frames, k context frames from a random start, then the t frames that follow them, t always
+    `targets`. `all_targets=True`: t is always `targets` (benchmarks against models that render a fixed count).
     """
 
     def __init__(self, scenes, context: int, targets: int, seed: int, shuffle: bool, sequential: bool = False,
@@ -67,7 +68,7 @@ class SceneViews(Dataset):
         views = self.scenes.viewpoints(i)
         k = int(rng.integers(1, self.context + 1))
         t = int(rng.integers(1, self.targets + 1))
-        if self.all_targets:
+        if self.all_targets or self.sequential:
             t = self.targets
         if self.sequential:
             picks = int(rng.integers(0, len(views) - k - t + 1)) + np.arange(k + t)
@@ -81,6 +82,13 @@ class SceneViews(Dataset):
                 "target_frames": padded(frames[k:], self.targets),
                 "target_viewpoints": padded(views[tgt], self.targets),
                 "target_mask": np.arange(self.targets) < t}
+
+
+def training_examples(cfg: RunConfig, scenes, shuffle: bool) -> SceneViews:
+    """Return the examples the run's model trains on (or is evaluated on): windows of consecutive frames for the
+    autoregressive model (k context frames, then the `targets` frames after them), random view sets for the
+    others."""
+    return SceneViews(scenes, cfg.context, cfg.targets, cfg.seed, shuffle, sequential=cfg.model.kind == "ar")
 
 
 def padded(a: np.ndarray, n: int) -> np.ndarray:
@@ -105,12 +113,12 @@ class StepSampler(Sampler):
 
 
 def loader_workers(requested: int, device: torch.device) -> int:
-    """Return the DataLoader worker count: `requested` if >= 0, else (-1, auto) several on a GPU machine and
-    one beside the compute on a CPU."""
+    """Return this rank's DataLoader worker count: `requested` if >= 0, else (-1, auto) its share of the node's
+    cores on a GPU machine (runtime.auto_loader_workers; the ranks on the node from torchrun's LOCAL_WORLD_SIZE)
+    and one beside the compute on a CPU."""
     if requested >= 0:
         return requested
-    cores = os.cpu_count() or 1
-    return min(8, max(1, cores - 1)) if device.type == "cuda" else 1
+    return auto_loader_workers(device.type, node_cores(), int(os.environ.get("LOCAL_WORLD_SIZE", "1")))
 
 
 def make_loader(examples: Dataset, sampler, batch_size: int, workers: int, device: torch.device) -> DataLoader:

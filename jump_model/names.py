@@ -17,7 +17,7 @@ from dice3d.label_names import CUBE_ORIENTATION, DIGIT_CLASSES, VISIBLE_FACES
 from narratives.label_names import POSITIONS
 
 # The model kinds (`jumpdata train --model`); `ar` is the only one without a jumpy sampler or a global latent.
-MODEL_KINDS = ("jump", "gqn", "badj", "ar")   # their classes: jump_model.nets.MODEL_CLASSES
+MODEL_KINDS = ("jump", "gqn", "factored", "badj", "ar")   # their classes: jump_model.nets.MODEL_CLASSES
 AUTOREGRESSIVE = "ar"
 DEVICES = ("auto", "cpu", "cuda")              # --device; runtime.resolve_device maps them to torch devices
 

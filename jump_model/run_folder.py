@@ -1,7 +1,8 @@
 """A training run's folder on disk: config.json and checkpoint.pt, read and written in one place.
 
     RUN/config.json     every setting of the run (RunConfig.to_dict(): the model's settings under "model"),
-                        rewritten when a resume changes one
+                        rewritten when a resume changes one, and under "precision" how the last training call
+                        computed (runtime.Precision.record: autocast, grad_scaler, tf32; a record, not a setting)
     RUN/checkpoint.pt   {"model", "optimizer", "step", "config"}; tensors and plain types only, so
                         torch.load(..., weights_only=True) reads it; written to a temporary name and renamed
 
@@ -14,22 +15,24 @@ files (missing, truncated, not JSON, not a checkpoint) is raised as a one-line U
 import io
 import json
 import pickle
+import warnings
 import zipfile
 from pathlib import Path
 
 import torch
 
 from scene_shards import open_dataset
-from scene_shards.common import UserError, one_line
+from scene_shards.common import Note, UserError, one_line
 from scene_shards.files import atomic_open, write_json_atomic
 
-from .config import ModelConfig, RunConfig, legacy_run_config, new_run_config, resumed_run_config
+from .config import KIND_NAMES, ModelConfig, RunConfig, legacy_run_config, new_run_config, resumed_run_config
 from .data import check_run_data, dataset_facts
 from .names import CHECKPOINT_FILE as CHECKPOINT
 from .names import CONFIG_FILE as CONFIG
 from .nets import make_model
 
 CHECKPOINT_KEYS = ("model", "optimizer", "step", "config")
+PRECISION_KEY = "precision"   # config.json's record of how the run computed (not a setting: reading skips it)
 LOAD_ERRORS = (pickle.UnpicklingError, zipfile.BadZipFile, RuntimeError, EOFError, OSError, KeyError, ValueError,
                TypeError, AttributeError, IndexError)   # what torch.load raises on a damaged or foreign file
 
@@ -66,18 +69,35 @@ def is_legacy(values: dict) -> bool:
 
 
 def read_config(run) -> RunConfig:
-    """Return the validated RunConfig stored in RUN/config.json (a legacy flat one read as a JUMP run);
-    UserError when it is unreadable or invalid."""
-    values = read_config_values(run)
+    """Return the validated RunConfig stored in RUN/config.json (a legacy flat one read as a JUMP run; one made
+    before `gqn` meant Eslami et al.'s GQN read with today's names, see renamed_kinds); UserError when it is
+    unreadable or invalid."""
+    values = renamed_kinds({k: v for k, v in read_config_values(run).items() if k != PRECISION_KEY}, run)
     try:
         return (legacy_run_config(values) if is_legacy(values) else RunConfig.from_dict(values)).validate()
     except UserError as e:
         raise UserError(f"{Path(run) / CONFIG}: {e}") from None
 
 
-def write_config(run, cfg: RunConfig) -> None:
-    """Write cfg to RUN/config.json atomically."""
-    write_json_atomic(Path(run) / CONFIG, cfg.to_dict())
+def renamed_kinds(values: dict, run, note: bool = True) -> dict:
+    """Return config.json's `values` (or a checkpoint's config) with today's kind names: a config without
+    model.kind_names was written when `gqn` named the factored model (config.KIND_NAMES), so its kind "gqn"
+    becomes "factored", said in one scene_shards.common.Note when `note`. Other configs (and flat legacy ones,
+    all JUMP) are returned as they are."""
+    model = values.get("model")
+    if not isinstance(model, dict) or "kind_names" in model:
+        return values
+    if model.get("kind") == "gqn":
+        if note:
+            warnings.warn(f"{run} was trained when --model gqn meant the factored model (one latent per view): "
+                          f"it loads as --model factored", Note)
+        model = {**model, "kind": "factored"}
+    return {**values, "model": {**model, "kind_names": KIND_NAMES}}
+
+
+def write_config(run, cfg: RunConfig, precision: dict = None) -> None:
+    """Write cfg to RUN/config.json atomically, with the `precision` record (runtime.Precision.record) if given."""
+    write_json_atomic(Path(run) / CONFIG, {**cfg.to_dict(), **({PRECISION_KEY: precision} if precision else {})})
 
 
 def save_torch(path: Path, contents: dict, what: str) -> None:
@@ -152,7 +172,7 @@ def check_config_fits_checkpoint(run, cfg: ModelConfig, ckpt: dict) -> None:
     """Raise UserError naming the model settings on which `cfg` (RUN/config.json's) and the checkpoint's own
     config differ ("NAME VALUE vs VALUE"); nothing when they agree or the checkpoint holds no model config (as
     those of older runs)."""
-    saved = ckpt["config"].get("model")
+    saved = renamed_kinds(ckpt["config"], run, note=False).get("model")
     if not isinstance(saved, dict):
         return
     have = cfg.to_dict()

@@ -21,6 +21,7 @@ from .config import RunConfig
 from .data import open_test_split
 from .eval.sampling import draw_views
 from .run_folder import load_run, with_data_folder
+from .runtime import compile_sampling
 
 LABEL_W, HEADER_H = 76, 14   # pixels for the row names and the column labels
 WHITE = 255
@@ -114,13 +115,16 @@ def render_scene(model: torch.nn.Module, cfg: RunConfig, scenes, out: Path, scen
 
 
 def sample_run(run, out, context: str = None, query: str = None, samples: int = 4, scene: int = 0,
-               seed: int = 0, scale: int = 2, data=None) -> Path:
+               seed: int = 0, scale: int = 2, data=None, compile: bool = False) -> Path:
     """The `jumpdata sample` command: load `run`, predict a test scene, write `out`; returns the path written.
 
     `context` / `query`: view indices as text ("0,1", "10-15"; None: a forward prediction).
     `data`: the folder holding the run's dataset (None: the one it was trained on).
+    `compile`: sample through torch.compile (runtime.compile_sampling).
     """
     cfg, model, _ = load_run(run)
+    if compile:
+        compile_sampling(model, torch.device("cpu"))
     if data is not None:
         cfg = with_data_folder(cfg, data, run)
     scenes = open_test_split(cfg, str(run))

@@ -1,5 +1,5 @@
-"""JUMP on a CUDA GPU: forward, backward, bf16 autocast, torch.compile, sampling, a checkpoint round trip and
-the train/resume/sample commands.
+"""JUMP on a CUDA GPU: forward, backward, bf16 autocast, torch.compile (one graph whatever the view counts),
+sampling, a checkpoint round trip and the train/resume/sample commands.
 
 Marked `cuda`. Without a GPU they are skipped, unless JUMPDATA_REQUIRE_CUDA=1 (bench/gpu_check.sh sets it):
 then each one fails, so a GPU machine whose CUDA is broken cannot pass by skipping. JUMPDATA_TEST_DEVICE=cpu
@@ -10,6 +10,7 @@ import os
 
 import pytest
 import torch
+from torch._dynamo.utils import counters
 
 from jump_model.nets import JUMP
 from model_scenes import make_square_dataset
@@ -75,6 +76,22 @@ def test_torch_compile_matches_eager_forward_and_trains():
     torch.testing.assert_close(out["loss"], eager, rtol=1e-3, atol=1e-2)
     out["loss"].backward()
     assert all(torch.isfinite(p.grad).all() for p in model.parameters())
+
+
+def test_a_compiled_step_is_one_graph_whatever_the_view_counts():
+    model, batch = model_and_batch()
+    torch._dynamo.reset()
+    counters.clear()
+    compiled = torch.compile(model, fullgraph=True)
+    g = torch.Generator().manual_seed(4)
+    for _ in range(4):   # other random context and target counts at every step
+        for key in ("context_mask", "target_mask"):
+            most = batch[key].shape[1]
+            counts = torch.randint(1, most + 1, (len(batch[key]), 1), generator=g)
+            batch[key] = (torch.arange(most) < counts).to(DEVICE)
+        compiled(batch, torch.tensor(0.5, device=DEVICE))["loss"].backward()
+    assert not counters["graph_break"] and counters["stats"]["unique_graphs"] == 1
+    torch._dynamo.reset()
 
 
 def test_sampling_on_the_device_is_consistent_per_z():

@@ -52,7 +52,7 @@ def test_renderer_equals_the_explicit_canvas_loop(kind, nt):
     for _ in range(cfg.nt):
         h, c = r.cell(torch.cat([fixed, r.read(canvas)], dim=1), h, c)
         canvas = canvas + r.write(h)
-    expected = torch.sigmoid(r.to_image(canvas)).float().unflatten(0, (2, 3))   # the renderer returns float32
+    expected = torch.sigmoid(r.to_image(canvas)).unflatten(0, (2, 3))   # float64 in, float64 out
     torch.testing.assert_close(r(z, v), expected)
 
 

@@ -21,8 +21,9 @@ from .. import names
 from ..data import check_run_data, open_test_split
 from ..probes.nets import load_probe
 from ..run_folder import load_run, with_data_folder
-from ..runtime import resolve_device
+from ..runtime import compile_sampling, resolve_device
 from .figures import check_finite
+from .latent_use import check_kl_floor
 from .metric import Progress, Study, probe_missing
 from .registry import METRICS, metric_class
 from .seeds import summarise
@@ -40,6 +41,8 @@ class EvalSettings:
     data: str = None             # folder holding the runs' dataset, if it moved
     probe: str = None            # probe folder (jumpdata probe train): needed by digit-agreement and story
     device: str = "auto"
+    compile: bool = False        # sample through torch.compile (runtime.compile_sampling)
+    allow_low_kl: bool = False   # report an ar run below the KL floor (latent_use.KL_FLOOR) instead of refusing it
 
     def check(self) -> "EvalSettings":
         """Raise UserError on a value out of range; returns self."""
@@ -63,18 +66,20 @@ class LoadedRun:
 
     @property
     def kind(self) -> str:
-        """The model kind: jump, gqn, badj or ar."""
+        """The model kind: jump, gqn, factored, badj or ar."""
         return self.model.cfg.kind
 
 
-def load_runs(paths, data, device: torch.device) -> list:
-    """Load every run (pointed at `data` when given); UserError when one is not a run or they hold different
-    datasets. Returns [LoadedRun]."""
+def load_runs(paths, data, device: torch.device, compile: bool = False) -> list:
+    """Load every run (pointed at `data` when given; compile: its sampling through torch.compile); UserError when
+    one is not a run or they hold different datasets. Returns [LoadedRun]."""
     if not paths:
         raise UserError("give at least one run folder")
     runs = []
     for path in paths:
         cfg, model, step = load_run(path, device)
+        if compile:
+            compile_sampling(model, device)
         runs.append(LoadedRun(str(path), with_data_folder(cfg, data, path) if data is not None else cfg, model,
                               step))
     a = runs[0]
@@ -145,8 +150,9 @@ def evaluate(run_paths, out, settings: EvalSettings, on_progress=None) -> dict:
     (digit-agreement), NAME_story.png (story).
 
     on_progress(done, total, text): called as work units finish. Returns the JSON written. A missing folder of
-    `out` is created. UserError on bad input, other data than the runs trained on, or a NaN or infinite figure
-    (nothing written); the files appear together or not at all (a full disk: one line, nothing left).
+    `out` is created. UserError on bad input, other data than the runs trained on, an ar run below the KL floor
+    (latent_use.check_kl_floor) unless settings.allow_low_kl, or a NaN or infinite figure (nothing written); the
+    files appear together or not at all (a full disk: one line, nothing left).
     """
     settings.check()
     out = Path(out)
@@ -155,11 +161,12 @@ def evaluate(run_paths, out, settings: EvalSettings, on_progress=None) -> dict:
     place = next(p for p in out.parents if p.exists())
     if not place.is_dir():
         raise UserError(f"--out {out}: {place} is a file, not a folder")
-    runs = load_runs(run_paths, settings.data, resolve_device(settings.device))
+    runs = load_runs(run_paths, settings.data, resolve_device(settings.device), settings.compile)
     scenes = open_test_split(runs[0].cfg, runs[0].path)
     for run in runs[1:]:
         check_run_data(run.path, run.cfg, scenes.manifest, scenes.folder)
     chosen = choose_metrics(settings.metrics, scenes, settings.probe is not None)
+    check_kl_floor(runs, scenes, settings.allow_low_kl)
     probe = load_probe(settings.probe) if any(metric_class(m).probe_kind for m in chosen) else None
     results, pictures = measure_chosen(runs, scenes, replace(settings, metrics=chosen), chosen, probe, on_progress)
     check_finite(results)

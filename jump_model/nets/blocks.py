@@ -2,16 +2,22 @@
 
     encode_viewpoints   raw viewpoints -> model features (time: t / (V-1); camera: GQN's 7-vector)
     frames_to_images    uint8 frames [..., H, W, 3] -> float images [..., 3, H, W] in [0, 1] (the one conversion)
+    view_slots          every view slot of a batch as model input (images and encoded viewpoints), no gathering
+    masked_sum          a sum over view slots weighted by their mask: the real views alone count
     ConvLSTMCell        a convolutional LSTM cell (and ConvLSTMRollout, its faster roll-out from the zero state)
     Tower               the representation net: a view and its viewpoint -> features [32, H/4, W/4]
     Draw                one convolutional-DRAW latent chain (prior or posterior), emitting N(mean, std) per step
     latent_step         ONE DRAW step's latent: the reparameterised draw and its KL(q || p), used by every model
     draw_latents        nt DRAW steps of a prior chain with, given targets, its posterior beside it
     Renderer            the deterministic ConvLSTM renderer M_gamma(z, v)
-    reconstruction      per-scene Gaussian negative log-likelihood and squared error of rendered targets
+    reconstruction      per-scene Gaussian negative log-likelihood and squared error of rendered target slots
 
 Frames enter as uint8 [B, N, H, W, 3] and are scaled to [0, 1]; viewpoints enter raw (time: frame index;
 camera: x, y, z, yaw, pitch) and are encoded here, so a checkpoint needs no data statistics beyond its config.
+A batch's scenes have 1..K context and 1..T target views in fixed slots, masks marking the real ones: every
+slot is computed and the masks weight the sums and losses, so no tensor's size depends on the data and a
+compiled step is one graph whatever the view counts (docs/model.md, "The static step"). Inputs are made in the
+model's float type (float32; float64 for exact checks); outputs of a 16-bit autocast are widened to float32.
 """
 
 import math
@@ -35,13 +41,13 @@ def encoded_viewpoint_dim(kind: str) -> int:
     return {"time": 1, "camera": 7}[kind]
 
 
-def encode_viewpoints(v: torch.Tensor, cfg: ModelConfig) -> torch.Tensor:
-    """Encode raw viewpoints [..., D] as model features float32 [..., 1 or 7].
+def encode_viewpoints(v: torch.Tensor, cfg: ModelConfig, dtype=torch.float32) -> torch.Tensor:
+    """Encode raw viewpoints [..., D] as model features of `dtype` [..., 1 or 7].
 
     time: the normalised frame index t / (V - 1) in [0, 1].
     camera: GQN's 7-vector (x, y, z, cos yaw, sin yaw, cos pitch, sin pitch), positions / position_scale.
     """
-    v = v.float()
+    v = v.to(dtype)
     if cfg.viewpoint_kind == "time":
         return v[..., :1] / max(cfg.views_per_scene - 1, 1)
     pos = v[..., CAMERA_POSITION] / cfg.position_scale
@@ -49,9 +55,26 @@ def encode_viewpoints(v: torch.Tensor, cfg: ModelConfig) -> torch.Tensor:
     return torch.cat([pos, yaw.cos(), yaw.sin(), pitch.cos(), pitch.sin()], dim=-1)
 
 
-def frames_to_images(frames: torch.Tensor) -> torch.Tensor:
-    """uint8 [..., H, W, 3] -> float32 [..., 3, H, W] in [0, 1]."""
-    return frames.movedim(-1, -3).float() / 255.0
+def frames_to_images(frames: torch.Tensor, dtype=torch.float32) -> torch.Tensor:
+    """uint8 [..., H, W, 3] -> `dtype` (default float32) [..., 3, H, W] in [0, 1]."""
+    return frames.movedim(-1, -3).to(dtype) / 255.0
+
+
+def view_slots(frames, viewpoints, cfg: ModelConfig, dtype=torch.float32) -> tuple:
+    """Every view slot of a batch as model input: (images [B, M, 3, H, W] in [0, 1], encoded viewpoints
+    [B, M, vdim]), both of `dtype`, from frames uint8 [B, M, H, W, 3] and raw viewpoints [B, M, D]."""
+    return frames_to_images(frames, dtype), encode_viewpoints(viewpoints, cfg, dtype)
+
+
+def masked_sum(x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    """Sum x [B, M, ...] over its M slots where mask bool [B, M] is True -> [B, ...]. A padded slot adds an exact
+    zero whatever finite values it holds, so the sum is that of the real slots alone."""
+    return torch.where(mask.view(mask.shape + (1,) * (x.dim() - 2)), x, 0).sum(1)
+
+
+def widened(x: torch.Tensor) -> torch.Tensor:
+    """Return x in float32 when it is of a 16-bit float type (an autocast's output), else x as it is."""
+    return x.float() if x.dtype in (torch.bfloat16, torch.float16) else x
 
 
 def broadcast(v: torch.Tensor, size: int) -> torch.Tensor:
@@ -145,10 +168,11 @@ class Tower(nn.Module):
         """images float [N, 3, H, W], v [N, vdim] -> features [N, 32, H/4, W/4]."""
         return self.net(torch.cat([images, broadcast(v, images.shape[-1])], dim=1))
 
-    def pooled(self, images, v, scene_of, scenes: int):
-        """Sum the features of views [N, ...] into their scenes (scene_of: long [N]) -> [scenes, 32, H/4, W/4]."""
-        feats = self(images, v)
-        return feats.new_zeros((scenes,) + feats.shape[1:]).index_add_(0, scene_of, feats)
+    def pooled(self, images, v, mask):
+        """Sum the features of each scene's real views: images [B, M, 3, H, W], v [B, M, vdim], mask bool [B, M]
+        -> [B, 32, H/4, W/4]. Every slot goes through the tower; the padded ones add nothing."""
+        feats = self(images.flatten(0, 1), v.flatten(0, 1))
+        return masked_sum(feats.unflatten(0, mask.shape), mask)
 
 
 class Draw(nn.Module):
@@ -212,21 +236,22 @@ class Renderer(nn.Module):
     The image is a transposed conv of the final canvas up to H, through a sigmoid.
     """
 
-    def __init__(self, cfg: ModelConfig, vdim: int, state_size: int):
+    def __init__(self, cfg: ModelConfig, vdim: int, state_size: int, z_channels: int = None):
         super().__init__()
         so, k = cfg.stride_to_obs, cfg.lstm_kernel
+        z_channels = cfg.nt * cfg.ni_z if z_channels is None else z_channels   # the channels of its input z
         up = cfg.image_size // (state_size * so)
         if up < 1 or state_size * so * up != cfg.image_size:
             raise ValueError(f"image size {cfg.image_size} is not state size {state_size} x stride_to_obs {so} "
                              f"x an integer")
         self.nt = cfg.nt
         self.read = nn.Conv2d(cfg.nf_to_obs, cfg.nf_dec, so, stride=so)
-        self.cell = ConvLSTMCell(cfg.nt * cfg.ni_z + vdim + cfg.nf_dec, cfg.nf_to_hidden, k)
+        self.cell = ConvLSTMCell(z_channels + vdim + cfg.nf_dec, cfg.nf_to_hidden, k)
         self.write = nn.ConvTranspose2d(cfg.nf_to_hidden, cfg.nf_to_obs, so, stride=so)
         self.to_image = nn.ConvTranspose2d(cfg.nf_to_obs, 3, up, stride=up)
 
     def forward(self, z, v):
-        """z [B, nt*ni_z, S, S] (one per scene), v encoded [B, Q, vdim] -> image means float [B, Q, 3, H, W].
+        """z [B, z_channels, S, S] (one per scene), v encoded [B, Q, vdim] -> image means float [B, Q, 3, H, W].
 
         The step is `cell([z, v, read(canvas)], h, c)` then canvas += write(h); it is computed without a
         canvas. read and write have kernel = stride, so read(canvas + write(h)) = read(canvas) + a 1x1 conv
@@ -257,7 +282,7 @@ class Renderer(nn.Module):
             if not last:
                 shared = shared + step_shared + out[:, 4 * hidden:]
             h_sum = h_sum + h
-        images = torch.sigmoid(self.image_of_state_sum(h_sum).float())
+        images = torch.sigmoid(widened(self.image_of_state_sum(h_sum)))
         return images.unflatten(0, (b, q))
 
     def read_of_write(self) -> tuple:
@@ -326,23 +351,16 @@ def gaussian_kl(qm, qs, pm, ps):
     return torch.log(ps / qs) + (qs.square() + (qm - pm).square()) / (2 * ps.square()) - 0.5
 
 
-def real_views(frames, viewpoints, mask):
-    """Gather the real views of a batch: returns (images float [N, 3, H, W] in [0, 1], viewpoints [N, D],
-    scene_of long [N]: the scene of each), N = mask.sum(), from frames uint8 [B, M, H, W, 3],
-    viewpoints [B, M, D], mask bool [B, M]."""
-    scene_of = torch.arange(frames.shape[0], device=frames.device).repeat_interleave(mask.sum(1))
-    return frames_to_images(frames[mask]), viewpoints[mask], scene_of
-
-
-def reconstruction(images, truth, scene_of, scenes: int, pixel_variance) -> dict:
-    """Per-scene reconstruction terms of rendered real targets: images and truth float [N, 3, H, W] in [0, 1],
-    scene_of long [N]. Returns {"nll": -log N(truth; images, pixel_variance) summed over each scene's targets,
-    pixels and channels (nats), "sq": squared error summed likewise, "pixels": values summed}, each float32 [B]."""
-    sq = (images.float() - truth).square().flatten(1).sum(1)
-    per_view = images[0].numel()
-    nll = gaussian_nll(sq, per_view, torch.as_tensor(pixel_variance, dtype=torch.float32, device=sq.device))
-    into = lambda x: x.new_zeros(scenes).index_add_(0, scene_of, x)
-    return {"nll": into(nll), "sq": into(sq), "pixels": into(torch.full_like(sq, per_view))}
+def reconstruction(images, truth, mask, pixel_variance) -> dict:
+    """Per-scene reconstruction terms of rendered target slots: images and truth [B, M, 3, H, W] in [0, 1], mask
+    bool [B, M] (the real targets). Returns {"nll": -log N(truth; images, pixel_variance) summed over each scene's
+    real targets, pixels and channels (nats), "sq": squared error summed likewise, "pixels": values summed}, each
+    [B], float32 (float64 for float64 inputs)."""
+    sq = (widened(images) - truth).square().flatten(2).sum(2)                  # [B, M]
+    var = torch.as_tensor(pixel_variance, dtype=sq.dtype, device=sq.device)
+    per_view = images[0, 0].numel()
+    nll = gaussian_nll(sq, per_view, var)
+    return {"nll": masked_sum(nll, mask), "sq": masked_sum(sq, mask), "pixels": mask.sum(1).to(sq.dtype) * per_view}
 
 
 def gaussian_nll(sq, values, pixel_variance):

@@ -4,10 +4,13 @@
     scene_losses(batch, pixel_variance) per-scene nelbo, kl, nll, mse in float32 (made from `terms`)
     terms(batch, pixel_variance)        per-scene kl, nll, sq, pixels: what each model computes
     kl(batch, noise=True)               KL(q(z | context, targets) || p(z | context)) per scene (one sample)
+    kl_per_view(batch)                  the KL per reconstructed view (made from `terms`; eval's KL floor)
     sample(context_frames, context_viewpoints, query_viewpoints, context_mask=None)   predicted frames
+    compile_sampling(compile_fn)        route the sampling through a compiler (torch.compile)
 
 A batch holds the keys of data.SceneViews, batched: context_frames uint8 [B, K, H, W, 3],
-context_viewpoints [B, K, D], context_mask bool [B, K], and the same for the targets ([B, T]).
+context_viewpoints [B, K, D], context_mask bool [B, K], and the same for the targets ([B, T]). Every model
+computes every slot and weights the padded ones 0 (blocks.masked_sum): its shapes follow the batch's shapes alone.
 """
 
 from abc import ABC, abstractmethod
@@ -16,7 +19,7 @@ import torch
 from torch import nn
 
 from ..config import ModelConfig
-from .blocks import Tower, all_true, encode_viewpoints, encoded_viewpoint_dim, full_precision, real_views
+from .blocks import Tower, all_true, encoded_viewpoint_dim, full_precision, view_slots
 
 
 class SceneModel(nn.Module, ABC):
@@ -28,11 +31,22 @@ class SceneModel(nn.Module, ABC):
         super().__init__()
         self.cfg = cfg
 
+    @property
+    def dtype(self) -> torch.dtype:
+        """The float type of the parameters (float32; float64 for exact checks): inputs are made in it."""
+        return next(self.parameters()).dtype
+
+    def compile_sampling(self, compile_fn) -> None:
+        """Route this model's sampling through compile_fn (e.g. torch.compile with fullgraph=True): `sample`
+        itself, whose shapes follow the shapes of its inputs alone."""
+        self.sample = compile_fn(self.sample)
+
     @abstractmethod
     def terms(self, batch: dict, pixel_variance) -> dict:
-        """Per-scene loss terms of a batch: {"kl": nats, "nll": -log-likelihood of the real targets summed over
+        """Per-scene loss terms of a batch: {"kl": nats, "nll": -log-likelihood of the reconstructed views summed over
         their pixels and channels (nats), "sq": squared error summed likewise, "pixels": values summed}, each
-        float32 [B]. pixel_variance: float or 0-dim tensor."""
+        float32 [B], and optionally "kl_loss" [B], the KL term the training loss uses in place of "kl" (ar: with
+        free bits). pixel_variance: float or 0-dim tensor."""
 
     @abstractmethod
     def kl(self, batch: dict, noise: bool = True) -> torch.Tensor:
@@ -49,12 +63,12 @@ class SceneModel(nn.Module, ABC):
         """Training losses of a batch (keys as data.SceneViews, batched), each averaged over the B scenes.
 
         pixel_variance: float or 0-dim tensor (a tensor keeps torch.compile from recompiling as it changes).
-        Returns {"loss": negative ELBO per scene, "kl": KL per scene, "nll": -log-likelihood per scene
-        (summed over the real targets' pixels and channels), "mse": mean squared error per real target pixel};
-        all scalars.
+        Returns {"loss": negative ELBO per scene (its KL terms' "kl_loss" where given), "kl": KL per scene, "nll":
+        -log-likelihood per scene (summed over the reconstructed views' pixels and channels), "mse": mean squared
+        error per reconstructed pixel}; all scalars.
         """
         t = self.terms(batch, pixel_variance)
-        return {"loss": (t["kl"] + t["nll"]).mean(), "kl": t["kl"].mean(), "nll": t["nll"].mean(),
+        return {"loss": (t.get("kl_loss", t["kl"]) + t["nll"]).mean(), "kl": t["kl"].mean(), "nll": t["nll"].mean(),
                 "mse": t["sq"].sum() / t["pixels"].sum()}
 
     def scene_losses(self, batch: dict, pixel_variance) -> dict:
@@ -63,6 +77,13 @@ class SceneModel(nn.Module, ABC):
         with full_precision(self):
             t = self.terms(batch, pixel_variance)
         return {"nelbo": t["kl"] + t["nll"], "kl": t["kl"], "nll": t["nll"], "mse": t["sq"] / t["pixels"]}
+
+    def kl_per_view(self, batch: dict) -> torch.Tensor:
+        """The KL per reconstructed view of each scene, float32 [B] nats (autocast off, one posterior sample): how
+        much the latent is used (ar: per predicted frame; eval's KL floor reads it)."""
+        with full_precision(self):
+            t = self.terms(batch, 1.0)
+        return t["kl"] / (t["pixels"] / (3 * self.cfg.image_size ** 2))
 
 
 class TowerModel(SceneModel):
@@ -77,14 +98,13 @@ class TowerModel(SceneModel):
 
     def represent(self, frames, viewpoints, mask):
         """Context representation r: float [B, 32, H/4, W/4] summed over the views where mask [B, K] is True."""
-        images, v, scene_of = real_views(frames, viewpoints, mask)
-        return self.context_tower.pooled(images, encode_viewpoints(v, self.cfg), scene_of, frames.shape[0])
+        return self.context_tower.pooled(*view_slots(frames, viewpoints, self.cfg, self.dtype), mask)
 
-    def real_targets(self, batch: dict) -> tuple:
-        """The real target views of a batch (mask [B, T]): (images float [N, 3, H, W] in [0, 1], encoded viewpoints
-        [N, vdim], scene_of long [N]), gathered once for both the posterior and the reconstruction."""
-        images, v, scene_of = real_views(batch["target_frames"], batch["target_viewpoints"], batch["target_mask"])
-        return images, encode_viewpoints(v, self.cfg), scene_of
+    def target_slots(self, batch: dict) -> tuple:
+        """The target slots of a batch: (images [B, T, 3, H, W] in [0, 1], encoded viewpoints [B, T, vdim], mask bool
+        [B, T] of the real ones), made once for both the posterior and the reconstruction."""
+        images, v = view_slots(batch["target_frames"], batch["target_viewpoints"], self.cfg, self.dtype)
+        return images, v, batch["target_mask"]
 
     def context_of(self, context_frames, context_viewpoints, context_mask=None):
         """r of a sample call's context (context_mask None: every view is real)."""

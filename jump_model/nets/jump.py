@@ -6,7 +6,8 @@
     loss = KL(q(z | r, targets) || p(z | r)) - sum_i log N(f_i; f_hat_i, pixel_variance)
 
 A batch may mix scenes with 1..K context views and 1..T target views: `context_mask` [B, K] and
-`target_mask` [B, T] mark the real ones. The blocks are in blocks.py, the interface in interface.py.
+`target_mask` [B, T] mark the real ones; every slot is rendered and the padded ones weigh 0. The blocks are in
+blocks.py, the interface in interface.py.
 """
 
 import torch
@@ -35,28 +36,27 @@ class JUMP(TowerModel):
 
     def render(self, z, query_viewpoints):
         """Render raw query viewpoints [B, Q, D] from latents z -> image means float [B, Q, 3, H, W] in [0, 1]."""
-        return self.renderer(z, encode_viewpoints(query_viewpoints, self.cfg))
+        return self.renderer(z, encode_viewpoints(query_viewpoints, self.cfg, self.dtype))
 
     def posterior_kl(self, batch: dict, targets: tuple, noise: bool = True) -> tuple:
-        """Run the posterior on a batch whose real_targets are `targets`: returns (z [B, nt*ni_z, S, S] drawn from
+        """Run the posterior on a batch whose target_slots are `targets`: returns (z [B, nt*ni_z, S, S] drawn from
         q, kl float32 [B]). The target encoding is summed over the real targets, like r over the context: a scene
         with more targets gives the posterior a larger sum, as in the paper."""
         r = self.represent(batch["context_frames"], batch["context_viewpoints"], batch["context_mask"])
-        images, v, scene_of = targets
-        return self.latents(r, self.target_tower.pooled(images, v, scene_of, r.shape[0]), noise)
+        return self.latents(r, self.target_tower.pooled(*targets), noise)
 
     def terms(self, batch: dict, pixel_variance) -> dict:
-        """Per-scene loss terms (SceneModel): z from the posterior, every real target rendered from its scene's z."""
-        truth, v, scene_of = targets = self.real_targets(batch)
+        """Per-scene loss terms (SceneModel): z from the posterior, every target slot rendered from its scene's z
+        (the padded ones weighing 0)."""
+        truth, v, mask = targets = self.target_slots(batch)
         z, kl = self.posterior_kl(batch, targets)
-        images = self.renderer(z[scene_of], v[:, None])[:, 0]
-        return {"kl": kl, **reconstruction(images, truth, scene_of, z.shape[0], pixel_variance)}
+        return {"kl": kl, **reconstruction(self.renderer(z, v), truth, mask, pixel_variance)}
 
     def kl(self, batch: dict, noise: bool = True):
         """KL(q(z | context, targets) || p(z | context)) float32 [B] in nats, in float32 whatever the autocast: one
         posterior sample's estimate (call repeatedly and average); noise=False follows the posterior means."""
         with full_precision(self):
-            return self.posterior_kl(batch, self.real_targets(batch), noise)[1]
+            return self.posterior_kl(batch, self.target_slots(batch), noise)[1]
 
     @torch.no_grad()
     def sample(self, context_frames, context_viewpoints, query_viewpoints, context_mask=None):

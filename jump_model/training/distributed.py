@@ -1,5 +1,6 @@
 """The trainer's processes: the torchrun process group (DDP), averaging over ranks, and a Ctrl-C that stops
-between steps."""
+between steps. Ranks talk once per metrics line (`window_over_ranks`: the losses and the stop flag in one
+all-reduce), never inside a step beyond DDP's own gradient all-reduce."""
 
 import atexit
 import os
@@ -9,22 +10,31 @@ import threading
 import torch
 import torch.distributed as dist
 
+from ..runtime import process_group_plan
 
-def distributed_setup(device: torch.device) -> tuple:
-    """Join the torchrun process group when torchrun started this process (RANK set; NCCL on CUDA, gloo on
-    CPU), even with one process, so a one-GPU torchrun run takes the same path as a many-GPU one.
 
-    Returns (rank, world size, device); on CUDA each rank takes GPU LOCAL_RANK.
+def distributed_setup(device: torch.device, on_note=None) -> tuple:
+    """Join the torchrun process group when torchrun started this process (RANK set), even with one process, so
+    a one-GPU torchrun run takes the same path as a many-GPU one. On CUDA each rank first takes its GPU
+    (torch.cuda.set_device), then joins NCCL bound to it (device_id); ranks that must share a GPU use gloo
+    (runtime.process_group_plan), which rank 0 says through on_note(line). On the CPU: gloo.
+
+    Returns (rank, world size, device).
     """
     world = int(os.environ.get("WORLD_SIZE", "1"))
     if "RANK" not in os.environ and world <= 1:
         return 0, 1, device
-    if not dist.is_initialized():
-        dist.init_process_group("nccl" if device.type == "cuda" else "gloo")
-        atexit.register(leave_process_group, world, False)   # an error before train's own exit: leave anyway
+    backend, note = "gloo", None
     if device.type == "cuda":
-        device = torch.device("cuda", int(os.environ.get("LOCAL_RANK", "0")))
+        backend, gpu, note = process_group_plan(int(os.environ.get("LOCAL_RANK", "0")),
+                                                int(os.environ.get("LOCAL_WORLD_SIZE", "1")), torch.cuda.device_count())
+        device = torch.device("cuda", gpu)
         torch.cuda.set_device(device)
+    if not dist.is_initialized():
+        dist.init_process_group(backend, device_id=device if backend == "nccl" else None)
+        atexit.register(leave_process_group, world, False)   # an error before train's own exit: leave anyway
+    if note and on_note is not None and dist.get_rank() == 0:
+        on_note(note)
     return dist.get_rank(), world, device
 
 
@@ -46,18 +56,21 @@ def wrap_for_processes(model: torch.nn.Module, device: torch.device) -> torch.nn
     return torch.nn.parallel.DistributedDataParallel(model, device_ids=[device] if device.type == "cuda" else None)
 
 
-def mean_over_ranks(sums: torch.Tensor, world: int) -> torch.Tensor:
-    """Return `sums` averaged over the `world` ranks (an all-reduce; every rank must call it), or as is."""
-    if world > 1:
-        sums = sums.clone()
-        dist.all_reduce(sums)
-        sums /= world
-    return sums
+def window_over_ranks(means: torch.Tensor, stop: bool, world: int) -> tuple:
+    """Return (means [n] averaged over the `world` ranks, as a list; True if any rank was asked to stop): with
+    several ranks one all-reduce of [means, stop] that every rank must call at the same step; as is with one."""
+    if world == 1:
+        return means.tolist(), stop
+    packed = torch.cat([means, means.new_tensor([float(stop)])])
+    dist.all_reduce(packed)
+    *sums, stops = packed.tolist()   # the one host synchronisation of the window
+    return [x / world for x in sums], stops > 0
 
 
 class StopRequest:
-    """Turns the first Ctrl-C (SIGINT) into a flag the loop reads between steps, so the checkpoint saved on
-    the way out is of a whole step; a second Ctrl-C interrupts at once (KeyboardInterrupt, nothing saved)."""
+    """Turns the first Ctrl-C (SIGINT) into the flag `requested` the loop reads between steps (with several ranks,
+    at each metrics line, through window_over_ranks), so the checkpoint saved on the way out is of a whole step;
+    a second Ctrl-C interrupts at once (KeyboardInterrupt, nothing saved)."""
 
     def __enter__(self):
         self.requested, self.previous = False, None
@@ -69,14 +82,6 @@ class StopRequest:
         if self.requested:
             raise KeyboardInterrupt
         self.requested = True
-
-    def agreed(self, world: int, device: torch.device) -> bool:
-        """Return True if any rank was asked to stop (an all-reduce when there are several ranks)."""
-        if world == 1:
-            return self.requested
-        flag = torch.tensor([float(self.requested)], device=device)
-        dist.all_reduce(flag, op=dist.ReduceOp.MAX)
-        return bool(flag.item())
 
     def __exit__(self, *exc):
         if self.previous is not None:

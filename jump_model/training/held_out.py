@@ -4,17 +4,11 @@
 import torch
 
 from ..config import RunConfig
-from ..data import SceneViews, to_device
-from ..nets.blocks import frames_to_images
+from ..data import to_device, training_examples
+from ..nets.blocks import frames_to_images, masked_sum
 from ..runtime import derived_seed
 
 EVAL_STREAM = 104   # tag of the model-noise stream of the held-out figures
-
-
-def training_examples(cfg: RunConfig, scenes, shuffle: bool) -> SceneViews:
-    """Return the examples the run's model trains on (or is evaluated on): windows of consecutive frames for the
-    autoregressive model, random view sets for the others."""
-    return SceneViews(scenes, cfg.context, cfg.targets, cfg.seed, shuffle, sequential=cfg.model.kind == "ar")
 
 
 class HeldOutFigures:
@@ -53,7 +47,7 @@ class HeldOutFigures:
             batch["target_viewpoints"]
         query = torch.where(mask[..., None], query, query[:, :1])   # padding asks for the first target again
         predicted = model.sample(batch["context_frames"], batch["context_viewpoints"], query, batch["context_mask"])
-        pred_mse = (predicted - truth).square()[mask].flatten(1).mean(1)
-        scene_pred = pred_mse.new_zeros(len(mask)).index_add_(0, mask.nonzero()[:, 0], pred_mse) / mask.sum(1)
+        per_view = (predicted - truth).square().flatten(2).mean(2)                      # [B, T]
+        scene_pred = masked_sum(per_view, mask) / mask.sum(1)
         return {"eval_nelbo": losses["nelbo"], "eval_kl": losses["kl"], "eval_nll": losses["nll"],
                 "eval_recon_mse": losses["mse"], "eval_pred_mse": scene_pred}

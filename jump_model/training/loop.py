@@ -4,7 +4,10 @@ Run folder (rank 0 writes): config.json and checkpoint.pt (see run_folder.py),
 metrics.jsonl, samples_XXXXXX.png, and TensorBoard events when `tensorboard`
 is importable. Every random draw of step s comes from
 (seed, s, rank) -- the data picks in data.py, the model's noise here -- so
-`resume` continues exactly the trajectory of an uninterrupted run.
+`resume` continues exactly the trajectory of an uninterrupted run. A step
+makes no host synchronisation (the models' shapes follow the batch's shapes
+alone, the pixel variance is written into a tensor in place); the losses
+reach the host, and the ranks agree on a Ctrl-C, once per metrics line.
 """
 
 import time
@@ -17,15 +20,15 @@ import torch
 from scene_shards.common import UserError
 
 from ..config import RunConfig
-from ..data import StepSampler, loader_workers, make_loader, open_split, open_test_split, to_device
+from ..data import StepSampler, loader_workers, make_loader, open_split, open_test_split, to_device, training_examples
 from ..nets import make_model
 from ..run_folder import (build_model, has_checkpoint, load_checkpoint, load_optimizer, require_run_folder,
                           save_checkpoint, write_config)
-from ..runtime import bf16_is_fast, compiler_available, derived_seed, resolve_device
+from ..runtime import Precision, apply_precision, capabilities, choose_precision, compiled, derived_seed, resolve_device
 from ..sample import render_scene
 from ..schedules import parse_schedule, pixel_variance
-from .distributed import StopRequest, distributed_setup, leave_process_group, mean_over_ranks, wrap_for_processes
-from .held_out import HeldOutFigures, training_examples
+from .distributed import StopRequest, distributed_setup, leave_process_group, window_over_ranks, wrap_for_processes
+from .held_out import HeldOutFigures
 from .metrics_log import MetricsLog
 
 NOISE_STREAM = 103   # tag of the model-noise stream of training
@@ -44,6 +47,30 @@ class TrainResult:
     metrics: dict
 
 
+class Optimisation:
+    """One optimisation step as the trainer takes it: the forward of `step_fn` (the model, maybe wrapped in DDP and
+    compiled) under the precision's autocast, the backward (through a GradScaler for fp16), gradient clipping
+    and Adam (fused on CUDA). Holds the optimizer and the scaler; bench/ times the same step."""
+
+    def __init__(self, model: torch.nn.Module, step_fn, cfg: RunConfig, precision: Precision, device: torch.device):
+        self.model, self.step_fn, self.grad_clip, self.device_type = model, step_fn, cfg.grad_clip, device.type
+        self.optimizer = torch.optim.Adam(model.parameters(), lr=cfg.lr, fused=True if device.type == "cuda" else None)
+        self.scaler = torch.amp.GradScaler(device.type, enabled=precision.grad_scaler)
+        self.autocast = precision.autocast_dtype()
+
+    def __call__(self, batch: dict, variance: torch.Tensor) -> dict:
+        """Take one step on `batch` at the pixel `variance` (a 0-dim tensor on the device); returns the losses."""
+        with torch.autocast(self.device_type, dtype=self.autocast or torch.bfloat16, enabled=self.autocast is not None):
+            losses = self.step_fn(batch, variance)
+        self.optimizer.zero_grad(set_to_none=True)
+        self.scaler.scale(losses["loss"]).backward()
+        self.scaler.unscale_(self.optimizer)
+        torch.nn.utils.clip_grad_norm_(self.model.parameters(), self.grad_clip)
+        self.scaler.step(self.optimizer)
+        self.scaler.update()
+        return losses
+
+
 @dataclass
 class Session:
     """Everything one training call holds: where it runs, the model and what steps it, the data and the log."""
@@ -55,9 +82,8 @@ class Session:
     start: int                   # the step the run starts (or resumes) from
     saved: int                   # the step of the checkpoint in `out` (None: none yet)
     model: torch.nn.Module
-    step_fn: torch.nn.Module     # the model, wrapped in DDP and compiled as asked
-    optimizer: torch.optim.Optimizer
-    use_amp: bool
+    optimisation: Optimisation   # steps the model, wrapped in DDP and compiled as asked
+    variance: torch.Tensor       # the step's pixel variance, 0-dim on the device, written in place
     test_scenes: object
     loader: object
     held_out: HeldOutFigures     # None on ranks other than 0
@@ -73,11 +99,12 @@ def prepare_run(out: Path, resume: bool):
     return None
 
 
-def open_session(cfg: RunConfig, out: Path, resume: bool) -> Session:
-    """Set up a training call: the device and process group, the run folder (config.json written by rank 0),
-    the data, the model and optimizer (from the checkpoint when resuming), the loader and the log.
-    UserError on bad input, before anything is written."""
-    rank, world, device = distributed_setup(resolve_device(cfg.device))
+def open_session(cfg: RunConfig, out: Path, resume: bool, on_note=None) -> Session:
+    """Set up a training call: the device and process group, the precision (said through on_note(line) by rank 0),
+    the run folder (config.json written by rank 0, with the precision's record), the data, the model and its
+    optimisation (from the checkpoint when resuming), the loader and the log. UserError on bad input, before
+    anything is written."""
+    rank, world, device = distributed_setup(resolve_device(cfg.device), on_note)
     ckpt = prepare_run(out, resume)
     cfg.validate()
     train_scenes, test_scenes = open_split(cfg, "train", str(out)), open_test_split(cfg, str(out))
@@ -85,36 +112,35 @@ def open_session(cfg: RunConfig, out: Path, resume: bool) -> Session:
     start = 0 if ckpt is None else int(ckpt["step"])
     if start >= cfg.steps:
         raise UserError(f"the run in {out} has already done {start} steps; give --steps more than {start} to extend it")
+    precision = choose_precision(capabilities(device), cfg.amp)
+    apply_precision(precision, device)
     if rank == 0:
         out.mkdir(parents=True, exist_ok=True)
-        write_config(out, cfg)
+        write_config(out, cfg, precision.record())
+        if on_note is not None:
+            on_note(precision.line)
     torch.manual_seed(cfg.seed)
     model = make_model(cfg.model).to(device) if ckpt is None else build_model(cfg.model, ckpt, device, out)
-    optimizer = torch.optim.Adam(model.parameters(), lr=cfg.lr)
-    if ckpt is not None:
-        load_optimizer(optimizer, ckpt)
     step_fn = wrap_for_processes(model, device)
-    if cfg.compile and compiler_available(device):
-        step_fn = torch.compile(step_fn)
+    if cfg.compile:   # one graph (fullgraph) alone; DDP's optimiser splits its graph at the gradient buckets
+        step_fn = compiled(step_fn, device, fullgraph=step_fn is model)
+    optimisation = Optimisation(model, step_fn, cfg, precision, device)
+    if ckpt is not None:
+        load_optimizer(optimisation.optimizer, ckpt)
     loader = make_loader(examples, StepSampler(start, cfg.batch_size, rank, world), cfg.batch_size,
                          loader_workers(cfg.workers, device), device)
     log = MetricsLog(out, rank == 0)
     log.drop_after(start)
-    return Session(cfg, out, rank, world, device, start, None if ckpt is None else start, model, step_fn, optimizer,
-                   cfg.amp and bf16_is_fast(device), test_scenes, loader,
+    return Session(cfg, out, rank, world, device, start, None if ckpt is None else start, model, optimisation,
+                   torch.zeros((), device=device), test_scenes, loader,
                    HeldOutFigures(cfg, test_scenes, device) if rank == 0 else None, log)
 
 
 def optimise(s: Session, batch: dict, step: int, variance: float) -> dict:
     """One optimisation step at `step` on `batch` with the schedule's pixel `variance`: returns the losses."""
     torch.manual_seed(derived_seed(s.cfg.seed, NOISE_STREAM, step, s.rank))
-    with torch.autocast(s.device.type, dtype=torch.bfloat16, enabled=s.use_amp):
-        losses = s.step_fn(batch, torch.tensor(variance, device=s.device))
-    s.optimizer.zero_grad(set_to_none=True)
-    losses["loss"].backward()
-    torch.nn.utils.clip_grad_norm_(s.model.parameters(), s.cfg.grad_clip)
-    s.optimizer.step()
-    return losses
+    s.variance.fill_(variance)   # in place: no host-to-device copy, and the compiled graph sees the same input
+    return s.optimisation(batch, s.variance)
 
 
 def diverged(what: str, step: int, s: Session) -> TrainingDiverged:
@@ -140,8 +166,8 @@ def metrics_line(s: Session, step: int, means: list, variance: float, window: "W
 
 
 def parameters_finite(model: torch.nn.Module) -> bool:
-    """Return True if every parameter of `model` is finite (no NaN or inf)."""
-    return all(bool(torch.isfinite(p).all()) for p in model.parameters())
+    """Return True if every parameter of `model` is finite (no NaN or inf); one host synchronisation."""
+    return bool(torch.stack([torch.isfinite(p).all() for p in model.parameters()]).all())
 
 
 class Window:
@@ -157,16 +183,19 @@ class Window:
         self.steps, self.wait, self.start = 0, 0.0, time.perf_counter()
 
 
-def train(cfg: RunConfig, out, resume: bool = False, on_progress=None) -> TrainResult:
+def train(cfg: RunConfig, out, resume: bool = False, on_progress=None, on_note=None) -> TrainResult:
     """Train the model `cfg` describes (cfg.model.kind), writing the run folder `out` (resume=True: continue it);
     cfg comes from run_folder.plan_run (or config.new_run_config / resumed_run_config).
 
     on_progress(step, total_steps, metrics) is called after every step (metrics: the
-    last logged line, averaged over all ranks). Returns a TrainResult; raises
+    last logged line, averaged over all ranks); on_note(line) once at start with
+    the precision chosen (and with how the ranks share GPUs, if they must). With
+    several ranks a Ctrl-C stops the run at the next metrics line (every
+    --log-every steps), where the ranks agree. Returns a TrainResult; raises
     TrainingDiverged on a NaN/inf loss or weight (the last good checkpoint stays) and
     UserError on bad input (before anything is written).
     """
-    s = open_session(cfg, Path(out), resume)
+    s = open_session(cfg, Path(out), resume, on_note)
     schedule = parse_schedule(cfg.pixel_variance)
     window, metrics, step, interrupted = Window(s.device), {}, s.start, False
     batches, finished = iter(s.loader), False
@@ -182,11 +211,12 @@ def train(cfg: RunConfig, out, resume: bool = False, on_progress=None) -> TrainR
                 window.sums += torch.stack([losses[k].detach().float() for k in LOSS_KEYS])
                 step += 1
                 window.steps += 1
-                interrupted = stop.agreed(s.world, s.device)
-                # ---- log the window's mean losses (and the held-out figures)
+                interrupted = stop.requested and s.world == 1   # several ranks agree at the next line
+                # ---- log the window's mean losses (and the held-out figures); the ranks agree on a stop
                 evaluate = step % cfg.eval_every == 0 or step == cfg.steps   # the same on every rank
                 if step % cfg.log_every == 0 or evaluate or step == cfg.steps or interrupted:
-                    means = (mean_over_ranks(window.sums, s.world) / window.steps).tolist()
+                    means, stop_asked = window_over_ranks(window.sums / window.steps, stop.requested, s.world)
+                    interrupted = interrupted or stop_asked
                     metrics = metrics_line(s, step, means, variance, window, evaluate)
                     s.log.write(metrics)
                     window.reset()
@@ -194,7 +224,7 @@ def train(cfg: RunConfig, out, resume: bool = False, on_progress=None) -> TrainR
                 if s.rank == 0 and (step % cfg.checkpoint_every == 0 or step == cfg.steps or interrupted):
                     if not (torch.isfinite(window.sums).all() and parameters_finite(s.model)):
                         raise diverged("the loss or the weights", step, s)
-                    save_checkpoint(s.out, s.model, s.optimizer, step, cfg)
+                    save_checkpoint(s.out, s.model, s.optimisation.optimizer, step, cfg)
                     s.saved = step
                 # ---- sample pictures
                 if s.rank == 0 and step % cfg.sample_every == 0:
