@@ -20,7 +20,7 @@ from scene_shards.manifest import SPLITS
 
 from .framing import index_records, open_for_reading, read_record
 from .layout import GQN_DATASETS, RAW_CAMERA, file_name, parse_file_name
-from .scenes import frame_size_of, record_to_scene
+from .scenes import RESIZE, frame_size_of, record_to_scene
 
 GENERATOR = "gqn"
 JPEG_DECODER = "libjpeg-turbo (simplejpeg), RGB"
@@ -88,7 +88,7 @@ def index_split(paths: list) -> SplitIndex:
 def read_scenes(index: dict, config: dict) -> Callable:
     """The spec's range_maker: return make_range(split, first, count) -> the scenes first.. of the split, each
     read from its file (data checksum checked) and decoded by scenes.record_to_scene."""
-    views, size = config["sequence_size"], config["frame_size"]
+    views, size, side = config["sequence_size"], config["frame_size"], config.get("size")
 
     def make_range(split: str, first: int, count: int) -> list:
         split_index, scenes, open_file = index[split], [], (None, None)
@@ -101,7 +101,7 @@ def read_scenes(index: dict, config: dict) -> Callable:
                     open_file = (f, open_for_reading(split_index.paths[f]))
                 where = f"{split_index.paths[f]}: record {record}"
                 data = read_record(open_file[1], int(split_index.offsets[j]), int(split_index.lengths[j]), where)
-                scenes.append(record_to_scene(data, views, size, where))
+                scenes.append(record_to_scene(data, views, size, where, side))
         finally:
             if open_file[1] is not None:
                 os.close(open_file[1])
@@ -126,13 +126,16 @@ def _dataset_shape(dataset: str, index: dict) -> tuple:
     raise UserError("the files to import hold no record")
 
 
-def gqn_spec(src, dataset: str, name: str, splits: tuple, files: Optional[tuple]) -> tuple:
-    """Index the files and return (GeneratorSpec, {split: scene count}) of an import."""
+def gqn_spec(src, dataset: str, name: str, splits: tuple, files: Optional[tuple], size: Optional[int] = None) -> tuple:
+    """Index the files and return (GeneratorSpec, {split: scene count}) of an import; `size`: the frame side to
+    resize to (None or the source's side: no resizing)."""
     root = find_root(src, dataset)
     index = {split: index_split(split_files(root / split, dataset, split, files)) for split in splits}
-    views, size = _dataset_shape(dataset, index)
-    config = {"source_dataset": dataset, "frame_size": size, "sequence_size": views, "camera_convention": RAW_CAMERA,
-              "jpeg_decoder": JPEG_DECODER,
+    views, source_size = _dataset_shape(dataset, index)
+    resize = {"size": size, "resize": RESIZE} if size not in (None, source_size) else {}
+    size = resize.get("size", source_size)
+    config = {"source_dataset": dataset, "frame_size": source_size, "sequence_size": views, **resize,
+              "camera_convention": RAW_CAMERA, "jpeg_decoder": JPEG_DECODER,
               "files": {split: [{"file": Path(p).name, "records": int(b - a)} for p, a, b in
                                 zip(index[split].paths, index[split].starts, index[split].starts[1:])]
                         if split in index else [] for split in SPLITS}}
@@ -144,10 +147,11 @@ def gqn_spec(src, dataset: str, name: str, splits: tuple, files: Optional[tuple]
 
 def import_gqn(src, dataset: str, out, name: Optional[str] = None, splits: tuple = SPLITS,
                files: Optional[tuple] = None, workers: Optional[int] = None, shard_size: int = 1000,
-               on_progress: Optional[Callable] = None, version: str = "0") -> dict:
+               on_progress: Optional[Callable] = None, version: str = "0", size: Optional[int] = None) -> dict:
     """Import GQN dataset `dataset` from the gqn-datasets folder `src` into the shard folder `out` as dataset
     `name` (default: `dataset`); return its manifest. `files` = (A, B) imports files A..B (1-based) of each
-    split. Resumes an interrupted import of the same files. Raises UserError (one line) for damaged input."""
-    spec, scenes = gqn_spec(src, dataset, name or dataset, splits, files)
+    split; `size` resizes every frame to size x size (scenes.RESIZE). Resumes an interrupted import of the same
+    files. Raises UserError (one line) for damaged input."""
+    spec, scenes = gqn_spec(src, dataset, name or dataset, splits, files, size)
     return generate_dataset(spec, out, n=scenes["train"], test_n=scenes["test"], seed=0, workers=workers,
                             shard_size=shard_size, on_progress=on_progress, version=version)
