@@ -32,9 +32,11 @@ def resize_frame(image: np.ndarray, size: int) -> np.ndarray:
     return np.asarray(Image.fromarray(image).resize((size, size), Image.Resampling.BOX))
 
 
-def record_to_scene(data, views: int, frame_size: int, where: str, size: int = None) -> dict:
+def record_to_scene(data, views: int, frame_size: int, where: str, size: int = None,
+                    keep_jpegs: bool = False) -> dict:
     """Return the scene of one record: {"frames": uint8 [V, S, S, 3], "viewpoints": float32 [V, 5], "labels": {}},
-    S = `size` (each frame resized by resize_frame) or, None, frame_size.
+    S = `size` (each frame resized by resize_frame) or, None, frame_size. keep_jpegs: "frames" is instead the
+    list of the record's V JPEG files (bytes), each decoded and checked all the same.
 
     `where` names the record in errors ("FILE: record R"). Raises UserError (one line) when the record is not
     an Example, holds other than `views` frames or `views * 5` camera values, or a frame is not a JPEG of
@@ -62,7 +64,8 @@ def record_to_scene(data, views: int, frame_size: int, where: str, size: int = N
             raise UserError(f"{where}: frame {i} is {image.shape[1]}x{image.shape[0]} pixels, expected "
                             f"{frame_size}x{frame_size}")
         frames[i] = image if side == frame_size else resize_frame(image, side)
-    return {"frames": frames, "viewpoints": cameras.reshape(views, CAMERA_PARAMS), "labels": {}}
+    return {"frames": [bytes(j) for j in jpegs] if keep_jpegs else frames,
+            "viewpoints": cameras.reshape(views, CAMERA_PARAMS), "labels": {}}
 
 
 def frame_size_of(data, where: str) -> tuple:

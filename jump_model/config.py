@@ -78,10 +78,10 @@ class ModelConfig:
             raise UserError(f"unknown model '{self.kind}' (choose {', '.join(MODEL_KINDS)})")
         if self.viewpoint_kind not in ("time", "camera"):
             raise UserError(f"unknown viewpoint kind '{self.viewpoint_kind}' (time or camera)")
-        if self.camera_encoding not in ("", CAMERA_ENCODING) or (self.camera_encoding and
-                                                                 self.viewpoint_kind != "camera"):
+        expected = CAMERA_ENCODING if self.viewpoint_kind == "camera" else ""
+        if self.camera_encoding not in ("", expected):
             raise UserError(f"camera-encoding '{self.camera_encoding}' is not what this jumpdata's models use for "
-                            f"{self.viewpoint_kind} viewpoints ({CAMERA_ENCODING if self.viewpoint_kind == 'camera' else 'none'})")
+                            f"{self.viewpoint_kind} viewpoints ({expected or 'none'})")
         if self.kind == "ar" and self.viewpoint_kind != "time":
             raise UserError("--model ar predicts a video frame after frame and needs time viewpoints; this dataset "
                             "has camera viewpoints (use --model jump, gqn or badj)")
