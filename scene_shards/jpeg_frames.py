@@ -29,11 +29,13 @@ def check_jpegs(jpegs, views: int) -> list:
     return list(jpegs)
 
 
-def jpeg_row(jpegs: list) -> np.ndarray:
-    """Return one scene's JPEG files as the object array [V] of uint8 arrays h5py writes into a row of frames."""
-    row = np.empty(len(jpegs), dtype=object)
-    row[:] = [np.frombuffer(j, np.uint8) for j in jpegs]
-    return row
+def jpeg_rows(scenes: list) -> np.ndarray:
+    """Return the JPEG files of n scenes (lists of V) as the object array [n, V] of uint8 arrays h5py writes into
+    n rows of frames at once."""
+    rows = np.empty((len(scenes), len(scenes[0]) if scenes else 0), dtype=object)
+    for row, jpegs in zip(rows, scenes):
+        row[:] = [np.frombuffer(j, np.uint8) for j in jpegs]
+    return rows
 
 
 class JpegFrames:

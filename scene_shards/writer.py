@@ -23,7 +23,7 @@ import numpy as np
 from .chunks import compress_frames, deflate_filter
 from .common import UserError, one_line
 from .files import atomic_open
-from .jpeg_frames import check_jpegs, jpeg_dtype, jpeg_row
+from .jpeg_frames import check_jpegs, jpeg_dtype, jpeg_rows
 from .manifest import FORMAT, JPEG, PIXELS, VIEWPOINT_NAMES, encoding_keys
 
 
@@ -99,14 +99,12 @@ class ShardWriter:
 
     def add(self, block: dict) -> None:
         """Append the next scenes of the shard, a block made by `encode_block` (blocks arrive in order)."""
-        i = self.written
-        for row, frames in enumerate(block["frames"], start=i):
-            if self.spec.frame_encoding == JPEG:
-                self.frames[row] = jpeg_row(frames)
-            else:
-                mask, chunk = frames
+        i, n = self.written, len(block["frames"])
+        if self.spec.frame_encoding == JPEG:
+            self.frames[i:i + n] = jpeg_rows(block["frames"])
+        else:
+            for row, (mask, chunk) in enumerate(block["frames"], start=i):
                 self.frames.id.write_direct_chunk((row, 0, 0, 0, 0), chunk, filter_mask=mask)
-        n = len(block["frames"])
         self.viewpoints[i:i + n] = block["viewpoints"]
         for name, value in block["labels"].items():
             self.labels[name][i:i + n] = value
