@@ -196,12 +196,17 @@ def _file_range(ctx, param, value):
 @click.option("--name", default=None, callback=_dataset_name, help="Dataset name [default: --dataset].")
 @click.option("--workers", type=count(1, MAX_WORKERS), default=None, help="Worker processes [default: all cores].")
 @click.option("--shard-size", type=click.IntRange(min=1), default=1000, show_default=True, help="Scenes per shard file.")
-def import_gqn(src, dataset, out, split, files, name, workers, shard_size):
+@click.option("--size", type=count(8, 1024), default=None,
+              help="Resize every frame to SIZE x SIZE (area average) [default: the source's size].")
+@click.option("--frames", type=click.Choice(["pixels", "jpeg"]), default="pixels", show_default=True,
+              help="pixels: decoded uint8 frames; jpeg: the source's JPEG files, decoded when read (smaller).")
+def import_gqn(src, dataset, out, split, files, name, workers, shard_size, size, frames):
     """DeepMind's gqn-datasets TFRecords (SRC/DATASET/train|test/*.tfrecord) as jumpdata shards."""
     from gqn_records.importer import import_gqn as run_import
     with resumable(name or dataset) as bar:
         m = run_import(src, dataset, out, name=name, splits=(split,) if split else ("train", "test"), files=files,
-                       workers=workers, shard_size=shard_size, on_progress=bar.update, version=package_version())
+                       workers=workers, shard_size=shard_size, on_progress=bar.update, version=package_version(),
+                       size=size, frames=frames)
     click.echo(f"{m['dataset']}: {m['splits']['train']['scenes']} train + {m['splits']['test']['scenes']} test "
                f"scenes in {out}")
 

@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 
 from scene_shards.common import UserError
 
-from .names import DEVICES, MODEL_KINDS
+from .names import CAMERA_ENCODING, DEVICES, MODEL_KINDS
 from .schedules import parse_schedule, schedule_end
 
 # The kinds' names: 2 since `gqn` is Eslami et al. 2018's GQN; a config without "kind_names" is of 1, when `gqn`
@@ -64,10 +64,15 @@ class ModelConfig:
     views_per_scene: int = 21
     viewpoint_kind: str = "time"
     position_scale: float = 1.0    # camera positions are divided by this (max |x|,|y|,|z| in the training data)
+    camera_encoding: str = ""      # camera data: names.CAMERA_ENCODING, the 7-vector the net sees ("": time data,
+                                   # or a run made before it was recorded)
 
     def to_dict(self) -> dict:
-        """Return the settings as a JSON-able dict."""
-        return dataclasses.asdict(self)
+        """Return the settings as a JSON-able dict (camera_encoding only for camera data)."""
+        values = dataclasses.asdict(self)
+        if not self.camera_encoding:
+            del values["camera_encoding"]
+        return values
 
     @classmethod
     def from_dict(cls, values: dict) -> "ModelConfig":
@@ -80,6 +85,10 @@ class ModelConfig:
             raise UserError(f"unknown model '{self.kind}' (choose {', '.join(MODEL_KINDS)})")
         if self.viewpoint_kind not in ("time", "camera"):
             raise UserError(f"unknown viewpoint kind '{self.viewpoint_kind}' (time or camera)")
+        expected = CAMERA_ENCODING if self.viewpoint_kind == "camera" else ""
+        if self.camera_encoding not in ("", expected):
+            raise UserError(f"camera-encoding '{self.camera_encoding}' is not what this jumpdata's models use for "
+                            f"{self.viewpoint_kind} viewpoints ({expected or 'none'})")
         if self.kind == "ar" and self.viewpoint_kind != "time":
             raise UserError("--model ar predicts a video frame after frame and needs time viewpoints; this dataset "
                             "has camera viewpoints (use --model jump, gqn, factored or badj)")
@@ -130,7 +139,7 @@ class RunConfig:
 
     def to_dict(self) -> dict:
         """Return the config as a JSON-able dict (the model's settings nested under "model")."""
-        return dataclasses.asdict(self)
+        return {**dataclasses.asdict(self), "model": self.model.to_dict()}
 
     @classmethod
     def from_dict(cls, values: dict) -> "RunConfig":
@@ -197,7 +206,7 @@ RESUME_CHANGEABLE = frozenset({"steps", "device", "workers", "compile", "log_eve
                                "checkpoint_every", "eval_every"})
 
 # The preset `train` picks when none is given, by the manifest's generator (others: salesman).
-GENERATOR_PRESETS = {"narratives": "salesman", "dice": "dice"}
+GENERATOR_PRESETS = {"narratives": "salesman", "dice": "dice", "gqn": "dice"}
 
 PRESETS = {
     "salesman": {},   # the dataclass defaults are appendix B's traveling-salesman numbers
@@ -214,8 +223,8 @@ PRESETS = {
 
 
 def default_preset(generator: str) -> str:
-    """Return the preset name for a dataset made by `generator` (a manifest's "generator"): dice -> dice,
-    anything else (narratives) -> salesman."""
+    """Return the preset name for a dataset made by `generator` (a manifest's "generator"): dice and gqn (an
+    import-gqn dataset: cameras) -> dice, anything else (narratives) -> salesman."""
     return GENERATOR_PRESETS.get(generator, "salesman")
 
 
@@ -266,7 +275,8 @@ def new_run_config(facts: DataFacts, preset: str = None, **options) -> RunConfig
     if "eval_pixel_variance" not in run_values:
         run_values["eval_pixel_variance"] = schedule_end(parse_schedule(run_values.get(
             "pixel_variance", RunConfig.pixel_variance)))
-    model = ModelConfig.from_dict({**model_values, **data_model}).validate()
+    encoding = {"camera_encoding": CAMERA_ENCODING} if facts.viewpoint_kind == "camera" else {}
+    model = ModelConfig.from_dict({**model_values, **data_model, **encoding}).validate()
     check_frames_fit(model, preset)
     return RunConfig.from_dict({**run_values, **data_run, "preset": preset, "model": model.to_dict()}).validate()
 

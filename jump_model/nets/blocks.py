@@ -45,7 +45,8 @@ def encode_viewpoints(v: torch.Tensor, cfg: ModelConfig, dtype=torch.float32) ->
     """Encode raw viewpoints [..., D] as model features of `dtype` [..., 1 or 7].
 
     time: the normalised frame index t / (V - 1) in [0, 1].
-    camera: GQN's 7-vector (x, y, z, cos yaw, sin yaw, cos pitch, sin pitch), positions / position_scale.
+    camera: names.CAMERA_ENCODING, gqn_records.layout.PYTORCH_PORTS_CAMERA (x, y, z, cos yaw, sin yaw, cos pitch,
+    sin pitch), positions / position_scale.
     """
     v = v.to(dtype)
     if cfg.viewpoint_kind == "time":
