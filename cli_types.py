@@ -1,5 +1,6 @@
-"""The option types of the `jumpdata` command line, declared once: every number a user types is bounded, every
-path is a name.
+"""What the `jumpdata` commands share (cli.py: the group and the data commands; cli_model.py: the model
+commands): the click context settings, the progress bar, and the option types, declared once: every number a user
+types is bounded, every path is a name.
 
 `count(least, most)` is an integer option within [least, most]; `real(least, most)` a float option that must also
 be finite (click's FloatRange lets "nan" through, since NaN compares false with both bounds). Limits that depend on
@@ -9,6 +10,7 @@ Standard library and click only, so `jumpdata --help` stays fast.
 """
 
 import math
+import sys
 
 import click
 
@@ -58,3 +60,32 @@ class PathName(click.Path):
 
 
 PATH = PathName()
+
+CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
+
+
+class ProgressBar:
+    """A click progress bar on stderr, opened at the first report, so errors raised before any work print alone;
+    shown only when stderr is a terminal (redirected, stderr holds nothing but warnings and the error line)."""
+
+    def __init__(self, label: str):
+        self.label, self.bar, self.seen = label, None, 0
+
+    def update(self, done: int, total: int, text=None) -> None:
+        """Show `done` of `total` units, with an optional `text` after the bar."""
+        if not sys.stderr.isatty():
+            return
+        if self.bar is None:
+            self.bar = click.progressbar(length=total, label=self.label, file=sys.stderr, show_eta=True,
+                                         show_pos=True, item_show_func=lambda item: item)
+            self.bar.__enter__()
+        self.bar.length = total
+        self.bar.update(done - self.seen, text)
+        self.seen = done
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        if self.bar is not None:
+            self.bar.__exit__(*exc)

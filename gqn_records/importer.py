@@ -16,11 +16,11 @@ import numpy as np
 
 from scene_shards.common import UserError
 from scene_shards.generation import GeneratorSpec, generate_dataset
-from scene_shards.manifest import SPLITS
+from scene_shards.manifest import JPEG, PIXELS, SPLITS
 
 from .framing import index_records, open_for_reading, read_record
 from .layout import GQN_DATASETS, RAW_CAMERA, file_name, parse_file_name
-from .scenes import frame_size_of, record_to_scene
+from .scenes import RESIZE, frame_size_of, record_to_scene
 
 GENERATOR = "gqn"
 JPEG_DECODER = "libjpeg-turbo (simplejpeg), RGB"
@@ -85,10 +85,11 @@ def index_split(paths: list) -> SplitIndex:
                       lengths=np.concatenate([n for _, n in indexed] or [np.zeros(0, np.int64)]))
 
 
-def read_scenes(index: dict, config: dict) -> Callable:
+def read_scenes(index: dict, frames: str, config: dict) -> Callable:
     """The spec's range_maker: return make_range(split, first, count) -> the scenes first.. of the split, each
-    read from its file (data checksum checked) and decoded by scenes.record_to_scene."""
-    views, size = config["sequence_size"], config["frame_size"]
+    read from its file (data checksum checked) and decoded by scenes.record_to_scene (frames JPEG: the scenes
+    keep their JPEG files)."""
+    views, size, side = config["sequence_size"], config["frame_size"], config.get("size")
 
     def make_range(split: str, first: int, count: int) -> list:
         split_index, scenes, open_file = index[split], [], (None, None)
@@ -101,7 +102,7 @@ def read_scenes(index: dict, config: dict) -> Callable:
                     open_file = (f, open_for_reading(split_index.paths[f]))
                 where = f"{split_index.paths[f]}: record {record}"
                 data = read_record(open_file[1], int(split_index.offsets[j]), int(split_index.lengths[j]), where)
-                scenes.append(record_to_scene(data, views, size, where))
+                scenes.append(record_to_scene(data, views, size, where, side, frames == JPEG))
         finally:
             if open_file[1] is not None:
                 os.close(open_file[1])
@@ -126,28 +127,39 @@ def _dataset_shape(dataset: str, index: dict) -> tuple:
     raise UserError("the files to import hold no record")
 
 
-def gqn_spec(src, dataset: str, name: str, splits: tuple, files: Optional[tuple]) -> tuple:
-    """Index the files and return (GeneratorSpec, {split: scene count}) of an import."""
+def gqn_spec(src, dataset: str, name: str, splits: tuple, files: Optional[tuple], size: Optional[int] = None,
+             frames: str = PIXELS) -> tuple:
+    """Index the files and return (GeneratorSpec, {split: scene count}) of an import; `size`: the frame side to
+    resize to (None or the source's side: no resizing); `frames`: PIXELS (decoded) or JPEG (the source's files).
+    Raises UserError for damaged input, or resizing asked of kept JPEGs."""
     root = find_root(src, dataset)
     index = {split: index_split(split_files(root / split, dataset, split, files)) for split in splits}
-    views, size = _dataset_shape(dataset, index)
-    config = {"source_dataset": dataset, "frame_size": size, "sequence_size": views, "camera_convention": RAW_CAMERA,
-              "jpeg_decoder": JPEG_DECODER,
+    views, source_size = _dataset_shape(dataset, index)
+    resize = {"size": size, "resize": RESIZE} if size not in (None, source_size) else {}
+    if resize and frames == JPEG:
+        raise UserError(f"--size {size}: --frames jpeg keeps the source's {source_size}x{source_size} JPEG files as "
+                        f"they are; resize with --frames pixels")
+    size = resize.get("size", source_size)
+    config = {"source_dataset": dataset, "frame_size": source_size, "sequence_size": views, **resize,
+              "camera_convention": RAW_CAMERA, "jpeg_decoder": JPEG_DECODER,
               "files": {split: [{"file": Path(p).name, "records": int(b - a)} for p, a, b in
                                 zip(index[split].paths, index[split].starts, index[split].starts[1:])]
                         if split in index else [] for split in SPLITS}}
     spec = GeneratorSpec(dataset=name, generator=GENERATOR, config=config, frame_shape=(size, size, 3),
                          views_per_scene=views, viewpoint_kind="camera", labels={}, scene_maker=None,
-                         range_maker=partial(read_scenes, index))
+                         range_maker=partial(read_scenes, index, frames), frame_encoding=frames)
     return spec, {split: int(index[split].starts[-1]) if split in index else 0 for split in SPLITS}
 
 
 def import_gqn(src, dataset: str, out, name: Optional[str] = None, splits: tuple = SPLITS,
                files: Optional[tuple] = None, workers: Optional[int] = None, shard_size: int = 1000,
-               on_progress: Optional[Callable] = None, version: str = "0") -> dict:
+               on_progress: Optional[Callable] = None, version: str = "0", size: Optional[int] = None,
+               frames: str = PIXELS) -> dict:
     """Import GQN dataset `dataset` from the gqn-datasets folder `src` into the shard folder `out` as dataset
     `name` (default: `dataset`); return its manifest. `files` = (A, B) imports files A..B (1-based) of each
-    split. Resumes an interrupted import of the same files. Raises UserError (one line) for damaged input."""
-    spec, scenes = gqn_spec(src, dataset, name or dataset, splits, files)
+    split; `size` resizes every frame to size x size (scenes.RESIZE); `frames` JPEG keeps each view's JPEG file
+    instead of its pixels (scene_shards/jpeg_frames.py). Resumes an interrupted import of the same files.
+    Raises UserError (one line) for damaged input."""
+    spec, scenes = gqn_spec(src, dataset, name or dataset, splits, files, size, frames)
     return generate_dataset(spec, out, n=scenes["train"], test_n=scenes["test"], seed=0, workers=workers,
                             shard_size=shard_size, on_progress=on_progress, version=version)

@@ -6,6 +6,7 @@ the same file); frames are RGB, cameras float32 (x, y, z, yaw, pitch) per view, 
 
 import numpy as np
 import simplejpeg
+from PIL import Image
 
 from scene_shards.common import UserError
 
@@ -14,6 +15,8 @@ from .framing import frame_record
 from .layout import CAMERA_PARAMS, CAMERAS_KEY, FRAMES_KEY
 
 JPEG_SUBSAMPLING = "444"   # what export writes: no chroma subsampling, so small coloured details survive
+#: How `import-gqn --size` resizes a frame (recorded in the manifest's config as "resize").
+RESIZE = "area: PIL Image.resize with the BOX filter (each pixel the mean of the source pixels it covers)"
 
 
 def _feature(features: dict, key: str, kind: str, where: str):
@@ -24,8 +27,16 @@ def _feature(features: dict, key: str, kind: str, where: str):
     return features[key][1]
 
 
-def record_to_scene(data, views: int, frame_size: int, where: str) -> dict:
-    """Return the scene of one record: {"frames": uint8 [V, S, S, 3], "viewpoints": float32 [V, 5], "labels": {}}.
+def resize_frame(image: np.ndarray, size: int) -> np.ndarray:
+    """Return the RGB frame `image` uint8 [H, W, 3] resized to uint8 [size, size, 3] by RESIZE (deterministic)."""
+    return np.asarray(Image.fromarray(image).resize((size, size), Image.Resampling.BOX))
+
+
+def record_to_scene(data, views: int, frame_size: int, where: str, size: int = None,
+                    keep_jpegs: bool = False) -> dict:
+    """Return the scene of one record: {"frames": uint8 [V, S, S, 3], "viewpoints": float32 [V, 5], "labels": {}},
+    S = `size` (each frame resized by resize_frame) or, None, frame_size. keep_jpegs: "frames" is instead the
+    list of the record's V JPEG files (bytes), each decoded and checked all the same.
 
     `where` names the record in errors ("FILE: record R"). Raises UserError (one line) when the record is not
     an Example, holds other than `views` frames or `views * 5` camera values, or a frame is not a JPEG of
@@ -42,17 +53,19 @@ def record_to_scene(data, views: int, frame_size: int, where: str) -> dict:
     if cameras.size != views * CAMERA_PARAMS:
         raise UserError(f"{where} holds {cameras.size} camera values, expected {views} x {CAMERA_PARAMS} = "
                         f"{views * CAMERA_PARAMS}")
-    frames = np.empty((views, frame_size, frame_size, 3), np.uint8)
+    side = size or frame_size
+    frames = np.empty((views, side, side, 3), np.uint8)
     for i, jpeg in enumerate(jpegs):
         try:
             image = simplejpeg.decode_jpeg(jpeg, colorspace="RGB")
         except (ValueError, RuntimeError) as e:
             raise UserError(f"{where}: frame {i} is not a readable JPEG image ({e})") from None
-        if image.shape != frames.shape[1:]:
+        if image.shape != (frame_size, frame_size, 3):
             raise UserError(f"{where}: frame {i} is {image.shape[1]}x{image.shape[0]} pixels, expected "
                             f"{frame_size}x{frame_size}")
-        frames[i] = image
-    return {"frames": frames, "viewpoints": cameras.reshape(views, CAMERA_PARAMS), "labels": {}}
+        frames[i] = image if side == frame_size else resize_frame(image, side)
+    return {"frames": [bytes(j) for j in jpegs] if keep_jpegs else frames,
+            "viewpoints": cameras.reshape(views, CAMERA_PARAMS), "labels": {}}
 
 
 def frame_size_of(data, where: str) -> tuple:

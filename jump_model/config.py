@@ -20,8 +20,13 @@ from dataclasses import dataclass, field
 
 from scene_shards.common import UserError
 
-from .names import DEVICES, MODEL_KINDS
+from .names import CAMERA_ENCODING, DEVICES, MODEL_KINDS
 from .schedules import parse_schedule, schedule_end
+
+# The kinds' names: 2 since `gqn` is Eslami et al. 2018's GQN; a config without "kind_names" is of 1, when `gqn`
+# named the model now called `factored` (the stored kind is renamed on reading: run_folder.read_config).
+KIND_NAMES = 2
+AR_FREE_BITS = 2.0   # the ar model's default free bits, nats per predicted frame (docs/model.md, "Baselines")
 
 
 @dataclass(frozen=True)
@@ -41,7 +46,7 @@ class DataFacts:
 @dataclass(frozen=True)
 class ModelConfig:
     """Everything that shapes the network (plain types only, so it round-trips through JSON)."""
-    kind: str = "jump"             # jump, gqn, badj or ar (docs/model.md, "Baselines")
+    kind: str = "jump"             # jump, gqn, factored, badj or ar (docs/model.md, "Baselines")
     nt: int = 4                    # DRAW steps (prior, posterior and renderer)
     nf_to_hidden: int = 64         # channels of every ConvLSTM state
     nf_enc: int = 128              # channels of the conv mapping the representation to the DRAW LSTM input
@@ -52,15 +57,22 @@ class ModelConfig:
     stride_to_obs: int = 2         # kernel = stride of the transposed conv from LSTM state to canvas
     lstm_kernel: int = 5           # kernel of the ConvLSTM gate convolution and the latent heads
     latent_std_init: float = 0.05  # std of prior and posterior at initialisation (small: z carries r's content early)
+    free_bits: float = 0.0         # ar: nats of KL per predicted frame the loss counts at least (0 for the others)
+    kind_names: int = KIND_NAMES   # which names the kinds had when the run was made (run_folder.read_config)
     # read from the data (DataFacts)
     image_size: int = 64
     views_per_scene: int = 21
     viewpoint_kind: str = "time"
     position_scale: float = 1.0    # camera positions are divided by this (max |x|,|y|,|z| in the training data)
+    camera_encoding: str = ""      # camera data: names.CAMERA_ENCODING, the 7-vector the net sees ("": time data,
+                                   # or a run made before it was recorded)
 
     def to_dict(self) -> dict:
-        """Return the settings as a JSON-able dict."""
-        return dataclasses.asdict(self)
+        """Return the settings as a JSON-able dict (camera_encoding only for camera data)."""
+        values = dataclasses.asdict(self)
+        if not self.camera_encoding:
+            del values["camera_encoding"]
+        return values
 
     @classmethod
     def from_dict(cls, values: dict) -> "ModelConfig":
@@ -73,9 +85,18 @@ class ModelConfig:
             raise UserError(f"unknown model '{self.kind}' (choose {', '.join(MODEL_KINDS)})")
         if self.viewpoint_kind not in ("time", "camera"):
             raise UserError(f"unknown viewpoint kind '{self.viewpoint_kind}' (time or camera)")
+        expected = CAMERA_ENCODING if self.viewpoint_kind == "camera" else ""
+        if self.camera_encoding not in ("", expected):
+            raise UserError(f"camera-encoding '{self.camera_encoding}' is not what this jumpdata's models use for "
+                            f"{self.viewpoint_kind} viewpoints ({expected or 'none'})")
         if self.kind == "ar" and self.viewpoint_kind != "time":
             raise UserError("--model ar predicts a video frame after frame and needs time viewpoints; this dataset "
-                            "has camera viewpoints (use --model jump, gqn or badj)")
+                            "has camera viewpoints (use --model jump, gqn, factored or badj)")
+        if not (0 <= self.free_bits < math.inf) or (self.free_bits and self.kind != "ar"):
+            raise UserError(f"free-bits must be 0 or more and is for --model ar only, got {self.free_bits} "
+                            f"(model {self.kind})")
+        if self.kind_names != KIND_NAMES:
+            raise UserError(f"kind-names must be {KIND_NAMES}, got {self.kind_names}")
         for name in ("nt", "nf_to_hidden", "nf_enc", "nf_to_obs", "nf_dec", "ni_z", "stride_to_hidden",
                      "stride_to_obs", "lstm_kernel", "image_size", "views_per_scene", "latent_std_init",
                      "position_scale"):
@@ -118,7 +139,7 @@ class RunConfig:
 
     def to_dict(self) -> dict:
         """Return the config as a JSON-able dict (the model's settings nested under "model")."""
-        return dataclasses.asdict(self)
+        return {**dataclasses.asdict(self), "model": self.model.to_dict()}
 
     @classmethod
     def from_dict(cls, values: dict) -> "RunConfig":
@@ -185,7 +206,7 @@ RESUME_CHANGEABLE = frozenset({"steps", "device", "workers", "compile", "log_eve
                                "checkpoint_every", "eval_every"})
 
 # The preset `train` picks when none is given, by the manifest's generator (others: salesman).
-GENERATOR_PRESETS = {"narratives": "salesman", "dice": "dice"}
+GENERATOR_PRESETS = {"narratives": "salesman", "dice": "dice", "gqn": "dice"}
 
 PRESETS = {
     "salesman": {},   # the dataclass defaults are appendix B's traveling-salesman numbers
@@ -202,8 +223,8 @@ PRESETS = {
 
 
 def default_preset(generator: str) -> str:
-    """Return the preset name for a dataset made by `generator` (a manifest's "generator"): dice -> dice,
-    anything else (narratives) -> salesman."""
+    """Return the preset name for a dataset made by `generator` (a manifest's "generator"): dice and gqn (an
+    import-gqn dataset: cameras) -> dice, anything else (narratives) -> salesman."""
     return GENERATOR_PRESETS.get(generator, "salesman")
 
 
@@ -234,7 +255,9 @@ def new_run_config(facts: DataFacts, preset: str = None, **options) -> RunConfig
     preset: a name in PRESETS (None: default_preset of the dataset's generator). options: any
     ModelConfig or RunConfig field by name (None values ignored), e.g. model="gqn", steps=100.
     Without `eval_pixel_variance` the held-out NELBO uses the end value of the schedule. With
-    model="badj" and no `targets`, targets is 1 (the ablation trains on one target view).
+    model="badj" and no `targets`, targets is 1 (the ablation trains on one target view). With model="ar": no
+    `targets`: every frame after the context (views per scene - context, the test's roll-out), no `free_bits`:
+    AR_FREE_BITS.
     Raises UserError on an unknown preset or name, a bad value, or frames the sizes do not fit.
     """
     preset = preset or default_preset(facts.generator)
@@ -242,13 +265,18 @@ def new_run_config(facts: DataFacts, preset: str = None, **options) -> RunConfig
         raise UserError(f"unknown preset '{preset}' (choose {', '.join(PRESETS)})")
     given = {("kind" if k == "model" else k): v for k, v in options.items() if v is not None}
     model_values, run_values = split_settings({**PRESETS[preset], **given})
+    data_model, data_run = facts_values(facts)
     if "targets" not in given and given.get("kind") == "badj":
         run_values["targets"] = 1
-    data_model, data_run = facts_values(facts)
+    if given.get("kind") == "ar":
+        if "targets" not in given:
+            run_values["targets"] = facts.views_per_scene - run_values.get("context", RunConfig.context)
+        model_values.setdefault("free_bits", AR_FREE_BITS)
     if "eval_pixel_variance" not in run_values:
         run_values["eval_pixel_variance"] = schedule_end(parse_schedule(run_values.get(
             "pixel_variance", RunConfig.pixel_variance)))
-    model = ModelConfig.from_dict({**model_values, **data_model}).validate()
+    encoding = {"camera_encoding": CAMERA_ENCODING} if facts.viewpoint_kind == "camera" else {}
+    model = ModelConfig.from_dict({**model_values, **data_model, **encoding}).validate()
     check_frames_fit(model, preset)
     return RunConfig.from_dict({**run_values, **data_run, "preset": preset, "model": model.to_dict()}).validate()
 

@@ -33,8 +33,8 @@ class SceneViews(Dataset):
     permutation per epoch). `shuffle=False`: example g is scene g (for evaluation).
     Each example draws k in 1..context context views and t in 1..targets target views, other views
     than the context's. `sequential=True` (the autoregressive model): the views are a window of
-    consecutive frames, k context frames from a random start, then the t frames that follow them.
-    `all_targets=True`: t is always `targets` (benchmarks against models that render a fixed count).
+    consecutive frames, k context frames from a random start, then the t frames that follow them, t always
+    `targets`. `all_targets=True`: t is always `targets` (benchmarks against models that render a fixed count).
     """
 
     def __init__(self, scenes, context: int, targets: int, seed: int, shuffle: bool, sequential: bool = False,
@@ -68,7 +68,7 @@ class SceneViews(Dataset):
         views = self.scenes.viewpoints(i)
         k = int(rng.integers(1, self.context + 1))
         t = int(rng.integers(1, self.targets + 1))
-        if self.all_targets:
+        if self.all_targets or self.sequential:
             t = self.targets
         if self.sequential:
             picks = int(rng.integers(0, len(views) - k - t + 1)) + np.arange(k + t)
@@ -82,6 +82,13 @@ class SceneViews(Dataset):
                 "target_frames": padded(frames[k:], self.targets),
                 "target_viewpoints": padded(views[tgt], self.targets),
                 "target_mask": np.arange(self.targets) < t}
+
+
+def training_examples(cfg: RunConfig, scenes, shuffle: bool) -> SceneViews:
+    """Return the examples the run's model trains on (or is evaluated on): windows of consecutive frames for the
+    autoregressive model (k context frames, then the `targets` frames after them), random view sets for the
+    others."""
+    return SceneViews(scenes, cfg.context, cfg.targets, cfg.seed, shuffle, sequential=cfg.model.kind == "ar")
 
 
 def padded(a: np.ndarray, n: int) -> np.ndarray:

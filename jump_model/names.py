@@ -14,12 +14,16 @@ A metric's JSON (docs/reproduce.md):
 """
 
 from dice3d.label_names import CUBE_ORIENTATION, DIGIT_CLASSES, VISIBLE_FACES
+from gqn_records.layout import PYTORCH_PORTS_CAMERA
 from narratives.label_names import POSITIONS
 
 # The model kinds (`jumpdata train --model`); `ar` is the only one without a jumpy sampler or a global latent.
-MODEL_KINDS = ("jump", "gqn", "badj", "ar")   # their classes: jump_model.nets.MODEL_CLASSES
+MODEL_KINDS = ("jump", "gqn", "factored", "badj", "ar")   # their classes: jump_model.nets.MODEL_CLASSES
 AUTOREGRESSIVE = "ar"
 DEVICES = ("auto", "cpu", "cuda")              # --device; runtime.resolve_device maps them to torch devices
+# The 7-vector nets.blocks.encode_viewpoints makes of a raw camera (docs/format.md, "Camera conventions"); a run on
+# camera data records it in config.json's model settings as "camera_encoding"
+CAMERA_ENCODING = PYTORCH_PORTS_CAMERA
 
 # A run folder and a probe folder (run_folder.py, probes/nets.py; docs/model.md)
 CONFIG_FILE, CHECKPOINT_FILE, METRICS_FILE = "config.json", "checkpoint.pt", "metrics.jsonl"

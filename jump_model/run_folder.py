@@ -15,16 +15,17 @@ files (missing, truncated, not JSON, not a checkpoint) is raised as a one-line U
 import io
 import json
 import pickle
+import warnings
 import zipfile
 from pathlib import Path
 
 import torch
 
 from scene_shards import open_dataset
-from scene_shards.common import UserError, one_line
+from scene_shards.common import Note, UserError, one_line
 from scene_shards.files import atomic_open, write_json_atomic
 
-from .config import ModelConfig, RunConfig, legacy_run_config, new_run_config, resumed_run_config
+from .config import KIND_NAMES, ModelConfig, RunConfig, legacy_run_config, new_run_config, resumed_run_config
 from .data import check_run_data, dataset_facts
 from .names import CHECKPOINT_FILE as CHECKPOINT
 from .names import CONFIG_FILE as CONFIG
@@ -68,13 +69,30 @@ def is_legacy(values: dict) -> bool:
 
 
 def read_config(run) -> RunConfig:
-    """Return the validated RunConfig stored in RUN/config.json (a legacy flat one read as a JUMP run);
-    UserError when it is unreadable or invalid."""
-    values = {k: v for k, v in read_config_values(run).items() if k != PRECISION_KEY}
+    """Return the validated RunConfig stored in RUN/config.json (a legacy flat one read as a JUMP run; one made
+    before `gqn` meant Eslami et al.'s GQN read with today's names, see renamed_kinds); UserError when it is
+    unreadable or invalid."""
+    values = renamed_kinds({k: v for k, v in read_config_values(run).items() if k != PRECISION_KEY}, run)
     try:
         return (legacy_run_config(values) if is_legacy(values) else RunConfig.from_dict(values)).validate()
     except UserError as e:
         raise UserError(f"{Path(run) / CONFIG}: {e}") from None
+
+
+def renamed_kinds(values: dict, run, note: bool = True) -> dict:
+    """Return config.json's `values` (or a checkpoint's config) with today's kind names: a config without
+    model.kind_names was written when `gqn` named the factored model (config.KIND_NAMES), so its kind "gqn"
+    becomes "factored", said in one scene_shards.common.Note when `note`. Other configs (and flat legacy ones,
+    all JUMP) are returned as they are."""
+    model = values.get("model")
+    if not isinstance(model, dict) or "kind_names" in model:
+        return values
+    if model.get("kind") == "gqn":
+        if note:
+            warnings.warn(f"{run} was trained when --model gqn meant the factored model (one latent per view): "
+                          f"it loads as --model factored", Note)
+        model = {**model, "kind": "factored"}
+    return {**values, "model": {**model, "kind_names": KIND_NAMES}}
 
 
 def write_config(run, cfg: RunConfig, precision: dict = None) -> None:
@@ -154,7 +172,7 @@ def check_config_fits_checkpoint(run, cfg: ModelConfig, ckpt: dict) -> None:
     """Raise UserError naming the model settings on which `cfg` (RUN/config.json's) and the checkpoint's own
     config differ ("NAME VALUE vs VALUE"); nothing when they agree or the checkpoint holds no model config (as
     those of older runs)."""
-    saved = ckpt["config"].get("model")
+    saved = renamed_kinds(ckpt["config"], run, note=False).get("model")
     if not isinstance(saved, dict):
         return
     have = cfg.to_dict()

@@ -6,6 +6,7 @@ Modules, each with one job:
     files        atomic writes, checksums, temporary names
     manifest     the dataset's manifest NAME.json: names, creation, loading, checks
     chunks       the frames' chunks: ISA-L deflate and inflate, h5py's filter for foreign chunks
+    jpeg_frames  frames kept as JPEG files (format version 3), decoded when read
     writer       one shard file: encode scenes, write, rename into place
     reader       ShardDataset: one split of a dataset as random-access scenes
     verify       sha256 checks of a folder (`jumpdata info`)

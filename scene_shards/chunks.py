@@ -47,10 +47,13 @@ class FrameChunks:
         self.direct = (frames.chunks == (1, *self.scene_shape) and frames.dtype == np.uint8
                        and filters == [h5py.h5z.FILTER_DEFLATE])
 
-    def read(self, row: int) -> np.ndarray:
-        """Return the frames of scene `row` of the shard, uint8 [V, H, W, 3] (read-only when inflated here)."""
+    def read(self, row: int, views=None) -> np.ndarray:
+        """Return the frames of scene `row` of the shard, uint8 [V, H, W, 3] (read-only when inflated here), or
+        only the listed `views` (in that order, a copy)."""
+        frames = None
         if self.direct:
             mask, data = self.dataset.id.read_direct_chunk((row, *self.origin))
             if mask == COMPRESSED:
-                return np.frombuffer(isal_zlib.decompress(data), np.uint8).reshape(self.scene_shape)
-        return self.dataset[row]
+                frames = np.frombuffer(isal_zlib.decompress(data), np.uint8).reshape(self.scene_shape)
+        frames = self.dataset[row] if frames is None else frames
+        return frames if views is None else frames[np.asarray(views)]

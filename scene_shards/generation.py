@@ -21,7 +21,7 @@ import numpy as np
 from .common import MAX_WORKERS, UserError, one_line
 from .files import TMP_MARK, sha256_of, write_json_atomic
 from .lock import writing_folder
-from .manifest import (MAX_SHARDS, SPLIT_ID, SPLITS, VIEWPOINT_NAMES, check_dataset_name, differences,
+from .manifest import (MAX_SHARDS, PIXELS, SPLIT_ID, SPLITS, VIEWPOINT_NAMES, check_dataset_name, differences,
                        load_manifest, new_manifest, shard_count, shard_file_name)
 from .parts import Part, as_part_manifest, load_part_manifest, lock_name, owned_shards, part_manifest_path
 from .writer import ShardWriter, check_scene, encode_block
@@ -44,7 +44,8 @@ class GeneratorSpec:
     manifest.VIEWPOINT_NAMES, which names the columns of the viewpoints. `extra_datasets` maps an HDF5
     path to an array written once into every shard (e.g. a digit bank). A generator that draws many
     scenes faster together may give `block_maker(config)`, returning `make_all(rngs) -> [scene, ...]`,
-    scene i being exactly what make(rngs[i]) returns; the driver then uses it instead.
+    scene i being exactly what make(rngs[i]) returns; the driver then uses it instead. `frame_encoding`
+    manifest.JPEG: the scenes' frames are lists of V JPEG files, stored as they are (scene_shards/jpeg_frames.py).
     """
 
     dataset: str
@@ -58,6 +59,7 @@ class GeneratorSpec:
     extra_datasets: Optional[dict] = field(default=None)
     block_maker: Optional[Callable] = field(default=None)
     range_maker: Optional[Callable] = field(default=None)
+    frame_encoding: str = field(default=PIXELS)
 
 
 def default_workers() -> int:
@@ -148,7 +150,7 @@ def _make_block(task) -> dict:
         for j, scene in zip(range(first, first + count), scenes):
             where = f"scene {j}"
             checked.append(check_scene(scene, spec))
-        return encode_block(scenes, checked)
+        return encode_block(scenes, checked, spec.frame_encoding)
     except UserError:
         raise
     except Exception as e:

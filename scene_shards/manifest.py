@@ -14,7 +14,11 @@ from .common import UserError, one_line
 
 FORMAT = "jumpdata-shards"
 FORMAT_VERSION = 2          # 2: frames deflated by ISA-L (same format as 1, other bytes); docs/format.md
-READABLE_VERSIONS = (1, 2)  # the versions this jumpdata reads
+READABLE_VERSIONS = (1, 2, 3)  # the versions this jumpdata reads
+#: How a dataset stores its frames: decoded pixels (format version 2) or, `import-gqn --frames jpeg`, the source's
+#: JPEG images (format version 3; older readers refuse it by its version). A manifest names only "jpeg".
+PIXELS, JPEG = "pixels", "jpeg"
+FRAME_ENCODING_VERSIONS = {PIXELS: FORMAT_VERSION, JPEG: 3}
 SPLITS = ("train", "test")
 SPLIT_ID = {"train": 0, "test": 1}
 
@@ -32,7 +36,7 @@ LABEL_DTYPES = ("bool", "int8", "int16", "int32", "int64", "uint8", "uint16", "u
 REQUIRED_KEYS = ("dataset", "generator", "seed", "config", "frame_shape", "views_per_scene", "viewpoint_kind",
                  "viewpoint_names", "shard_size", "splits")
 # Keys that must agree for a re-run to resume an existing dataset.
-IDENTITY_KEYS = ("format_version", "generator", "seed", "config", "frame_shape", "views_per_scene",
+IDENTITY_KEYS = ("format_version", "frame_encoding", "generator", "seed", "config", "frame_shape", "views_per_scene",
                  "viewpoint_kind", "viewpoint_names", "shard_size")
 
 
@@ -58,11 +62,23 @@ def shard_count(scenes: int, shard_size: int) -> int:
     return math.ceil(scenes / shard_size)
 
 
+def frame_encoding(m: dict) -> str:
+    """Return how the dataset of manifest `m` stores its frames: PIXELS or JPEG."""
+    return m.get("frame_encoding", PIXELS)
+
+
+def encoding_keys(encoding: str) -> dict:
+    """Return the manifest keys (and shard attributes) that say a frame encoding: its format_version, and
+    frame_encoding for JPEG (a pixel dataset's are those of format version 2, unchanged)."""
+    return {"format_version": FRAME_ENCODING_VERSIONS[encoding], **({"frame_encoding": encoding} if encoding != PIXELS
+                                                                     else {})}
+
+
 def new_manifest(spec, seed: int, scenes: dict, shard_size: int, version: str) -> dict:
     """Return a manifest (dict) for `spec` with no completed shards; `scenes` maps split -> scene count."""
     return {
         "format": FORMAT,
-        "format_version": FORMAT_VERSION,
+        **encoding_keys(spec.frame_encoding),
         "dataset": spec.dataset,
         "generator": spec.generator,
         "jumpdata_version": version,
@@ -150,6 +166,9 @@ def check_structure(path: Path, m: dict, dataset: str) -> None:
 
     if m["dataset"] != dataset:
         raise damaged(f"it describes dataset '{m['dataset']}', not '{dataset}'")
+    if frame_encoding(m) not in FRAME_ENCODING_VERSIONS or (m["format_version"] == FRAME_ENCODING_VERSIONS[JPEG]) != (
+            frame_encoding(m) == JPEG):
+        raise damaged(f"frame_encoding {frame_encoding(m)!r} does not go with format version {m['format_version']}")
     shape = m["frame_shape"]
     if not (isinstance(shape, list) and len(shape) == 3 and all(_is_count(x, 1) for x in shape) and shape[2] == 3):
         raise damaged(f"frame_shape {shape} is not [height, width, 3]")

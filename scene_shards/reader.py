@@ -16,7 +16,9 @@ import numpy as np
 
 from .chunks import INFLATE_ERRORS, FrameChunks
 from .common import UserError, one_line
-from .manifest import FORMAT, SPLITS, VIEWPOINT_NAMES, load_manifest, manifest_path, resolve_dataset
+from .jpeg_frames import DECODE_ERRORS, JpegFrames, is_jpeg_frames
+from .manifest import FORMAT, JPEG, SPLITS, VIEWPOINT_NAMES, frame_encoding, load_manifest, manifest_path, \
+    resolve_dataset
 
 
 def readable_header_problem(h5, manifest: dict, split: str, entry: dict):
@@ -43,25 +45,28 @@ def non_finite_problem(h5):
 
 def shard_header_problem(h5, manifest: dict, split: str, entry: dict):
     """Return what is wrong (a short phrase) with the open shard `h5` listed as `entry` of `split` in `manifest`,
-    or None: its attributes (format, dataset, split, shard_index, shard_count, first_scene), the shapes of its
-    frames and viewpoints and the dtype and shape of each label the manifest lists must be what the manifest
-    says. Reads metadata only; a swapped or foreign file fails."""
+    or None: its attributes (format, dataset, split, shard_index, shard_count, first_scene, frame_encoding), the
+    shapes of its frames ([N, V] of JPEG files for a JPEG dataset) and viewpoints and the dtype and shape of each
+    label the manifest lists must be what the manifest says. Reads metadata only; a swapped or foreign file fails."""
     size = manifest["shard_size"]
     expected = {"format": FORMAT, "dataset": manifest["dataset"], "split": split,
                 "shard_index": entry["first_scene"] // size, "shard_count": manifest["splits"][split]["shard_count"],
-                "first_scene": entry["first_scene"]}
+                "first_scene": entry["first_scene"], "frame_encoding": manifest.get("frame_encoding")}
     for key, value in expected.items():
         found = h5.attrs.get(key)
         found = found.item() if hasattr(found, "item") else found
         if found != value:
             return f"its {key} is {found!r}, the manifest says {value!r} (a swapped or foreign file?)"
     views, shape = manifest["views_per_scene"], tuple(manifest["frame_shape"])
-    shapes = {"frames": (entry["scenes"], views, *shape),
+    jpeg = frame_encoding(manifest) == JPEG
+    shapes = {"frames": (entry["scenes"], views, *(() if jpeg else shape)),
               "viewpoints": (entry["scenes"], views, len(VIEWPOINT_NAMES[manifest["viewpoint_kind"]]))}
     for name, want in shapes.items():
         have = h5[name].shape if name in h5 else None
         if have != want:
             return f"its {name} have shape {have}, the manifest says {want}"
+    if jpeg and not is_jpeg_frames(h5["frames"]):
+        return f"its frames are {h5['frames'].dtype}, not the JPEG files (variable-length uint8) the manifest says"
     for name, spec in manifest.get("labels", {}).items():
         label = h5.get(f"labels/{name}")
         want = (entry["scenes"], *spec["shape"])
@@ -74,9 +79,10 @@ def shard_header_problem(h5, manifest: dict, split: str, entry: dict):
 
 
 class OpenShard(NamedTuple):
-    """A shard opened for reading: its file, its frames' chunks, its viewpoints float32 [N, V, D] (read whole)."""
+    """A shard opened for reading: its file, its frames (FrameChunks, or JpegFrames for a JPEG dataset), its
+    viewpoints float32 [N, V, D] (read whole)."""
     h5: h5py.File
-    frames: FrameChunks
+    frames: object
     viewpoints: np.ndarray
 
 
@@ -146,7 +152,9 @@ class ShardDataset:
     def _read_shard(self, k: int, h5) -> OpenShard:
         """Return the OpenShard of shard k, open as `h5` (UserError naming it when its arrays cannot be read)."""
         try:
-            return OpenShard(h5, FrameChunks(h5["frames"]), h5["viewpoints"][()])
+            frames = JpegFrames(h5["frames"], self.frame_shape) if frame_encoding(self.manifest) == JPEG else \
+                FrameChunks(h5["frames"])
+            return OpenShard(h5, frames, h5["viewpoints"][()])
         except (OSError, KeyError, ValueError) as e:
             h5.close()
             raise UserError(f"cannot read shard {self.files[k]} ({one_line(e)}); run `jumpdata info` to check") \
@@ -179,15 +187,13 @@ class ShardDataset:
         shard, row, k = self._locate(i)
         try:
             return read(shard, row)
-        except (OSError, KeyError, ValueError, *INFLATE_ERRORS) as e:
+        except (OSError, KeyError, ValueError, *INFLATE_ERRORS, *DECODE_ERRORS) as e:
             raise UserError(f"cannot read scene {i} from shard {self.files[k]} ({one_line(e)}); run `jumpdata info` "
                             f"to check") from None
 
     def frames(self, i: int, views=None) -> np.ndarray:
         """Return the frames of scene `i`: uint8 [V, H, W, 3], or only the listed `views` (in that order)."""
-        frames = self._read(i, lambda shard, row: shard.frames.read(row))
-        if views is not None:
-            return frames[np.asarray(views)]
+        frames = self._read(i, lambda shard, row: shard.frames.read(row, views))
         return frames if frames.flags.writeable else frames.copy()
 
     def viewpoints(self, i: int) -> np.ndarray:

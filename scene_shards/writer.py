@@ -23,27 +23,33 @@ import numpy as np
 from .chunks import compress_frames, deflate_filter
 from .common import UserError, one_line
 from .files import atomic_open
-from .manifest import FORMAT, FORMAT_VERSION, VIEWPOINT_NAMES
+from .jpeg_frames import check_jpegs, jpeg_dtype, jpeg_rows
+from .manifest import FORMAT, JPEG, PIXELS, VIEWPOINT_NAMES, encoding_keys
 
 
-def encode_block(scenes: list, checked: list) -> dict:
+def encode_block(scenes: list, checked: list, encoding: str = PIXELS) -> dict:
     """Compress the frames of generated scenes (consecutive ones of a shard) and stack their checked viewpoints
     and labels (`checked[i]` = check_scene(scenes[i], spec)).
 
-    Returns {"frames": [(filter mask, chunk bytes) of uint8 [V,H,W,3] per scene] (chunks.compress_frames),
-    "viewpoints": float32 [n,V,D], "labels": {name: array [n, ...] of the spec's dtype and per-scene shape}}.
+    Returns {"frames": [(filter mask, chunk bytes) of uint8 [V,H,W,3] per scene] (chunks.compress_frames; for
+    the JPEG `encoding`: each scene's list of V JPEG files as it is), "viewpoints": float32 [n,V,D],
+    "labels": {name: array [n, ...] of the spec's dtype and per-scene shape}}.
     """
-    return {"frames": [compress_frames(scene["frames"]) for scene in scenes],
+    frames = [scene["frames"] if encoding == JPEG else compress_frames(scene["frames"]) for scene in scenes]
+    return {"frames": frames,
             "viewpoints": np.stack([viewpoints for viewpoints, _ in checked]),
             "labels": {name: np.stack([labels[name] for _, labels in checked]) for name in checked[0][1]}}
 
 
 def check_scene(scene: dict, spec) -> tuple:
     """Return (viewpoints float32 [V,D], {name: label of the spec's dtype}) of one scene; ValueError when its
-    frames, viewpoints or labels have another shape, or a label holds values its dtype cannot hold."""
+    frames, viewpoints or labels have another shape, or a label holds values its dtype cannot hold. A JPEG spec's
+    frames are a list of V JPEG files (bytes), decoded and checked by its scene maker."""
     frames = scene["frames"]
     expected = (spec.views_per_scene, *spec.frame_shape)
-    if frames.dtype != np.uint8 or frames.shape != expected:
+    if spec.frame_encoding == JPEG:
+        check_jpegs(frames, spec.views_per_scene)
+    elif frames.dtype != np.uint8 or frames.shape != expected:
         raise ValueError(f"scene frames are {frames.dtype}{frames.shape}, expected uint8{expected}")
     viewpoints = np.asarray(scene["viewpoints"], dtype=np.float32)
     if viewpoints.shape != (spec.views_per_scene, len(VIEWPOINT_NAMES[spec.viewpoint_kind])):
@@ -77,23 +83,28 @@ class ShardWriter:
         self.written = 0
         self.h5 = h5py.File(self.path, "w", driver="core", backing_store=False, libver="earliest",
                             track_order=False)
-        attrs = {"format": FORMAT, "format_version": FORMAT_VERSION, "dataset": spec.dataset, "split": split,
+        attrs = {"format": FORMAT, **encoding_keys(spec.frame_encoding), "dataset": spec.dataset, "split": split,
                  "shard_index": shard_index, "shard_count": shard_count, "first_scene": first_scene,
                  "viewpoint_kind": spec.viewpoint_kind,
                  "viewpoint_names": json.dumps(list(VIEWPOINT_NAMES[spec.viewpoint_kind]))}
         for key, value in attrs.items():
             self.h5.attrs[key] = value
         v = spec.views_per_scene
-        self.frames = self.h5.create_dataset(
-            "frames", shape=(scenes, v, *spec.frame_shape), dtype=np.uint8,
-            chunks=(1, v, *spec.frame_shape), track_times=False, **deflate_filter())
+        if spec.frame_encoding == JPEG:
+            self.frames = self.h5.create_dataset("frames", shape=(scenes, v), dtype=jpeg_dtype(), track_times=False)
+        else:
+            self.frames = self.h5.create_dataset(
+                "frames", shape=(scenes, v, *spec.frame_shape), dtype=np.uint8,
+                chunks=(1, v, *spec.frame_shape), track_times=False, **deflate_filter())
 
     def add(self, block: dict) -> None:
         """Append the next scenes of the shard, a block made by `encode_block` (blocks arrive in order)."""
-        i = self.written
-        for row, (mask, chunk) in enumerate(block["frames"], start=i):
-            self.frames.id.write_direct_chunk((row, 0, 0, 0, 0), chunk, filter_mask=mask)
-        n = len(block["frames"])
+        i, n = self.written, len(block["frames"])
+        if self.spec.frame_encoding == JPEG:
+            self.frames[i:i + n] = jpeg_rows(block["frames"])
+        else:
+            for row, (mask, chunk) in enumerate(block["frames"], start=i):
+                self.frames.id.write_direct_chunk((row, 0, 0, 0, 0), chunk, filter_mask=mask)
         self.viewpoints[i:i + n] = block["viewpoints"]
         for name, value in block["labels"].items():
             self.labels[name][i:i + n] = value

@@ -2,6 +2,8 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
+
 sys.path.insert(0, str(Path(__file__).parent))  # test helpers such as toy_generator
 
 #: Seconds after which a test that waits for a state gives up, as a guard against a hang only: a test waits for
@@ -18,3 +20,13 @@ def wait_for(condition, proc, poll_s: float = 0.02) -> None:
         assert code is None, f"the process ended (status {code}) before the awaited state"
         assert time.monotonic() - start < HANG_GUARD_S, "hang: the awaited state never came"
         time.sleep(poll_s)
+
+
+@pytest.fixture
+def one_thread():
+    """Run a test's small models on one thread: on a shared, loaded CPU two threads are many times slower."""
+    import torch
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)

@@ -1,5 +1,6 @@
 """--compile compiles once: a 50-step training run whose scenes draw different view counts at every step gives one
-graph, no graph break and no recompile (torch._dynamo's counters); the sampling path of every model likewise
+graph, no graph break and no recompile (torch._dynamo's counters), and so does a short run of every baseline; the
+sampling path of every model likewise
 compiles to one graph that serves scene after scene. Slow (a minute or more of compiling on a CPU): run with
 -m slow; `make gpu-check` runs them. Skipped where torch.compile has no C++ compiler to use."""
 
@@ -48,6 +49,16 @@ def test_a_compiled_50_step_run_compiles_once_and_samples_compiled(tmp_path, cap
                          "--out", tmp_path / "s.png")
     assert code == 0, err
     assert (tmp_path / "s.png").stat().st_size > 0
+    compiled_once()
+
+
+@pytest.mark.parametrize("kind", [k for k in MODEL_KINDS if k != "jump"])
+def test_a_compiled_run_of_every_baseline_compiles_once(kind, tmp_path):
+    make_square_dataset(tmp_path / "squares")
+    cfg = plan_run(tmp_path / "squares", preset="tiny", model=kind, steps=8, batch_size=4, context=3,
+                   targets={"badj": 1, "ar": 3}.get(kind, 3), workers=0, log_every=4, eval_every=8,
+                   sample_every=10**6, checkpoint_every=8, eval_scenes=4, compile=True, device="cpu")
+    train(cfg, tmp_path / "run")   # every step draws other view counts per scene (ar: other context lengths)
     compiled_once()
 
 

@@ -103,7 +103,7 @@ class Factored(nn.Module):
 
     def __init__(self):
         super().__init__()
-        self.cfg = ModelConfig(kind="gqn", viewpoint_kind="camera")
+        self.cfg = ModelConfig(kind="factored", viewpoint_kind="camera")
         self.anchor = nn.Parameter(torch.zeros(()))
 
     def kl(self, batch):
@@ -136,11 +136,11 @@ def test_a_factored_model_gives_kl3_three_times_kl1_for_identical_targets(dice):
     picks = [HiddenFace(s, 0, (0, 1), (5, 5, 5)) for s in range(3)]
     kl1, kl3 = kl_per_scene(Factored(), scenes, picks, samples=2)
     np.testing.assert_allclose(kl3, 3 * kl1, rtol=1e-6)
-    cfg = ModelConfig(kind="gqn", nt=2, nf_to_hidden=8, nf_enc=8, nf_to_obs=8, nf_dec=8, stride_to_hidden=1,
+    cfg = ModelConfig(kind="factored", nt=2, nf_to_hidden=8, nf_enc=8, nf_to_obs=8, nf_dec=8, stride_to_hidden=1,
                       lstm_kernel=3, image_size=16, views_per_scene=20, viewpoint_kind="camera")
     torch.manual_seed(0)
-    gqn = DeterministicKL(make_model(cfg).eval())
-    kl1, kl3 = kl_per_scene(gqn, scenes, picks, samples=1)
+    factored = DeterministicKL(make_model(cfg).eval())
+    kl1, kl3 = kl_per_scene(factored, scenes, picks, samples=1)
     assert np.all(kl1 > 0)
     np.testing.assert_allclose(kl3, 3 * kl1, rtol=1e-4)
 

@@ -68,6 +68,29 @@ def test_frames_are_the_pixels_pil_decodes(tmp_path, source):
         assert np.array_equal(ds.frames(j), pil_decoded(record["frames"]))
 
 
+def test_size_resizes_every_frame_by_area_and_says_so(tmp_path, capsys, source):
+    src, written = source
+    for workers in ("1", "2"):
+        code, err = jumpdata(capsys, "import-gqn", src, "--dataset", "toyrooms", "--size", "8", "--workers", workers,
+                             "--out", tmp_path / f"out{workers}")
+        assert code == 0, err
+    m = json.loads((tmp_path / "out1" / "toyrooms.json").read_text())
+    assert m["frame_shape"] == [8, 8, 3] and m["config"]["frame_size"] == 16 and m["config"]["size"] == 8
+    assert m["config"]["resize"].startswith("area")
+    from tfrecord.reader import tfrecord_loader
+    records = list(tfrecord_loader(str(src / "toyrooms" / "test" / "1-of-1.tfrecord"), None, {"frames": "byte"}))
+    ds = open_dataset(tmp_path / "out1", "toyrooms", "test")
+    for j, record in enumerate(records):   # 16 -> 8: each pixel the mean of the 2x2 source pixels it covers
+        source_pixels = pil_decoded(record["frames"]).astype(float)
+        means = source_pixels.reshape(4, 8, 2, 8, 2, 3).mean(axis=(2, 4))
+        assert np.abs(ds.frames(j) - means).max() <= 1   # PIL works in fixed point: within one level
+    assert [sha256_of(p) for p in sorted((tmp_path / "out1").glob("*.h5"))] == \
+        [sha256_of(p) for p in sorted((tmp_path / "out2").glob("*.h5"))]
+    code, err = jumpdata(capsys, "import-gqn", src, "--dataset", "toyrooms", "--size", "16", "--out", tmp_path / "same")
+    assert code == 0, err   # the source's own size: no resizing, the manifest of a plain import
+    assert "resize" not in json.loads((tmp_path / "same" / "toyrooms.json").read_text())["config"]
+
+
 def test_one_split_and_a_file_range(tmp_path, capsys, source):
     src, written = source
     code, err = jumpdata(capsys, "import-gqn", src, "--dataset", "toyrooms", "--split", "train", "--files", "2-3",

@@ -77,7 +77,8 @@ def test_run_folder_and_weights_only_checkpoint(data, tmp_path):
         assert np.isfinite(lines[-1][key])
     ckpt = torch.load(run / "checkpoint.pt", weights_only=True)
     assert ckpt["step"] == 6 and ckpt["config"]["model"]["image_size"] == 16
-    assert json.loads((run / "config.json").read_text())["dataset"] == "squares"
+    stored = json.loads((run / "config.json").read_text())
+    assert stored["dataset"] == "squares" and "camera_encoding" not in stored["model"]   # time data: no camera
     picture = Image.open(run / "samples_000006.png")
     assert picture.width > 16 * 4 and picture.height > 16 * 3
 

@@ -23,6 +23,7 @@ from ..probes.nets import load_probe
 from ..run_folder import load_run, with_data_folder
 from ..runtime import compile_sampling, resolve_device
 from .figures import check_finite
+from .latent_use import check_kl_floor
 from .metric import Progress, Study, probe_missing
 from .registry import METRICS, metric_class
 from .seeds import summarise
@@ -41,6 +42,7 @@ class EvalSettings:
     probe: str = None            # probe folder (jumpdata probe train): needed by digit-agreement and story
     device: str = "auto"
     compile: bool = False        # sample through torch.compile (runtime.compile_sampling)
+    allow_low_kl: bool = False   # report an ar run below the KL floor (latent_use.KL_FLOOR) instead of refusing it
 
     def check(self) -> "EvalSettings":
         """Raise UserError on a value out of range; returns self."""
@@ -64,7 +66,7 @@ class LoadedRun:
 
     @property
     def kind(self) -> str:
-        """The model kind: jump, gqn, badj or ar."""
+        """The model kind: jump, gqn, factored, badj or ar."""
         return self.model.cfg.kind
 
 
@@ -148,8 +150,9 @@ def evaluate(run_paths, out, settings: EvalSettings, on_progress=None) -> dict:
     (digit-agreement), NAME_story.png (story).
 
     on_progress(done, total, text): called as work units finish. Returns the JSON written. A missing folder of
-    `out` is created. UserError on bad input, other data than the runs trained on, or a NaN or infinite figure
-    (nothing written); the files appear together or not at all (a full disk: one line, nothing left).
+    `out` is created. UserError on bad input, other data than the runs trained on, an ar run below the KL floor
+    (latent_use.check_kl_floor) unless settings.allow_low_kl, or a NaN or infinite figure (nothing written); the
+    files appear together or not at all (a full disk: one line, nothing left).
     """
     settings.check()
     out = Path(out)
@@ -163,6 +166,7 @@ def evaluate(run_paths, out, settings: EvalSettings, on_progress=None) -> dict:
     for run in runs[1:]:
         check_run_data(run.path, run.cfg, scenes.manifest, scenes.folder)
     chosen = choose_metrics(settings.metrics, scenes, settings.probe is not None)
+    check_kl_floor(runs, scenes, settings.allow_low_kl)
     probe = load_probe(settings.probe) if any(metric_class(m).probe_kind for m in chosen) else None
     results, pictures = measure_chosen(runs, scenes, replace(settings, metrics=chosen), chosen, probe, on_progress)
     check_finite(results)

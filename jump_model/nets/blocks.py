@@ -45,7 +45,8 @@ def encode_viewpoints(v: torch.Tensor, cfg: ModelConfig, dtype=torch.float32) ->
     """Encode raw viewpoints [..., D] as model features of `dtype` [..., 1 or 7].
 
     time: the normalised frame index t / (V - 1) in [0, 1].
-    camera: GQN's 7-vector (x, y, z, cos yaw, sin yaw, cos pitch, sin pitch), positions / position_scale.
+    camera: names.CAMERA_ENCODING, gqn_records.layout.PYTORCH_PORTS_CAMERA (x, y, z, cos yaw, sin yaw, cos pitch,
+    sin pitch), positions / position_scale.
     """
     v = v.to(dtype)
     if cfg.viewpoint_kind == "time":
@@ -236,21 +237,22 @@ class Renderer(nn.Module):
     The image is a transposed conv of the final canvas up to H, through a sigmoid.
     """
 
-    def __init__(self, cfg: ModelConfig, vdim: int, state_size: int):
+    def __init__(self, cfg: ModelConfig, vdim: int, state_size: int, z_channels: int = None):
         super().__init__()
         so, k = cfg.stride_to_obs, cfg.lstm_kernel
+        z_channels = cfg.nt * cfg.ni_z if z_channels is None else z_channels   # the channels of its input z
         up = cfg.image_size // (state_size * so)
         if up < 1 or state_size * so * up != cfg.image_size:
             raise ValueError(f"image size {cfg.image_size} is not state size {state_size} x stride_to_obs {so} "
                              f"x an integer")
         self.nt = cfg.nt
         self.read = nn.Conv2d(cfg.nf_to_obs, cfg.nf_dec, so, stride=so)
-        self.cell = ConvLSTMCell(cfg.nt * cfg.ni_z + vdim + cfg.nf_dec, cfg.nf_to_hidden, k)
+        self.cell = ConvLSTMCell(z_channels + vdim + cfg.nf_dec, cfg.nf_to_hidden, k)
         self.write = nn.ConvTranspose2d(cfg.nf_to_hidden, cfg.nf_to_obs, so, stride=so)
         self.to_image = nn.ConvTranspose2d(cfg.nf_to_obs, 3, up, stride=up)
 
     def forward(self, z, v):
-        """z [B, nt*ni_z, S, S] (one per scene), v encoded [B, Q, vdim] -> image means float [B, Q, 3, H, W].
+        """z [B, z_channels, S, S] (one per scene), v encoded [B, Q, vdim] -> image means float [B, Q, 3, H, W].
 
         The step is `cell([z, v, read(canvas)], h, c)` then canvas += write(h); it is computed without a
         canvas. read and write have kernel = stride, so read(canvas + write(h)) = read(canvas) + a 1x1 conv
@@ -356,8 +358,9 @@ def reconstruction(images, truth, mask, pixel_variance) -> dict:
     real targets, pixels and channels (nats), "sq": squared error summed likewise, "pixels": values summed}, each
     [B], float32 (float64 for float64 inputs)."""
     sq = (widened(images) - truth).square().flatten(2).sum(2)                  # [B, M]
+    var = torch.as_tensor(pixel_variance, dtype=sq.dtype, device=sq.device)
     per_view = images[0, 0].numel()
-    nll = gaussian_nll(sq, per_view, torch.as_tensor(pixel_variance, dtype=sq.dtype, device=sq.device))
+    nll = gaussian_nll(sq, per_view, var)
     return {"nll": masked_sum(nll, mask), "sq": masked_sum(sq, mask), "pixels": mask.sum(1).to(sq.dtype) * per_view}
 
 

@@ -4,6 +4,7 @@
     scene_losses(batch, pixel_variance) per-scene nelbo, kl, nll, mse in float32 (made from `terms`)
     terms(batch, pixel_variance)        per-scene kl, nll, sq, pixels: what each model computes
     kl(batch, noise=True)               KL(q(z | context, targets) || p(z | context)) per scene (one sample)
+    kl_per_view(batch)                  the KL per reconstructed view (made from `terms`; eval's KL floor)
     sample(context_frames, context_viewpoints, query_viewpoints, context_mask=None)   predicted frames
     compile_sampling(compile_fn)        route the sampling through a compiler (torch.compile)
 
@@ -42,9 +43,10 @@ class SceneModel(nn.Module, ABC):
 
     @abstractmethod
     def terms(self, batch: dict, pixel_variance) -> dict:
-        """Per-scene loss terms of a batch: {"kl": nats, "nll": -log-likelihood of the real targets summed over
+        """Per-scene loss terms of a batch: {"kl": nats, "nll": -log-likelihood of the reconstructed views summed over
         their pixels and channels (nats), "sq": squared error summed likewise, "pixels": values summed}, each
-        float32 [B]. pixel_variance: float or 0-dim tensor."""
+        float32 [B], and optionally "kl_loss" [B], the KL term the training loss uses in place of "kl" (ar: with
+        free bits). pixel_variance: float or 0-dim tensor."""
 
     @abstractmethod
     def kl(self, batch: dict, noise: bool = True) -> torch.Tensor:
@@ -61,12 +63,12 @@ class SceneModel(nn.Module, ABC):
         """Training losses of a batch (keys as data.SceneViews, batched), each averaged over the B scenes.
 
         pixel_variance: float or 0-dim tensor (a tensor keeps torch.compile from recompiling as it changes).
-        Returns {"loss": negative ELBO per scene, "kl": KL per scene, "nll": -log-likelihood per scene
-        (summed over the real targets' pixels and channels), "mse": mean squared error per real target pixel};
-        all scalars.
+        Returns {"loss": negative ELBO per scene (its KL terms' "kl_loss" where given), "kl": KL per scene, "nll":
+        -log-likelihood per scene (summed over the reconstructed views' pixels and channels), "mse": mean squared
+        error per reconstructed pixel}; all scalars.
         """
         t = self.terms(batch, pixel_variance)
-        return {"loss": (t["kl"] + t["nll"]).mean(), "kl": t["kl"].mean(), "nll": t["nll"].mean(),
+        return {"loss": (t.get("kl_loss", t["kl"]) + t["nll"]).mean(), "kl": t["kl"].mean(), "nll": t["nll"].mean(),
                 "mse": t["sq"].sum() / t["pixels"].sum()}
 
     def scene_losses(self, batch: dict, pixel_variance) -> dict:
@@ -75,6 +77,13 @@ class SceneModel(nn.Module, ABC):
         with full_precision(self):
             t = self.terms(batch, pixel_variance)
         return {"nelbo": t["kl"] + t["nll"], "kl": t["kl"], "nll": t["nll"], "mse": t["sq"] / t["pixels"]}
+
+    def kl_per_view(self, batch: dict) -> torch.Tensor:
+        """The KL per reconstructed view of each scene, float32 [B] nats (autocast off, one posterior sample): how
+        much the latent is used (ar: per predicted frame; eval's KL floor reads it)."""
+        with full_precision(self):
+            t = self.terms(batch, 1.0)
+        return t["kl"] / (t["pixels"] / (3 * self.cfg.image_size ** 2))
 
 
 class TowerModel(SceneModel):

@@ -4,17 +4,11 @@
 import torch
 
 from ..config import RunConfig
-from ..data import SceneViews, to_device
+from ..data import to_device, training_examples
 from ..nets.blocks import frames_to_images, masked_sum
 from ..runtime import derived_seed
 
 EVAL_STREAM = 104   # tag of the model-noise stream of the held-out figures
-
-
-def training_examples(cfg: RunConfig, scenes, shuffle: bool) -> SceneViews:
-    """Return the examples the run's model trains on (or is evaluated on): windows of consecutive frames for the
-    autoregressive model, random view sets for the others."""
-    return SceneViews(scenes, cfg.context, cfg.targets, cfg.seed, shuffle, sequential=cfg.model.kind == "ar")
 
 
 class HeldOutFigures:

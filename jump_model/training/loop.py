@@ -20,7 +20,7 @@ import torch
 from scene_shards.common import UserError
 
 from ..config import RunConfig
-from ..data import StepSampler, loader_workers, make_loader, open_split, open_test_split, to_device
+from ..data import StepSampler, loader_workers, make_loader, open_split, open_test_split, to_device, training_examples
 from ..nets import make_model
 from ..run_folder import (build_model, has_checkpoint, load_checkpoint, load_optimizer, require_run_folder,
                           save_checkpoint, write_config)
@@ -28,7 +28,7 @@ from ..runtime import Precision, apply_precision, capabilities, choose_precision
 from ..sample import render_scene
 from ..schedules import parse_schedule, pixel_variance
 from .distributed import StopRequest, distributed_setup, leave_process_group, window_over_ranks, wrap_for_processes
-from .held_out import HeldOutFigures, training_examples
+from .held_out import HeldOutFigures
 from .metrics_log import MetricsLog
 
 NOISE_STREAM = 103   # tag of the model-noise stream of training
