@@ -72,7 +72,7 @@ def train(folder, out, resume, **opts):
             bar.update(step, total, f"loss {metrics['loss']:.1f}  {metrics['scenes_per_s']:.1f} scenes/s"
                        if metrics else None)
         result = run_training(cfg, out, resume=resume, on_progress=progress,
-                              on_note=lambda line: click.echo(f"jumpdata: {line}", err=True))
+                              on_note=lambda line: click.echo(f"jumpdata: {line}"))   # stderr: errors alone
     if result.interrupted:
         click.echo(f"interrupted at step {result.step}; checkpoint saved in {out} (continue with --resume)", err=True)
         sys.exit(130)

@@ -60,9 +60,9 @@ case "$DEVICE" in
 esac
 
 if [[ $DEVICE == cuda ]]; then
-    BATCH=36 SPEED=(--steps 40 --warmup 10) RUN_STEPS=60 SIZE=64 N=600 LARGEST=(--most 4096)
+    BATCH=36 SPEED=(--steps 30 --warmup 10) RUN_STEPS=60 LOG_EVERY=10 SIZE=64 N=600 LARGEST=(--most 4096)
 else
-    BATCH=4 SPEED=(--steps 2 --warmup 1) RUN_STEPS=4 SIZE=32 N=60 LARGEST=(--most 8)
+    BATCH=4 SPEED=(--steps 2 --warmup 1) RUN_STEPS=4 LOG_EVERY=1 SIZE=32 N=60 LARGEST=(--most 8)
 fi
 TMP=$(mktemp -d)
 trap 'rm -rf "$TMP"' EXIT
@@ -104,7 +104,7 @@ run_step 240 "training speed" "$PYTHON" bench/train.py --device "$DEVICE" --batc
 
 section "4. --workers 4: pinned memory, persistent loader workers"
 run_step 90 "training with --workers 4" "$JUMPDATA" train "$TMP/shards" --preset salesman --batch-size "$BATCH" \
-    --steps "$RUN_STEPS" --workers 4 --log-every 10 --eval-every "$RUN_STEPS" --sample-every "$RUN_STEPS" \
+    --steps "$RUN_STEPS" --workers 4 --log-every "$LOG_EVERY" --eval-every "$RUN_STEPS" --sample-every "$RUN_STEPS" \
     --checkpoint-every "$RUN_STEPS" --device "$DEVICE" --out "$TMP/workers4"
 run_step 30 "reading the --workers 4 run" "$PYTHON" bench/run_figures.py "$TMP/workers4" --name "salesman, --workers 4" \
     --figures "$FIGURES"
@@ -117,7 +117,7 @@ torchrun_run() {
     local status=0
     timeout --kill-after=10 $((150 * LIMIT_SCALE)) env NCCL_DEBUG=INFO NCCL_DEBUG_SUBSYS=INIT "$PYTHON" \
         -m torch.distributed.run --standalone --nproc_per_node "$1" "$JUMPDATA" train "$TMP/shards" --preset salesman \
-        --batch-size "$BATCH" --steps "$RUN_STEPS" --log-every 10 --eval-every "$RUN_STEPS" --sample-every "$RUN_STEPS" \
+        --batch-size "$BATCH" --steps "$RUN_STEPS" --log-every "$LOG_EVERY" --eval-every "$RUN_STEPS" --sample-every "$RUN_STEPS" \
         --checkpoint-every "$RUN_STEPS" --device "$DEVICE" --out "$2" >"$2.log" 2>&1 || status=$?
     grep -v "NCCL INFO" "$2.log" | tail -n 8 || true
     finish_step "$status" $((150 * LIMIT_SCALE)) "$3"

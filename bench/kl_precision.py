@@ -27,7 +27,7 @@ import torch  # noqa: E402
 from jump_model.names import CHECKPOINT_FILE
 from jump_model.data import open_test_split, to_device
 from jump_model.run_folder import load_run, plan_run
-from jump_model.runtime import bf16_is_fast, derived_seed
+from jump_model.runtime import capabilities, derived_seed
 from jump_model.training import train
 from jump_model.training.held_out import training_examples
 from narratives import make_spec
@@ -68,7 +68,7 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=150)
     parser.add_argument("--batches", type=int, default=8)
     args = parser.parse_args()
-    print(f"bf16 native on this CPU: {bf16_is_fast(torch.device('cpu'))}")
+    print(f"bf16 native on this CPU: {capabilities(torch.device('cpu')).bf16_native}")
     with tempfile.TemporaryDirectory() as tmp:
         folder = args.folder or Path(tmp)
         run = folder / "run"

@@ -13,17 +13,17 @@ import torch.distributed as dist
 from ..runtime import process_group_plan
 
 
-def distributed_setup(device: torch.device, on_note=None) -> tuple:
+def distributed_setup(device: torch.device) -> tuple:
     """Join the torchrun process group when torchrun started this process (RANK set), even with one process, so
     a one-GPU torchrun run takes the same path as a many-GPU one. On CUDA each rank first takes its GPU
     (torch.cuda.set_device), then joins NCCL bound to it (device_id); ranks that must share a GPU use gloo
-    (runtime.process_group_plan), which rank 0 says through on_note(line). On the CPU: gloo.
+    (runtime.process_group_plan). On the CPU: gloo.
 
-    Returns (rank, world size, device).
+    Returns (rank, world size, device, note): the note a line saying the ranks share GPUs through gloo, else None.
     """
     world = int(os.environ.get("WORLD_SIZE", "1"))
     if "RANK" not in os.environ and world <= 1:
-        return 0, 1, device
+        return 0, 1, device, None
     backend, note = "gloo", None
     if device.type == "cuda":
         backend, gpu, note = process_group_plan(int(os.environ.get("LOCAL_RANK", "0")),
@@ -33,9 +33,7 @@ def distributed_setup(device: torch.device, on_note=None) -> tuple:
     if not dist.is_initialized():
         dist.init_process_group(backend, device_id=device if backend == "nccl" else None)
         atexit.register(leave_process_group, world, False)   # an error before train's own exit: leave anyway
-    if note and on_note is not None and dist.get_rank() == 0:
-        on_note(note)
-    return dist.get_rank(), world, device
+    return dist.get_rank(), world, device, note
 
 
 def leave_process_group(world: int, finished: bool) -> None:

@@ -100,11 +100,11 @@ def prepare_run(out: Path, resume: bool):
 
 
 def open_session(cfg: RunConfig, out: Path, resume: bool, on_note=None) -> Session:
-    """Set up a training call: the device and process group, the precision (said through on_note(line) by rank 0),
-    the run folder (config.json written by rank 0, with the precision's record), the data, the model and its
-    optimisation (from the checkpoint when resuming), the loader and the log. UserError on bad input, before
-    anything is written."""
-    rank, world, device = distributed_setup(resolve_device(cfg.device), on_note)
+    """Set up a training call: the device and process group, the precision, the run folder (config.json written by
+    rank 0, with the precision's record), the data, the model and its optimisation (from the checkpoint when
+    resuming), the loader and the log; then rank 0 says the precision (and how ranks share GPUs, if they must)
+    through on_note(line). UserError on bad input, before anything is written or said."""
+    rank, world, device, sharing = distributed_setup(resolve_device(cfg.device))
     ckpt = prepare_run(out, resume)
     cfg.validate()
     train_scenes, test_scenes = open_split(cfg, "train", str(out)), open_test_split(cfg, str(out))
@@ -117,8 +117,6 @@ def open_session(cfg: RunConfig, out: Path, resume: bool, on_note=None) -> Sessi
     if rank == 0:
         out.mkdir(parents=True, exist_ok=True)
         write_config(out, cfg, precision.record())
-        if on_note is not None:
-            on_note(precision.line)
     torch.manual_seed(cfg.seed)
     model = make_model(cfg.model).to(device) if ckpt is None else build_model(cfg.model, ckpt, device, out)
     step_fn = wrap_for_processes(model, device)
@@ -131,6 +129,9 @@ def open_session(cfg: RunConfig, out: Path, resume: bool, on_note=None) -> Sessi
                          loader_workers(cfg.workers, device), device)
     log = MetricsLog(out, rank == 0)
     log.drop_after(start)
+    for line in (sharing, precision.line) if rank == 0 and on_note is not None else ():
+        if line:
+            on_note(line)
     return Session(cfg, out, rank, world, device, start, None if ckpt is None else start, model, optimisation,
                    torch.zeros((), device=device), test_scenes, loader,
                    HeldOutFigures(cfg, test_scenes, device) if rank == 0 else None, log)
