@@ -4,6 +4,9 @@ from pathlib import Path
 
 import pytest
 
+from dice3d import make_spec as dice_spec
+from scene_shards import generate_dataset
+
 sys.path.insert(0, str(Path(__file__).parent))  # test helpers such as toy_generator
 
 #: Seconds after which a test that waits for a state gives up, as a guard against a hang only: a test waits for
@@ -30,3 +33,22 @@ def one_thread():
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(threads)
+
+
+# The datasets of the eval tests (test_eval.py, test_eval_known_answers.py); a module defining its own wins.
+
+@pytest.fixture(scope="module")
+def dice(tmp_path_factory):
+    """A tiny dice dataset: 16x16, 20 views, 4 train and 16 test scenes."""
+    folder = tmp_path_factory.mktemp("dice")
+    generate_dataset(dice_spec(digits=10, views=20, size=16), folder, n=4, test_n=16, seed=0, workers=1)
+    return folder
+
+
+@pytest.fixture(scope="module")
+def squares(tmp_path_factory):
+    """Moving-square videos of 8 frames at 16x16 (time viewpoints)."""
+    from model_scenes import make_square_dataset
+    folder = tmp_path_factory.mktemp("squares")
+    make_square_dataset(folder, kind="time", views=8, n=8, test_n=6)
+    return folder
