@@ -170,11 +170,15 @@ def load_optimizer(optimizer: torch.optim.Optimizer, ckpt: dict) -> None:
 
 def check_config_fits_checkpoint(run, cfg: ModelConfig, ckpt: dict) -> None:
     """Raise UserError naming the model settings on which `cfg` (RUN/config.json's) and the checkpoint's own
-    config differ ("NAME VALUE vs VALUE"); nothing when they agree or the checkpoint holds no model config (as
-    those of older runs)."""
+    config differ ("NAME VALUE vs VALUE"), both read with today's names and defaults; nothing when they agree or
+    the checkpoint holds no model config (as those of older runs)."""
     saved = renamed_kinds(ckpt["config"], run, note=False).get("model")
     if not isinstance(saved, dict):
         return
+    try:   # settings added since the run was made take their defaults on both sides
+        saved = ModelConfig.from_dict(saved).to_dict()
+    except UserError as e:
+        raise UserError(f"{Path(run) / CHECKPOINT} holds a config this jumpdata cannot read: {e}") from None
     have = cfg.to_dict()
     differ = [f"{k} {have.get(k)} vs {saved.get(k)}" for k in sorted(set(have) | set(saved))
               if have.get(k) != saved.get(k)]

@@ -78,12 +78,14 @@ def test_gqn_and_badj_are_one_network_the_factored_model_is_jumps_blocks():
 
 
 def old_style(run):
-    """Turn a factored run folder into one written before gqn meant Eslami et al.'s GQN: kind "gqn", no
-    model.kind_names."""
-    values = json.loads((run / "config.json").read_text())
-    values["model"]["kind"] = "gqn"
-    del values["model"]["kind_names"]
-    (run / "config.json").write_text(json.dumps(values))
+    """Turn a factored run folder into one written before gqn meant Eslami et al.'s GQN, in config.json and in
+    the checkpoint's own config: kind "gqn", no model.kind_names and no model.free_bits (added since)."""
+    def aged(values):
+        model = {k: v for k, v in values["model"].items() if k not in ("kind_names", "free_bits")}
+        return {**values, "model": {**model, "kind": "gqn"}}
+    (run / "config.json").write_text(json.dumps(aged(json.loads((run / "config.json").read_text()))))
+    ckpt = torch.load(run / "checkpoint.pt", weights_only=True)
+    torch.save({**ckpt, "config": aged(ckpt["config"])}, run / "checkpoint.pt")
 
 
 def test_an_old_gqn_run_loads_as_factored_with_one_note(squares, tmp_path, capsys):
