@@ -65,15 +65,9 @@ def gathered_gqn_terms(model, batch, pixel_variance):
 
 
 def gathered_ar_terms(model, batch, pixel_variance):
-    ctx, ctx_v, ctx_valid = model.sequences(batch["context_frames"], batch["context_viewpoints"],
-                                            batch["context_mask"])
-    frames = torch.cat([ctx, batch["target_frames"]], dim=1)
-    valid = torch.cat([ctx_valid, batch["target_mask"]], dim=1)
-    images, v = view_slots(frames, torch.cat([ctx_v, batch["target_viewpoints"]], dim=1), model.cfg, model.dtype)
-    predicted, kls = model.roll(images, v, valid, known=frames.shape[1], last_seen=ctx.shape[1] - 1)
-    is_predicted = torch.cat([torch.zeros_like(valid[:, :1]), valid[:, 1:] & valid[:, :-1]], dim=1)
-    scenes = len(valid)
-    scene_of = torch.arange(scenes)[:, None].expand_as(valid)[is_predicted]
+    predicted, images, kls, is_predicted = model.teacher_forced(batch)   # the roll-out; the losses gathered here
+    scenes = len(is_predicted)
+    scene_of = torch.arange(scenes)[:, None].expand_as(is_predicted)[is_predicted]
     return {"kl": (kls * is_predicted).sum(1), "kl_loss": (kls.clamp(min=model.cfg.free_bits) * is_predicted).sum(1),
             **gathered_reconstruction(predicted[is_predicted], images[is_predicted], scene_of, scenes,
                                       pixel_variance)}

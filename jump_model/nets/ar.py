@@ -94,10 +94,10 @@ class AR(SceneModel):
         rows = torch.arange(frames.shape[0], device=frames.device)[:, None]
         return frames[rows, source], viewpoints[rows, source], torch.arange(k, device=frames.device) >= shift
 
-    def terms(self, batch: dict, pixel_variance) -> dict:
-        """Per-scene loss terms (SceneModel): every predicted frame of the window (each real view after the scene's
-        first, context and targets alike) from the true frame before it (teacher forcing) with its posterior
-        latent, and the KL of those steps; "kl_loss", the KL with each frame's term at least cfg.free_bits nats."""
+    def teacher_forced(self, batch: dict) -> tuple:
+        """The training window rolled out with teacher forcing: each real view after the scene's first (context and
+        targets alike) predicted from the true frame before it with its posterior latent. Returns (predicted and
+        true images [B, M, 3, H, W], kls [B, M] nats per step, is_predicted bool [B, M]) over the M window slots."""
         ctx, ctx_v, ctx_valid = self.sequences(batch["context_frames"], batch["context_viewpoints"],
                                                batch["context_mask"])
         frames = torch.cat([ctx, batch["target_frames"]], dim=1)
@@ -105,6 +105,12 @@ class AR(SceneModel):
         images, v = view_slots(frames, torch.cat([ctx_v, batch["target_viewpoints"]], dim=1), self.cfg, self.dtype)
         predicted, kls = self.roll(images, v, valid, known=frames.shape[1], last_seen=ctx.shape[1] - 1)
         is_predicted = torch.cat([torch.zeros_like(valid[:, :1]), valid[:, 1:] & valid[:, :-1]], dim=1)
+        return predicted, images, kls, is_predicted
+
+    def terms(self, batch: dict, pixel_variance) -> dict:
+        """Per-scene loss terms (SceneModel) of the teacher-forced window: the reconstruction of every predicted
+        frame and the KL of those steps; "kl_loss", the KL with each frame's term at least cfg.free_bits nats."""
+        predicted, images, kls, is_predicted = self.teacher_forced(batch)
         return {"kl": masked_sum(kls, is_predicted), "kl_loss": masked_sum(kls.clamp(min=self.cfg.free_bits),
                                                                           is_predicted),
                 **reconstruction(predicted, images, is_predicted, pixel_variance)}
