@@ -30,7 +30,7 @@ BLOCK_SCENES = 16               # most scenes per task sent to a worker
 BLOCK_BYTES = 64 << 20          # most uncompressed frame bytes per task (fewer scenes per task for big scenes)
 MAX_SCENE_BYTES = 64 << 20      # most uncompressed frame bytes of one scene (views x height x width x 3)
 MAX_SCENES = 100_000_000        # most scenes per split
-MAX_SHARD_LABEL_BYTES = 1 << 30  # most bytes of the viewpoints and labels of one shard (held in memory while written)
+MAX_SHARD_BYTES = 4 << 30       # most bytes of one shard, frames uncompressed (it is assembled in memory: writer.py)
 
 
 @dataclass
@@ -78,8 +78,8 @@ def default_test_scenes(n: int) -> int:
 def check_sizes(spec: GeneratorSpec, n: int, test_n: int, shard_size: int, workers: int) -> None:
     """Raise UserError (one line, before anything is written) when the request is too big to run: more than
     MAX_SCENES scenes in a split, more than MAX_SHARDS shards (the file names have five digits), a scene larger
-    than MAX_SCENE_BYTES, a shard whose viewpoints and labels exceed MAX_SHARD_LABEL_BYTES, more than MAX_WORKERS
-    workers."""
+    than MAX_SCENE_BYTES, a shard whose frames (uncompressed, their most stored size), viewpoints and labels exceed
+    MAX_SHARD_BYTES, more than MAX_WORKERS workers."""
     if n < 0 or test_n < 0 or n + test_n < 1 or shard_size < 1:
         raise UserError("a dataset needs at least one scene, --shard-size must be positive and --n, --test-n "
                         "not negative")
@@ -95,12 +95,12 @@ def check_sizes(spec: GeneratorSpec, n: int, test_n: int, shard_size: int, worke
                         f"pixels takes {scene_bytes / 2**20:.0f} MiB, more than the {MAX_SCENE_BYTES >> 20} MiB "
                         f"allowed: use fewer views or a smaller --size")
     v = spec.views_per_scene * len(VIEWPOINT_NAMES[spec.viewpoint_kind]) * 4
-    per_scene = v + sum(np.dtype(dt).itemsize * int(np.prod(shape)) for dt, shape in spec.labels.values())
+    per_scene = scene_bytes + v + sum(np.dtype(dt).itemsize * int(np.prod(shape)) for dt, shape in spec.labels.values())
     largest = min(shard_size, max(n, test_n))   # scenes in the largest shard
-    if per_scene * largest > MAX_SHARD_LABEL_BYTES:
-        raise UserError(f"--shard-size {shard_size}: the viewpoints and labels of one shard would take "
-                        f"{per_scene * largest / 2**30:.1f} GiB in memory; use --shard-size "
-                        f"{MAX_SHARD_LABEL_BYTES // per_scene} or less")
+    if per_scene * largest > MAX_SHARD_BYTES:
+        raise UserError(f"--shard-size {shard_size}: one shard, assembled in memory, could take up to "
+                        f"{per_scene * largest / 2**30:.1f} GiB; use --shard-size {MAX_SHARD_BYTES // per_scene} "
+                        f"or less")
     if workers > MAX_WORKERS:
         raise UserError(f"--workers {workers} is more than {MAX_WORKERS}")
 

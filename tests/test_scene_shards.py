@@ -382,3 +382,11 @@ def test_help_does_not_import_torch():
            "    print('torch' in sys.modules, 'numpy' in sys.modules)"
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT)
     assert r.stdout.strip().splitlines()[-1] == "False False"
+
+
+def test_a_shard_too_big_to_assemble_in_memory_is_refused_before_anything_is_written(tmp_path):
+    spec = toy_spec(views=10, size=512)   # 7.5 MiB a scene: 1000 scenes a shard would need 7.3 GiB
+    with pytest.raises(UserError, match=r"one shard, assembled in memory, could take up to 7\.3 GiB; use "
+                                        r"--shard-size 546 or less"):
+        generate_dataset(spec, tmp_path / "big", n=2000, test_n=10, seed=0, workers=1, shard_size=1000)
+    assert not (tmp_path / "big").exists() or not any((tmp_path / "big").iterdir())
