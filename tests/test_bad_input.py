@@ -115,7 +115,7 @@ def test_cli_names_the_folder_and_the_holder(tmp_path, squares, capsys):
     (["dice", "--n", 5, "--views", 10**6], "--views must be between 1 and 1000"),
     (["dice", "--n", 5, "--views", 1000, "--size", 1024], "MiB, more than the 64 MiB allowed"),
     (["dice", "--n", 10**6, "--shard-size", 10**7, "--views", 1000, "--size", 8],
-     "--shard-size 10000000: the viewpoints and labels"),
+     "--shard-size 10000000: one shard, assembled in memory, could take up to"),
     (["train", "{squares}", "--seed", 2**70], "--seed"),
     (["train", "{squares}", "--batch-size", 10**6], "--batch-size"),
     (["train", "{squares}", "--workers", 10**4], "--workers"),
