@@ -10,7 +10,7 @@ import torch
 import torch.multiprocessing as mp
 
 from jump_model.training import train
-from model_scenes import make_square_dataset
+from model_scenes import exit_without_teardown, make_square_dataset
 from test_model_training import config
 
 
@@ -33,6 +33,7 @@ def _interrupted_worker(rank, world, port, data, out):
                           sample_every=100), out)
     with open(os.path.join(out, f"rank{rank}.json"), "w") as f:
         json.dump({"step": result.step, "interrupted": result.interrupted, "steps": len(steps)}, f)
+    exit_without_teardown()
 
 
 def test_a_ctrl_c_on_one_rank_stops_both_at_the_next_metrics_line(tmp_path):

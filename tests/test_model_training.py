@@ -17,7 +17,7 @@ from cli import run as cli_run
 from conftest import HANG_GUARD_S, wait_for
 from jump_model.run_folder import plan_run
 from jump_model.training import train
-from model_scenes import make_square_dataset
+from model_scenes import exit_without_teardown, make_square_dataset
 from scene_shards.common import UserError
 
 FAST = dict(batch_size=4, log_every=1, eval_every=6, sample_every=6, checkpoint_every=3, eval_scenes=4,
@@ -116,6 +116,7 @@ def _ddp_worker(rank, world, port, data, out):
     assert not torch.distributed.is_initialized()
     with open(os.path.join(out, f"rank{rank}.json"), "w") as f:
         json.dump(own, f)
+    exit_without_teardown()
 
 
 def test_two_process_gloo_ddp(data, tmp_path):
