@@ -57,7 +57,6 @@ class ModelConfig:
     stride_to_obs: int = 2         # kernel = stride of the transposed conv from LSTM state to canvas
     lstm_kernel: int = 5           # kernel of the ConvLSTM gate convolution and the latent heads
     latent_std_init: float = 0.05  # std of prior and posterior at initialisation (small: z carries r's content early)
-    residual_posterior: bool = False   # jump, factored, badj: the posterior's mean is the prior's + its head's
     free_bits: float = 0.0         # ar: nats of KL per predicted frame the loss counts at least (0 for the others)
     kind_names: int = KIND_NAMES   # which names the kinds had when the run was made (run_folder.read_config)
     # read from the data (DataFacts)
@@ -93,9 +92,6 @@ class ModelConfig:
         if self.kind == "ar" and self.viewpoint_kind != "time":
             raise UserError("--model ar predicts a video frame after frame and needs time viewpoints; this dataset "
                             "has camera viewpoints (use --model jump, gqn, factored or badj)")
-        if self.residual_posterior and self.kind in ("gqn", "ar"):
-            raise UserError(f"residual-posterior is for the DRAW-chain models (jump, factored, badj); --model "
-                            f"{self.kind} keeps its paper's posterior")
         if not (0 <= self.free_bits < math.inf) or (self.free_bits and self.kind != "ar"):
             raise UserError(f"free-bits must be 0 or more and is for --model ar only, got {self.free_bits} "
                             f"(model {self.kind})")

@@ -90,33 +90,9 @@ def test_kl_is_non_negative_and_zero_when_the_posterior_is_the_prior():
     assert torch.allclose(kl, torch.zeros(B), atol=1e-4)
 
 
-def test_a_residual_posterior_is_the_prior_when_its_head_says_nothing_and_is_offset_by_it_otherwise():
-    from jump_model.nets.blocks import latent_step
-    g = torch.Generator().manual_seed(2)
-    pm, ps = torch.randn(2, 3, 4, 4, generator=g, dtype=torch.float64), torch.rand(2, 3, 4, 4, generator=g) + 0.1
-    ps = ps.double()
-    z, kl = latent_step((pm, ps), (torch.zeros_like(pm), ps.clone()), noise=False, residual=True)
-    assert torch.equal(z, pm) and torch.allclose(kl, torch.zeros(2, dtype=torch.float64))
-    delta, qs = torch.randn(2, 3, 4, 4, generator=g, dtype=torch.float64), ps / 2
-    z, kl = latent_step((pm, ps), (delta, qs), noise=False, residual=True)
-    assert torch.allclose(z, pm + delta)
-    assert torch.allclose(kl, gaussian_kl(pm + delta, qs, pm, ps).flatten(1).sum(1))
-    plain = latent_step((pm, ps), (delta, qs), noise=False)[1]       # without residual: q's mean is delta itself
-    assert torch.allclose(plain, gaussian_kl(delta, qs, pm, ps).flatten(1).sum(1))
-
-
-def test_a_residual_posterior_belongs_to_the_draw_chain_models_only():
-    for kind in ("jump", "factored", "badj"):
-        dataclasses.replace(tiny_config("time"), kind=kind, residual_posterior=True).validate()
-    for kind in ("gqn", "ar"):
-        with pytest.raises(UserError, match="keeps its paper's posterior"):
-            dataclasses.replace(tiny_config("time"), kind=kind, residual_posterior=True).validate()
-
-
-@pytest.mark.parametrize("residual", [False, True])
-def test_overfits_one_batch(residual):
+def test_overfits_one_batch():
     torch.manual_seed(0)
-    model = JUMP(dataclasses.replace(tiny_config("time"), residual_posterior=residual))
+    model = JUMP(tiny_config("time"))
     batch = random_batch("time")
     batch["target_frames"] = batch["target_frames"] // 64 * 64   # a learnable, fixed picture
     opt = torch.optim.Adam(model.parameters(), lr=3e-3)

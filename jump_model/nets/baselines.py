@@ -80,7 +80,7 @@ class Factored(PerQueryModel):
         """As PerQueryModel.query_frames: the latent from DRAW conditioned on [r, v], rendered by the renderer."""
         cond = torch.cat([r, broadcast(v, r.shape[-1])], dim=1)
         z, kl = draw_latents(self.prior, self.posterior, self.cfg.nt, cond,
-                             None if e is None else torch.cat([cond, e], dim=1), noise, self.cfg.residual_posterior)
+                             None if e is None else torch.cat([cond, e], dim=1), noise)
         return self.renderer(z, v[:, None])[:, 0], kl
 
 

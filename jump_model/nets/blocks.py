@@ -309,17 +309,13 @@ class Renderer(nn.Module):
         return pixels.reshape(n, 3, size * block, size * block) + picture
 
 
-def latent_step(prior: tuple, posterior: tuple = None, noise: bool = True, dtype=None, residual: bool = False) -> tuple:
+def latent_step(prior: tuple, posterior: tuple = None, noise: bool = True, dtype=None) -> tuple:
     """One DRAW step's latent, the same in every model: z from the posterior's (mean, std) when given, else from
     the prior's, reparameterised (noise=False: its mean), cast to `dtype`. Means and stds float32 [N, ni_z, S, S]
-    (head_gaussian's). residual=True reads the posterior's mean as an offset from the prior's (its mean is the
-    prior's plus the posterior head's; ModelConfig.residual_posterior): the same family of Gaussians, but what
-    the prior already says costs no KL and the prior's mean learns from the reconstruction directly.
+(head_gaussian's).
 
     Returns (z [N, ni_z, S, S], kl): kl float32 [N], KL(q || p) of this step summed over its elements in nats,
     or None without a posterior."""
-    if posterior is not None and residual:
-        posterior = (prior[0] + posterior[0], posterior[1])
     mean, std = prior if posterior is None else posterior
     with torch.autocast(mean.device.type, enabled=False):   # the KL in float32, whatever the caller's autocast
         kl = None if posterior is None else gaussian_kl(*posterior, *prior).flatten(1).sum(1)
@@ -331,14 +327,13 @@ def add_kl(total, step_kl):
     return step_kl if total is None else total if step_kl is None else total + step_kl
 
 
-def draw_latents(prior: Draw, posterior: Draw, nt: int, prior_input, posterior_input=None, noise: bool = True,
-                 residual: bool = False):
+def draw_latents(prior: Draw, posterior: Draw, nt: int, prior_input, posterior_input=None, noise: bool = True):
     """The DRAW roll-out: nt steps of the prior chain, and given `posterior_input` the posterior chain beside it.
 
     Both chains read the previous step's z. Without `posterior_input`: z ~ p (sampling), kl is None. With it:
     z ~ q (reparameterised) and kl float32 [N], the sum over steps and elements of KL(q || p) in nats.
-    noise=False follows the chosen chain's means instead of drawing (a deterministic path, for exact checks);
-    residual: latent_step's. prior_input [N, C, H/4, W/4], posterior_input [N, C', H/4, W/4]. Returns (z [N, nt*ni_z, S, S], kl).
+    noise=False follows the chosen chain's means instead of drawing (a deterministic path, for exact checks).
+    prior_input [N, C, H/4, W/4], posterior_input [N, C', H/4, W/4]. Returns (z [N, nt*ni_z, S, S], kl).
     """
     p_run = prior.rollout(prior_input)
     q_run = posterior.rollout(posterior_input) if posterior_input is not None else None
@@ -346,7 +341,7 @@ def draw_latents(prior: Draw, posterior: Draw, nt: int, prior_input, posterior_i
     for _ in range(nt):
         p = prior.next(p_run, z)
         z, step_kl = latent_step(p, None if q_run is None else posterior.next(q_run, z), noise,
-                                 p_run.fixed_gates.dtype, residual)
+                                 p_run.fixed_gates.dtype)
         kl = add_kl(kl, step_kl)
         zs.append(z)
     return torch.cat(zs, dim=1), kl

@@ -32,7 +32,7 @@ class JUMP(TowerModel):
         """z ~ p(z | r) (e None; kl None) or z ~ q(z | r, e) with kl float32 [B]: see draw_latents.
         Returns (z [B, nt*ni_z, S, S], kl)."""
         return draw_latents(self.prior, self.posterior, self.cfg.nt, r,
-                            None if e is None else torch.cat([r, e], dim=1), noise, self.cfg.residual_posterior)
+                            None if e is None else torch.cat([r, e], dim=1), noise)
 
     def render(self, z, query_viewpoints):
         """Render raw query viewpoints [B, Q, D] from latents z -> image means float [B, Q, 3, H, W] in [0, 1]."""
