@@ -3,6 +3,8 @@ the maintainer's commands that make them (`package`, `retrain`; `make weights`).
 jump_model/pretrained/ (docs/pretrained.md); cli.py adds the group. Standard library and click at import.
 """
 
+import math
+
 import click
 
 from cli_types import CONTEXT, PATH
@@ -35,7 +37,7 @@ def _walls(ctx, param, values) -> dict:
             walls[stage] = float(seconds)
         except ValueError:
             walls[stage] = None
-        if stage not in STAGES or not (walls[stage] or 0) > 0:
+        if stage not in STAGES or walls[stage] is None or not 0 < walls[stage] < math.inf:
             raise click.BadParameter(f"'{value}' is not STAGE=SECONDS with STAGE one of {', '.join(STAGES)} and "
                                      f"SECONDS positive")
     return walls

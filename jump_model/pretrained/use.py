@@ -82,10 +82,11 @@ def sample_pretrained(name: str, out, context: str = None, query: str = None, sa
     return sample_scenes(p.cfg, p.model, p.scenes, out, context, query, samples, scene, seed, scale, compile)
 
 
-def card_settings(card: dict) -> dict:
-    """Return the eval settings a card's report was measured with, as EvalSettings fields: scenes (the most test
-    scenes one of its metrics read) and samples and context_frames where its metrics agree on one value."""
-    results = eval_results(card)
+def card_settings(card: dict, metrics: list) -> dict:
+    """Return the eval settings a card's report was measured with, for the `metrics` asked (empty: all it
+    measured), as EvalSettings fields: scenes (the most test scenes one of those metrics read), and samples and
+    context_frames where they agree on one value; {} when the card measured none of them."""
+    results = [r for r in eval_results(card) if not metrics or r.get(names.METRIC) in metrics]
     settings = {"scenes": max((r.get(names.SCENES_CHECKED, r.get(names.SCENES, 0)) for r in results), default=0)}
     for field in ("samples", "context_frames"):
         values = {r[field] for r in results if field in r}
@@ -111,7 +112,7 @@ def eval_pretrained(name: str, out, settings: EvalSettings, on_progress=None) ->
     check_report_path(out)
     card = read_card(shipped_folder(name, MODEL))
     given = {k: v for k, v in dataclasses.asdict(settings).items() if v is not None}
-    settings = replace(settings, **{**card_settings(card), **given})
+    settings = replace(settings, **{**card_settings(card, settings.metrics), **given})
     if settings.probe is None and card.get(CARD_PROBE) and \
             (not settings.metrics or any(metric_class(m).probe_kind for m in settings.metrics)):
         settings = replace(settings, probe=str(shipped_folder(card[CARD_PROBE], PROBE)))
