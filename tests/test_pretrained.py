@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 import torch
 
-from cli import run as cli_run
+from in_process import jumpdata
 from jump_model import names
 from jump_model.eval.report import EvalSettings, evaluate
 from jump_model.pretrained import recipes, scenes as remade
@@ -43,15 +43,6 @@ EVAL = dict(scenes=4, samples=2)
 def options(values: dict) -> tuple:
     """{"batch_size": 4} -> ("--batch-size", "4")."""
     return tuple(t for k, v in values.items() for t in (f"--{k.replace('_', '-')}", str(v)))
-
-
-def jumpdata(capsys, *argv):
-    """Run `jumpdata ARGV` in this process; returns (exit status, stdout, stderr)."""
-    capsys.readouterr()
-    with patch.object(sys, "argv", ["jumpdata", *map(str, argv)]), pytest.raises(SystemExit) as stop:
-        cli_run()
-    out = capsys.readouterr()
-    return stop.value.code, out.out, out.err
 
 
 @pytest.fixture(scope="module")
