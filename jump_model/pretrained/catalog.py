@@ -45,7 +45,7 @@ STAGES = (DATA, PROBE, TRAIN, EVAL)   # the commands of a recipe, in the order t
 DATA_DIR, RUN_DIR, PROBE_DIR, REPORT_FILE = "DATA", "RUN", "PROBE", "REPORT.json"
 
 # The figures the listing shows of each metric of a model's eval report
-HEADLINE = {names.STORY: ("coherent", "arrivals", "visited"),
+HEADLINE = {names.STORY: ("coherent", "arrivals", "visited", "reached", "changed_once"),   # salesman; color_reaction
             names.DIGIT_AGREEMENT: ("seen_accuracy", "consistency_gain"),
             names.CONSISTENCY: ("kl1", "ratio"), names.NELBO: ("nelbo",), names.MIN_MSE: ("min_mse",),
             names.SPEED: ("speedup",)}

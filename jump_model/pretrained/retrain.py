@@ -26,11 +26,11 @@ from .package import package
 from .recipes import RECIPES, commands, recipe
 from .scenes import intact
 
-SMOKE = {DATA: ("--n", "24", "--test-n", "8"),
+SMOKE = {DATA: ("--n", "24", "--test-n", "24"),   # digit-agreement needs 10 test scenes that qualify
          PROBE: ("--steps", "4", "--batch-size", "4"),
          TRAIN: ("--steps", "4", "--batch-size", "4", "--log-every", "2", "--eval-every", "4", "--sample-every", "4",
                  "--checkpoint-every", "4"),
-         EVAL: ("--scenes", "4", "--samples", "3")}
+         EVAL: ("--scenes", "24", "--samples", "3")}
 
 
 def chosen_recipes(wanted: list) -> list:
