@@ -204,6 +204,11 @@ def test_packaging_refuses_a_run_its_recipe_did_not_make_and_a_folder_too_big(sh
     assert not list(tmp_path.iterdir())      # nothing left behind
     with pytest.raises(UserError, match="needs the measured wall time of its train command"):
         package("tiny", base / "run", tmp_path, {"eval": 1.0}, report=base / "story.json")
+    monkeypatch.undo()
+    for seconds in (1.0, 2.0):                 # packaged again: the folder replaced whole, nothing else left
+        package("probe-tiny", base / "probe", tmp_path, {"probe": seconds})
+    assert [p.name for p in tmp_path.iterdir()] == ["probe-tiny"]
+    assert read_card(tmp_path / "probe-tiny")["wall_time_s"] == {"probe": 2.0}
 
 
 def test_the_listing_loads_neither_torch_nor_numpy(shipped):
