@@ -1,4 +1,4 @@
-# jumpdata: make demo | make test | make bench | make gpu-check
+# jumpdata: make demo | make test | make bench | make gpu-check | make weights
 # TORCH_SPEC picks the torch build pip installs first (torch==2.13.0: the CPU build on our CI machines,
 # the usual CUDA build from PyPI elsewhere). Override: make test TORCH_SPEC=torch
 PYTHON ?= python3
@@ -6,8 +6,11 @@ TORCH_SPEC ?= torch==2.13.0
 VENV := .venv
 BIN := $(VENV)/bin
 DEMO := demo
+# The demo run's two pictures, and the shipped model's beside them: context and query frames
+FORWARD := --context 0,1,2 --query 3,5,8,10,13,15,18,20
+BACKWARD := --context 18,20 --query 0,5,10
 
-.PHONY: install demo test bench gpu-check clean-demo
+.PHONY: install demo test bench gpu-check weights clean-demo
 
 $(BIN)/jumpdata: pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -34,9 +37,13 @@ demo: install
 	$(BIN)/jumpdata show $(DEMO)/shards --dataset dice --scenes 0-3 --scale 2 --out $(DEMO)/dice.png
 	rm -rf $(DEMO)/run
 	$(BIN)/jumpdata train $(DEMO)/shards --dataset salesman --preset tiny --out $(DEMO)/run
-	$(BIN)/jumpdata sample $(DEMO)/run --samples 4 --out $(DEMO)/samples_forward.png
-	$(BIN)/jumpdata sample $(DEMO)/run --context 18,20 --query 0,5,10 --samples 4 --out $(DEMO)/samples_backward.png
+	$(BIN)/jumpdata sample $(DEMO)/run $(FORWARD) --samples 4 --out $(DEMO)/samples_forward.png
+	$(BIN)/jumpdata sample $(DEMO)/run $(BACKWARD) --samples 4 --out $(DEMO)/samples_backward.png
 	$(BIN)/jumpdata sample $(DEMO)/run --context 0,1 --query 5,10,15,20 --samples 4 --out $(DEMO)/samples_forward.gif
+	@if $(BIN)/jumpdata pretrained | grep -q '^salesman-32 '; then \
+		$(BIN)/jumpdata sample --pretrained salesman-32 $(FORWARD) --samples 4 --out $(DEMO)/pretrained_forward.png && \
+		$(BIN)/jumpdata sample --pretrained salesman-32 $(BACKWARD) --samples 4 --out $(DEMO)/pretrained_backward.png; \
+	else echo "demo: no shipped salesman-32 model (jumpdata pretrained), so no pretrained_*.png"; fi
 	@echo "demo: pictures are in $(DEMO)/"
 
 bench: install
@@ -52,6 +59,13 @@ bench: install
 # missing), then one table of every figure. Without CUDA it says so in one line and fails.
 gpu-check: install
 	PYTHON=$(BIN)/python JUMPDATA=$(BIN)/jumpdata bash bench/gpu_check.sh
+
+# Every shipped model and probe made again from scratch on this CPU with its recipe's commands
+# (jump_model/pretrained/recipes.py), timed, then packaged into jump_model/pretrained/shipped/ (docs/pretrained.md).
+# Hours: the recipes run one after another. One recipe: make weights WEIGHTS=salesman-32
+WEIGHTS ?=
+weights: install
+	$(BIN)/jumpdata pretrained retrain $(WEIGHTS) --work weights-work
 
 clean-demo:
 	rm -rf $(DEMO)

@@ -16,6 +16,7 @@ from contextlib import contextmanager
 import click
 
 import cli_model
+import cli_pretrained
 from cli_types import CONTEXT, MAX_SEED, PATH, ProgressBar, count
 from scene_shards.common import MAX_WORKERS, Note, UserError, one_line, package_version
 
@@ -49,7 +50,8 @@ def main():
     """Datasets of the JUMP paper (narrative videos, the MNIST dice room) and the JUMP trainer."""
 
 
-for _command in (cli_model.train, cli_model.sample, cli_model.eval_, cli_model.probe):   # the model commands
+for _command in (cli_model.train, cli_model.sample, cli_model.eval_, cli_model.probe,   # the model commands
+                 cli_pretrained.pretrained):
     main.add_command(_command)
 
 

@@ -16,6 +16,17 @@ from jump_model.eval.registry import METRICS
 from jump_model.names import DEVICES, MODEL_KINDS
 
 COMPILE_SAMPLING_HELP = "Sample through torch.compile, one graph (a C++ compiler on the CPU) [default: off]."
+PRETRAINED_HELP = ("A shipped model (`jumpdata pretrained` lists them) instead of {what}: its test scenes are made "
+                   "from its card, no data needed (docs/pretrained.md).")
+
+
+def one_source(given: bool, pretrained, what: str) -> None:
+    """Raise a usage error unless exactly one of `what` (the run folder argument, `given`) and --pretrained is
+    given."""
+    if given and pretrained is not None:
+        raise click.UsageError(f"give {what} or --pretrained NAME, not both")
+    if not given and pretrained is None:
+        raise click.UsageError(f"give {what} (a training run folder) or --pretrained NAME (a shipped model)")
 
 
 @click.command(context_settings=CONTEXT)
@@ -80,7 +91,8 @@ def train(folder, out, resume, **opts):
 
 
 @click.command(context_settings=CONTEXT)
-@click.argument("run", type=PATH)
+@click.argument("run", type=PATH, required=False)
+@click.option("--pretrained", default=None, metavar="NAME", help=PRETRAINED_HELP.format(what="RUN"))
 @click.option("--out", type=PATH, default="samples.png", show_default=True,
               help="Picture: .png (context, then rows sample 1..k | truth) or .gif (one frame per query view).")
 @click.option("--context", default=None, help="Context view indices, e.g. 0,1 or 18-20 [default: the first ones].")
@@ -93,14 +105,25 @@ def train(folder, out, resume, **opts):
 @click.option("--data", type=PATH, default=None,
               help="Folder holding the run's dataset, if it moved [default: the one it trained on].")
 @click.option("--compile/--no-compile", default=False, help=COMPILE_SAMPLING_HELP)
-def sample(run, out, context, query, samples, scene, seed, scale, data, compile):
-    """Jumpy predictions of a trained run on a test scene, as a picture."""
+def sample(run, pretrained, out, context, query, samples, scene, seed, scale, data, compile):
+    """Jumpy predictions of a trained run (RUN) or a shipped model (--pretrained) on a test scene, as a picture."""
+    one_source(run is not None, pretrained, "RUN")
+    if pretrained is not None:
+        if data is not None:
+            raise click.UsageError("--data does not go with --pretrained: a shipped model's test scenes are made "
+                                   "from its card")
+        from jump_model.pretrained.use import sample_pretrained
+        click.echo(f"wrote {sample_pretrained(pretrained, out, context, query, samples, scene, seed, scale, compile)}")
+        return
     from jump_model.sample import sample_run
     click.echo(f"wrote {sample_run(run, out, context, query, samples, scene, seed, scale, data, compile)}")
 
 
 @click.command(name="eval", context_settings=CONTEXT)
-@click.argument("runs", nargs=-1, required=True, type=PATH)
+@click.argument("runs", nargs=-1, type=PATH)
+@click.option("--pretrained", default=None, metavar="NAME",
+              help=PRETRAINED_HELP.format(what="RUNS") + " Settings not given are its card's; --probe: its "
+                                                          "shipped probe.")
 @click.option("--metric", "metrics", multiple=True, type=click.Choice(METRICS),
               help="Metric to compute (repeatable) [default: every one that applies to the runs' data].")
 @click.option("--out", type=PATH, required=True,
@@ -127,12 +150,19 @@ def sample(run, out, context, query, samples, scene, seed, scale, data, compile)
 @click.option("--allow-low-kl", is_flag=True,
               help="Report an ar run whose KL per predicted frame is below the floor (0.1 nats: its latent out of "
                    "use) instead of stopping [default: stop].")
-def eval_(runs, metrics, out, **opts):
-    """Measure trained RUNS on their test split (docs/reproduce.md): writes the JSON, a plot and prints a table.
-    Several runs of one model (seeds) are also summarised per model, and models compared scene by scene."""
+def eval_(runs, pretrained, metrics, out, **opts):
+    """Measure trained RUNS (or a shipped model, --pretrained) on their test split (docs/reproduce.md): writes
+    the JSON, a plot and prints a table. Several runs of one model (seeds) are also summarised per model, and
+    models compared scene by scene."""
+    one_source(bool(runs), pretrained, "RUNS")
     from jump_model.eval.report import EvalSettings, evaluate, table
+    settings = EvalSettings(metrics=list(metrics), **opts)
     with ProgressBar("eval") as bar:
-        report = evaluate(runs, out, EvalSettings(metrics=list(metrics), **opts), on_progress=bar.update)
+        if pretrained is not None:
+            from jump_model.pretrained.use import eval_pretrained
+            report = eval_pretrained(pretrained, out, settings, on_progress=bar.update)
+        else:
+            report = evaluate(runs, out, settings, on_progress=bar.update)
     click.echo(table(report))
     click.echo(f"wrote {out}")
 

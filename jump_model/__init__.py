@@ -12,6 +12,7 @@ read from scene shards. The tree shows the jobs (docs/architecture.md has a line
     training/     the training loop (one process per device, DDP under torchrun), its held-out figures and log
     eval/         `jumpdata eval`: the report, the metric plug-ins and their registry, the plots
     probes/       ground-truth probes: the networks and reading (what eval needs), their training, story checks
+    pretrained/   shipped models: their folders and cards, recipes, remade test scenes, packaging, make weights
 
 Import the modules you need (`from jump_model.training import train`); importing this
 package itself loads nothing, so torch is only loaded by the code that uses it.

@@ -32,6 +32,8 @@ from .names import CONFIG_FILE as CONFIG
 from .nets import make_model
 
 CHECKPOINT_KEYS = ("model", "optimizer", "step", "config")
+WEIGHTS_KEYS = ("model", "step", "config")   # what sampling and evaluation read; a shipped model's checkpoint
+                                             # holds only these (jump_model/pretrained/package.py)
 PRECISION_KEY = "precision"   # config.json's record of how the run computed (not a setting: reading skips it)
 LOAD_ERRORS = (pickle.UnpicklingError, zipfile.BadZipFile, RuntimeError, EOFError, OSError, KeyError, ValueError,
                TypeError, AttributeError, IndexError)   # what torch.load raises on a damaged or foreign file
@@ -120,8 +122,9 @@ def save_checkpoint(run, model: torch.nn.Module, optimizer, step: int, cfg: RunC
                                         "step": step, "config": cfg.to_dict()}, "checkpoint")
 
 
-def load_checkpoint(run, device: torch.device = torch.device("cpu")) -> dict:
-    """Read RUN/checkpoint.pt with weights_only=True onto `device`; returns its dict (CHECKPOINT_KEYS).
+def load_checkpoint(run, device: torch.device = torch.device("cpu"), keys: tuple = CHECKPOINT_KEYS) -> dict:
+    """Read RUN/checkpoint.pt with weights_only=True onto `device`; returns its dict, which holds at least `keys`
+    (CHECKPOINT_KEYS to continue training, WEIGHTS_KEYS to sample and evaluate).
 
     Raises UserError (one line) when the file is missing, damaged or not a jumpdata checkpoint.
     """
@@ -131,13 +134,16 @@ def load_checkpoint(run, device: torch.device = torch.device("cpu")) -> dict:
     except LOAD_ERRORS as e:
         raise UserError(f"cannot load checkpoint {path} (damaged or not a jumpdata checkpoint: "
                         f"{one_line(e)[:120]})") from None
-    if not isinstance(ckpt, dict) or any(k not in ckpt for k in CHECKPOINT_KEYS):
-        raise UserError(f"{path} is not a jumpdata checkpoint (it needs the keys {', '.join(CHECKPOINT_KEYS)})")
+    if not isinstance(ckpt, dict) or any(k not in ckpt for k in keys):
+        weights_only = isinstance(ckpt, dict) and all(k in ckpt for k in WEIGHTS_KEYS)
+        raise UserError(f"{path} holds the weights only (a shipped model): sample and eval read it, training cannot "
+                        f"continue it" if weights_only else
+                        f"{path} is not a jumpdata checkpoint (it needs the keys {', '.join(keys)})")
     step = ckpt["step"]
     if not (isinstance(step, int) and not isinstance(step, bool) and step >= 0):
         raise UserError(f"{path} is damaged: its step {step!r} is not a whole number of steps (0 or more)")
     for key in ("model", "optimizer", "config"):
-        if not isinstance(ckpt[key], dict):
+        if key in keys and not isinstance(ckpt[key], dict):
             raise UserError(f"{path} is damaged: its {key} is a {type(ckpt[key]).__name__}, not a dict")
     return ckpt
 
@@ -220,7 +226,7 @@ def load_run(run, device: torch.device = torch.device("cpu")) -> tuple:
     files are damaged."""
     run = require_run_folder(run)
     cfg = read_config(run)
-    ckpt = load_checkpoint(run, device)
+    ckpt = load_checkpoint(run, device, WEIGHTS_KEYS)
     return cfg, build_model(cfg.model, ckpt, device, run).eval(), int(ckpt["step"])
 
 

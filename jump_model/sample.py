@@ -123,11 +123,18 @@ def sample_run(run, out, context: str = None, query: str = None, samples: int = 
     `compile`: sample through torch.compile (runtime.compile_sampling).
     """
     cfg, model, _ = load_run(run)
-    if compile:
-        compile_sampling(model, torch.device("cpu"))
     if data is not None:
         cfg = with_data_folder(cfg, data, run)
-    scenes = open_test_split(cfg, str(run))
+    return sample_scenes(cfg, model, open_test_split(cfg, str(run)), out, context, query, samples, scene, seed,
+                         scale, compile)
+
+
+def sample_scenes(cfg: RunConfig, model: torch.nn.Module, scenes, out, context: str = None, query: str = None,
+                  samples: int = 4, scene: int = 0, seed: int = 0, scale: int = 2, compile: bool = False) -> Path:
+    """Predict test scene `scene` of `scenes` (the test split the loaded model `model` of config `cfg` is sampled
+    on) and write `out`, as sample_run; returns the path written."""
+    if compile:
+        compile_sampling(model, torch.device("cpu"))
     parse = lambda text: None if text is None else parse_indices(text, cfg.model.views_per_scene)
     ctx, qry = parse(context), parse(query)
     return render_scene(model, cfg, scenes, out, scene, ctx, qry, samples, seed, scale)

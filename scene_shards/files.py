@@ -13,6 +13,7 @@ cleaned up later (see generation.py).
 import hashlib
 import json
 import os
+import shutil
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -159,3 +160,21 @@ class FileGroup:
         """Delete every temporary of the group."""
         for f in self.files:
             f.discard()
+
+
+def replace_folder(tmp, path) -> None:
+    """Move the complete folder `tmp` (written beside `path`, e.g. at temporary_name(path)) to `path`: a folder
+    already there is renamed aside first and deleted once the new one is in place, so a reader finds the old
+    folder or the new one, each whole (or, between the two renames, none)."""
+    tmp, path = Path(tmp), Path(path)
+    old = path.with_name(f".{path.name}.old{TMP_MARK}{os.getpid()}")
+    if path.exists():
+        os.replace(path, old)
+    try:
+        os.replace(tmp, path)
+    except BaseException:
+        if old.exists():
+            os.replace(old, path)
+        raise
+    shutil.rmtree(old, ignore_errors=True)
+    _fsync(path.parent, directory=True)

@@ -33,6 +33,14 @@ def data_fingerprint(manifest: dict) -> dict:
     return {"digest": _digest(fingerprint), **fingerprint}
 
 
+def facts_of(fingerprint: dict) -> dict:
+    """Return the FACTS of a fingerprint without its scene counts, shard digests and digest: what every dataset
+    made by the same generator command and seed shares, whatever its --n and --test-n (scene j of a split is
+    drawn from (seed, split, j) alone: generation.py). Compared with check_same_data, it accepts such a smaller
+    dataset and nothing else."""
+    return {key: fingerprint[key] for key in FACTS if key in fingerprint}
+
+
 def _short(value) -> str:
     text = json.dumps(value, sort_keys=True)
     return text if len(text) <= 40 else text[:37] + "..."

@@ -5,13 +5,12 @@ import json
 import subprocess
 import sys
 from pathlib import Path
-from unittest.mock import patch
 
 import numpy as np
 import pytest
 import torch
 
-from cli import run as cli_run
+from in_process import jumpdata
 from jump_model import names
 from jump_model.eval.report import EvalSettings, evaluate
 from jump_model.eval.dice import MIN_QUALIFIED
@@ -67,15 +66,6 @@ def dice_runs(dice, tmp_path_factory):
 
 
 # --------------------------------------------------------------------------- the command
-
-def jumpdata(capsys, *argv):
-    """Run `jumpdata ARGV` in this process; returns (exit status, stdout, stderr)."""
-    capsys.readouterr()
-    with patch.object(sys, "argv", ["jumpdata", *map(str, argv)]), pytest.raises(SystemExit) as stop:
-        cli_run()
-    out = capsys.readouterr()
-    return stop.value.code, out.out, out.err
-
 
 def test_eval_on_videos_writes_json_plot_and_table(video_runs, tmp_path, capsys):
     jump, ar = video_runs

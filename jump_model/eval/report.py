@@ -155,19 +155,32 @@ def evaluate(run_paths, out, settings: EvalSettings, on_progress=None) -> dict:
     files appear together or not at all (a full disk: one line, nothing left).
     """
     settings.check()
+    check_report_path(out)
+    runs = load_runs(run_paths, settings.data, resolve_device(settings.device), settings.compile)
+    scenes = open_test_split(runs[0].cfg, runs[0].path)
+    for run in runs[1:]:
+        check_run_data(run.path, run.cfg, scenes.manifest, scenes.folder)
+    return evaluate_on(runs, scenes, out, settings, load_probe, on_progress)
+
+
+def check_report_path(out) -> None:
+    """Raise UserError unless `out` can be the report: a .json file whose nearest existing folder is a folder."""
     out = Path(out)
     if out.suffix.lower() != ".json":
         raise UserError(f"--out {out}: the report is a .json file (its plot is written beside it as .png)")
     place = next(p for p in out.parents if p.exists())
     if not place.is_dir():
         raise UserError(f"--out {out}: {place} is a file, not a folder")
-    runs = load_runs(run_paths, settings.data, resolve_device(settings.device), settings.compile)
-    scenes = open_test_split(runs[0].cfg, runs[0].path)
-    for run in runs[1:]:
-        check_run_data(run.path, run.cfg, scenes.manifest, scenes.folder)
+
+
+def evaluate_on(runs: list, scenes, out, settings: EvalSettings, probe_loader, on_progress=None) -> dict:
+    """`evaluate` of loaded runs (LoadedRun) on `scenes`, their checked test split (settings checked, `out` by
+    check_report_path); probe_loader(settings.probe) returns the (ProbeConfig, network) the probe metrics read,
+    called only when one is chosen. Returns the JSON written."""
+    out = Path(out)
     chosen = choose_metrics(settings.metrics, scenes, settings.probe is not None)
     check_kl_floor(runs, scenes, settings.allow_low_kl)
-    probe = load_probe(settings.probe) if any(metric_class(m).probe_kind for m in chosen) else None
+    probe = probe_loader(settings.probe) if any(metric_class(m).probe_kind for m in chosen) else None
     results, pictures = measure_chosen(runs, scenes, replace(settings, metrics=chosen), chosen, probe, on_progress)
     check_finite(results)
     report = results[0] if len(results) == 1 else {names.REPORT: results}
