@@ -20,7 +20,6 @@ DATASETS = {
                     "--seed", "0"),
     "color_reaction-32": ("narratives", "--story", "color_reaction", "--size", "32", "--n", "20000",
                           "--test-n", "1000", "--seed", "0"),
-    "dice-32": ("dice", "--size", "32", "--views", "10", "--n", "20000", "--test-n", "1000", "--seed", "0"),
 }
 
 
@@ -39,20 +38,14 @@ class Recipe:
 
 
 RECIPES = {r.name: r for r in (
-    Recipe("probe-salesman-32", PROBE, "shape probe of salesman 32x32", "salesman-32",
-           train=("--steps", "3000", "--batch-size", "32")),
-    Recipe("probe-color_reaction-32", PROBE, "shape probe of color_reaction 32x32", "color_reaction-32",
-           train=("--steps", "3000", "--batch-size", "32")),
-    Recipe("probe-dice-32", PROBE, "digit probe of dice 32x32", "dice-32", train=("--steps", "3000")),
+    Recipe("probe-salesman-32", PROBE, "shape probe of salesman 32x32", "salesman-32"),
+    Recipe("probe-color_reaction-32", PROBE, "shape probe of color_reaction 32x32", "color_reaction-32"),
     Recipe("salesman-32", MODEL, "JUMP, salesman 32x32", "salesman-32",
-           train=("--preset", "tiny", "--steps", "60000", "--pixel-variance", "0.5:0.1@10000", "--workers", "0"),
+           train=("--preset", "small", "--steps", "60000", "--device", "cpu", "--workers", "0"),
            eval=("--metric", "story", "--scenes", "200"), probe="probe-salesman-32"),
     Recipe("color_reaction-32", MODEL, "JUMP, color_reaction 32x32", "color_reaction-32",
-           train=("--preset", "tiny", "--steps", "60000", "--pixel-variance", "0.5:0.1@10000", "--workers", "0"),
+           train=("--preset", "small", "--steps", "60000", "--device", "cpu", "--workers", "0"),
            eval=("--metric", "story", "--scenes", "200"), probe="probe-color_reaction-32"),
-    Recipe("dice-32", MODEL, "JUMP, dice room 32x32", "dice-32",
-           train=("--preset", "tiny", "--steps", "60000", "--workers", "0"),
-           eval=("--metric", "digit-agreement", "--scenes", "200"), probe="probe-dice-32"),
 )}
 
 
