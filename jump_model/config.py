@@ -219,13 +219,6 @@ PRESETS = {
                  stride_to_obs=2, lstm_kernel=3, steps=3000, batch_size=16, lr=3e-3, context=3, targets=3,
                  pixel_variance="0.5:0.1@2500", log_every=25, sample_every=500, checkpoint_every=250,
                  eval_every=500, eval_scenes=32),
-    # tiny with a 4x4 latent grid (stride_to_hidden 2 at 32x32), so that every latent and renderer step sees
-    # the whole frame, and a schedule that ends at 0.2: the CPU recipe of the shipped 32x32 models
-    # (docs/model.md, "Learning the story on a CPU")
-    "small": dict(nt=2, nf_to_hidden=32, nf_enc=32, nf_to_obs=32, nf_dec=32, ni_z=3, stride_to_hidden=2,
-                  stride_to_obs=2, lstm_kernel=3, steps=60_000, batch_size=16, lr=3e-3, context=3, targets=3,
-                  pixel_variance="0.5:0.2@5000", eval_pixel_variance=0.2, log_every=25, sample_every=2000,
-                  checkpoint_every=250, eval_every=1000, eval_scenes=32),
 }
 
 
