@@ -16,7 +16,9 @@ from .manifest import SPLITS
 FACTS = ("generator", "seed", "config", "frame_shape", "views_per_scene", "viewpoint_kind")
 
 
-def _digest(value) -> str:
+def json_digest(value) -> str:
+    """Return the hex sha256 of a JSON-able value, written with sorted keys and no spaces (the same value, the
+    same digest)."""
     return hashlib.sha256(json.dumps(value, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
 
 
@@ -29,8 +31,8 @@ def data_fingerprint(manifest: dict) -> dict:
     for split in SPLITS:
         info = manifest["splits"][split]
         sums = [e["sha256"] for e in sorted(info["shards"], key=lambda e: e["first_scene"])]
-        fingerprint["splits"][split] = {"scenes": info["scenes"], "shards": _digest(sums)}
-    return {"digest": _digest(fingerprint), **fingerprint}
+        fingerprint["splits"][split] = {"scenes": info["scenes"], "shards": json_digest(sums)}
+    return {"digest": json_digest(fingerprint), **fingerprint}
 
 
 def facts_of(fingerprint: dict) -> dict:
@@ -50,7 +52,7 @@ def _walk(name: str, old, new) -> list:
     """Return "NAME OLD vs NEW" for each leaf on which two values differ, naming a dict's keys as NAME.KEY."""
     if isinstance(old, dict) and isinstance(new, dict):
         return [phrase for k in sorted(set(old) | set(new)) for phrase in _walk(f"{name}.{k}", old.get(k), new.get(k))]
-    return [f"{name} {_short(old)} vs {_short(new)}"] if _digest(old) != _digest(new) else []
+    return [f"{name} {_short(old)} vs {_short(new)}"] if json_digest(old) != json_digest(new) else []
 
 
 def fingerprint_differences(recorded: dict, found: dict) -> list:

@@ -16,7 +16,6 @@ generator loads, never enters the process that samples or evaluates.
 """
 
 import hashlib
-import json
 import os
 import subprocess
 import sys
@@ -25,6 +24,7 @@ from pathlib import Path
 import numpy as np
 
 from scene_shards.common import UserError
+from scene_shards.fingerprint import json_digest
 from scene_shards.manifest import manifest_path
 from scene_shards.verify import verify_dataset
 
@@ -66,8 +66,7 @@ def check_scene_digests(scenes, recorded: list, holder: str) -> None:
 
 def facts_key(dataset: str, facts: dict) -> str:
     """Return the cache folder name of a dataset's facts: DATASET-<16 hex digits of their sha256>."""
-    text = json.dumps(facts, sort_keys=True, separators=(",", ":"))
-    return f"{dataset}-{hashlib.sha256(text.encode()).hexdigest()[:16]}"
+    return f"{dataset}-{json_digest(facts)[:16]}"
 
 
 def intact(folder: Path, dataset: str) -> bool:
