@@ -8,8 +8,7 @@ viewpoint kind: fingerprint.facts_of), and its scenes on the card's sha256 of ea
 (data.check_run_data, the whole fingerprint) is unchanged.
 """
 
-import dataclasses
-from dataclasses import dataclass, replace
+from dataclasses import asdict, dataclass, replace
 
 import torch
 
@@ -99,7 +98,7 @@ def shipped_probe(folder) -> tuple:
     """Load the probe in `folder` (shipped, or the user's --probe) for a shipped model's remade scenes: returns
     (ProbeConfig with the facts of its data fingerprint only, network), as pretrained_data does for the model."""
     cfg, net = load_probe(folder)
-    return dataclasses.replace(cfg, data_fingerprint=facts_of(cfg.data_fingerprint)), net
+    return replace(cfg, data_fingerprint=facts_of(cfg.data_fingerprint)), net
 
 
 def eval_pretrained(name: str, out, settings: EvalSettings, on_progress=None) -> dict:
@@ -111,7 +110,7 @@ def eval_pretrained(name: str, out, settings: EvalSettings, on_progress=None) ->
         raise UserError("--data does not go with --pretrained: a shipped model's test scenes are remade from its card")
     check_report_path(out)
     card = read_card(shipped_folder(name, MODEL))
-    given = {k: v for k, v in dataclasses.asdict(settings).items() if v is not None}
+    given = {k: v for k, v in asdict(settings).items() if v is not None}
     settings = replace(settings, **{**card_settings(card, settings.metrics), **given})
     if settings.probe is None and card.get(CARD_PROBE) and \
             (not settings.metrics or any(metric_class(m).probe_kind for m in settings.metrics)):
