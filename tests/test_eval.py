@@ -90,6 +90,10 @@ def test_eval_on_videos_writes_json_plot_and_table(video_runs, tmp_path, capsys)
         assert e[names.REFERENCE] == str(ar)
     assert (tmp_path / "report.png").stat().st_size > 1000
     assert "min-mse on squares" in text and "speedup" in text
+    # both runs trained on at most 2 context views; jump sums its context, so 3 are more than it learnt from
+    notes = [line for line in err.splitlines() if "more context views than these runs trained on" in line]
+    assert len(notes) == 1 and notes[0].startswith("jumpdata: note: --context-frames 3")
+    assert f"{jump} (2)" in notes[0] and str(ar) not in notes[0]
 
 
 def test_consistency_and_nelbo_on_dice(dice_runs, tmp_path, capsys):

@@ -5,11 +5,12 @@
 """
 
 import time
+import warnings
 
 import numpy as np
 import torch
 
-from scene_shards.common import UserError
+from scene_shards.common import Note, UserError
 
 from .. import names
 from ..nets.blocks import frames_to_images
@@ -31,7 +32,19 @@ def video_context(study) -> int:
     if context >= study.scenes.views_per_scene:
         raise UserError(f"--context-frames {context} leaves nothing to predict in videos of "
                         f"{study.scenes.views_per_scene} frames")
+    study.shared("context note", lambda: note_context_beyond_training(study.runs, context))
     return context
+
+
+def note_context_beyond_training(runs, context: int) -> None:
+    """Warn (a Note, once per eval) about the runs that trained on fewer context views than `context`: their
+    representation is a sum over the context views, so more views than they ever saw put it out of the range
+    they learnt (docs/reproduce.md, "The metrics"). ar reads its context frame by frame and is left out."""
+    fewer = [f"{run.path} ({run.cfg.context})" for run in runs if run.kind != "ar" and run.cfg.context < context]
+    if fewer:
+        warnings.warn(Note(f"--context-frames {context} gives more context views than these runs trained on (at most "
+                           f"--context): {', '.join(fewer)}; give --context-frames at most that, or train with "
+                           f"--context {context}"))
 
 
 @torch.no_grad()
