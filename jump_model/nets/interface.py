@@ -9,8 +9,11 @@
     compile_sampling(compile_fn)        route the sampling through a compiler (torch.compile)
 
 A batch holds the keys of data.SceneViews, batched: context_frames uint8 [B, K, H, W, 3],
-context_viewpoints [B, K, D], context_mask bool [B, K], and the same for the targets ([B, T]). Every model
-computes every slot and weights the padded ones 0 (blocks.masked_sum): its shapes follow the batch's shapes alone.
+context_viewpoints [B, K, D], context_mask bool [B, K], and the same for the targets ([B, T]); and, where
+every batch holds the same number of real targets (training: data.CollateViews), "target_count", that number
+(an int). Every model computes every context slot and weights the padded ones 0 (blocks.masked_sum), and
+renders target_count packed target slots (all B x T without it; blocks.Packing): its shapes follow the
+batch's shapes and target_count alone.
 """
 
 from abc import ABC, abstractmethod
@@ -19,7 +22,7 @@ import torch
 from torch import nn
 
 from ..config import ModelConfig
-from .blocks import Tower, all_true, encoded_viewpoint_dim, full_precision, view_slots
+from .blocks import Packing, Tower, all_true, encoded_viewpoint_dim, full_precision, view_slots
 
 
 class SceneModel(nn.Module, ABC):
@@ -101,10 +104,13 @@ class TowerModel(SceneModel):
         return self.context_tower.pooled(*view_slots(frames, viewpoints, self.cfg, self.dtype), mask)
 
     def target_slots(self, batch: dict) -> tuple:
-        """The target slots of a batch: (images [B, T, 3, H, W] in [0, 1], encoded viewpoints [B, T, vdim], mask bool
-        [B, T] of the real ones), made once for both the posterior and the reconstruction."""
-        images, v = view_slots(batch["target_frames"], batch["target_viewpoints"], self.cfg, self.dtype)
-        return images, v, batch["target_mask"]
+        """The batch's target slots, packed (blocks.Packing: its "target_count" of them, else all B x T): (images
+        [N, 3, H, W] in [0, 1], encoded viewpoints [N, vdim], the Packing), made once for both the posterior and
+        the reconstruction."""
+        packing = Packing(batch["target_mask"], batch.get("target_count"))
+        images, v = view_slots(packing.take(batch["target_frames"]), packing.take(batch["target_viewpoints"]),
+                               self.cfg, self.dtype)
+        return images, v, packing
 
     def context_of(self, context_frames, context_viewpoints, context_mask=None):
         """r of a sample call's context (context_mask None: every view is real)."""
