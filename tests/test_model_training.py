@@ -92,6 +92,21 @@ def test_resume_continues_the_same_trajectory(data, tmp_path):
     assert half == pytest.approx(whole, rel=1e-6, abs=1e-6)
 
 
+def test_a_run_made_before_target_counts_resumes_drawing_each_scenes_count(data, tmp_path):
+    train(config(data, 8, target_counts="scene"), tmp_path / "whole")
+    train(config(data, 5, target_counts="scene", checkpoint_every=5), tmp_path / "half")
+    stored = json.loads((tmp_path / "half" / "config.json").read_text())
+    del stored["target_counts"]                            # config.json as a jumpdata before the key wrote it
+    (tmp_path / "half" / "config.json").write_text(json.dumps(stored))
+    cfg = resumed(data, tmp_path / "half", steps=8)
+    assert cfg.target_counts == "scene"
+    train(cfg, tmp_path / "half", resume=True)
+    assert losses(tmp_path / "half") == pytest.approx(losses(tmp_path / "whole"), rel=1e-6, abs=1e-6)
+    assert json.loads((tmp_path / "half" / "config.json").read_text())["target_counts"] == "scene"
+    assert json.loads((tmp_path / "whole" / "config.json").read_text())["target_counts"] == "scene"
+    assert config(data, 1).target_counts == "batch"        # a new run draws them per batch
+
+
 def test_existing_run_needs_resume(data, tmp_path):
     train(config(data, 1), tmp_path / "run")
     with pytest.raises(UserError, match="--resume"):
@@ -373,9 +388,29 @@ def test_training_draws_1_to_targets_target_views_per_scene(data, tmp_path, monk
 
     def recording(self, batch, variance):
         if self.training:
-            seen.extend(batch["target_mask"].sum(1).tolist())
+            seen.append((batch["target_mask"].sum(1).tolist(), batch["target_count"]))
         return forward(self, batch, variance)
 
     monkeypatch.setattr(JUMP, "forward", recording)
     train(config(data, 4, eval_every=100, sample_every=100), tmp_path / "run")
-    assert len(seen) == 16 and set(seen) == {1, 2, 3}   # tiny preset: --targets 3
+    assert len(seen) == 4 and {t for counts, _ in seen for t in counts} == {1, 2, 3}   # tiny preset: --targets 3
+    for counts, total in seen:   # batch 4: each batch a permutation of 1, 2, 3 and the middle value 2
+        assert sorted(counts) == [1, 2, 2, 3] and total == 8
+
+
+def test_each_training_batch_permutes_a_fixed_multiset_of_target_counts(data):
+    from jump_model.data import SceneViews, count_multiset
+    from scene_shards import open_dataset
+    assert count_multiset(6, 3).tolist() == [1, 1, 2, 2, 3, 3]                 # 3 divides 6: uniform on 1..3
+    assert count_multiset(16, 3).tolist() == [1] * 5 + [2] * 6 + [3] * 5       # the one left over: the middle
+    assert count_multiset(2, 4).tolist() == [2, 3]                             # centres of two halves of 1..4
+    scenes = open_dataset(data, None, "train")
+    views = SceneViews(scenes, 2, 3, seed=0, shuffle=True, batch=6)
+    counts = [[int(views[6 * b + j]["target_mask"].sum()) for j in range(6)] for b in range(12)]
+    assert all(sorted(c) == [1, 1, 2, 2, 3, 3] for c in counts) and views.target_count == 12
+    assert len({tuple(c) for c in counts}) > 1                                 # a fresh permutation per batch
+    again = SceneViews(scenes, 2, 3, seed=0, shuffle=True, batch=6)             # a pure function of (seed, g):
+    assert [int(again[g]["target_mask"].sum()) for g in (71, 40, 3)] == [counts[11][5], counts[6][4], counts[0][3]]
+    other = SceneViews(scenes, 2, 3, seed=1, shuffle=True, batch=6)
+    assert [[int(other[6 * b + j]["target_mask"].sum()) for j in range(6)] for b in range(12)] != counts
+    assert SceneViews(scenes, 2, 3, seed=0, shuffle=True).target_count is None   # drawn per scene: no fixed total
