@@ -1,6 +1,8 @@
 """The trainer and the train/sample commands: run folder, exact resume, DDP on CPU, checkpoints, bad input."""
 
+import functools
 import json
+import math
 import os
 import shutil
 import socket
@@ -105,6 +107,34 @@ def test_a_run_made_before_target_counts_resumes_drawing_each_scenes_count(data,
     assert json.loads((tmp_path / "half" / "config.json").read_text())["target_counts"] == "scene"
     assert json.loads((tmp_path / "whole" / "config.json").read_text())["target_counts"] == "scene"
     assert config(data, 1).target_counts == "batch"        # a new run draws them per batch
+
+
+def test_an_fp16_run_resumes_exactly_with_its_loss_scale(data, tmp_path, monkeypatch):
+    import jump_model.training.loop as loop
+    from jump_model.run_folder import load_scaler, save_torch
+    from jump_model.runtime import Precision
+    monkeypatch.setattr(loop, "choose_precision", lambda caps, amp: Precision("float16", True, False, "fp16"))
+    # a loss scale of 1024 overflows this model's fp16 gradients at first (the step is skipped, the scale halved)
+    monkeypatch.setattr(torch.amp, "GradScaler", functools.partial(torch.amp.GradScaler, init_scale=1024.0))
+    train(config(data, 6), tmp_path / "whole")
+    train(config(data, 3, checkpoint_every=3), tmp_path / "half")
+    shutil.copytree(tmp_path / "half", tmp_path / "older")
+    scaler = lambda run: torch.load(tmp_path / run / "checkpoint.pt", weights_only=True)["scaler"]
+    assert scaler("half")["scale"] < 1024 and scaler("half")["_growth_tracker"] > 0   # halved, then steps taken
+    notes = []
+    train(resumed(data, tmp_path / "half", steps=6), tmp_path / "half", resume=True, on_note=notes.append)
+    assert losses(tmp_path / "half") == pytest.approx(losses(tmp_path / "whole"), rel=1e-6, abs=1e-6)
+    assert scaler("half") == scaler("whole") and notes == ["fp16"]      # the loss scale and its growth count
+    ckpt = torch.load(tmp_path / "older" / "checkpoint.pt", weights_only=True)
+    del ckpt["scaler"]                                     # a checkpoint of an older jumpdata: still resumes,
+    save_torch(tmp_path / "older" / "checkpoint.pt", ckpt, "checkpoint")   # its loss scale afresh, and says so
+    train(resumed(data, tmp_path / "older", steps=6), tmp_path / "older", resume=True, on_note=notes.append)
+    assert "the GradScaler starts afresh" in notes[-1] and len(losses(tmp_path / "older")) == 6
+    assert scaler("older") != scaler("whole")
+    assert losses(tmp_path / "older")[4:] != pytest.approx(losses(tmp_path / "whole")[4:], rel=1e-6, abs=1e-6)
+    for damaged in ({"scale": "big"}, {**scaler("whole"), "scale": math.inf}, {"scale": 2.0}, []):
+        with pytest.raises(UserError, match="the checkpoint's GradScaler state is damaged"):
+            load_scaler(torch.amp.GradScaler("cpu"), {"scaler": damaged})
 
 
 def test_existing_run_needs_resume(data, tmp_path):
