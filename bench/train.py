@@ -1,5 +1,6 @@
-"""Training speed, end to end (HDF5 reading and the DataLoader included): eager against --compile per preset, and
-the salesman preset against gqnlib's ConsistentGQN.
+"""Training speed, end to end (HDF5 reading and the DataLoader included): eager against --compile per preset, the
+packed step against the gather form on training's random view counts, and the salesman preset against gqnlib's
+ConsistentGQN.
 
     python bench/train.py [--presets tiny,salesman] [--runs default,compile,float32,reference] [--steps 12]
                           [--warmup 3] [--rounds 2] [--device auto] [--batch-size 16] [--figures FILE]
@@ -9,17 +10,24 @@ It writes small salesman sets to a temporary folder: 32x32 for the tiny preset, 
 targets, as the reference renders; the step computes every slot whatever the masks, so its time does not depend on
 the draws), timed from the per-step lines of metrics.jsonl after a warm-up: `default` (eager, bf16 autocast where
 the device computes bf16 natively), `compile` (the default with --compile; its warm-up holds the compilation) and
-`float32`. Each of our runs is followed by the same training step alone, timed on one batch already on the device
+`float32`. Random view counts, as `jumpdata train` draws them (the preset's own --context and --targets, each
+batch's target counts a permutation of a fixed multiset, docs/model.md "The static step"): `random` (eager, the
+default precision: the packed step, rendering the batch's real targets alone) against `gathered` (the same run,
+same batches, with the models' terms computed by bench/gather_form.py, the gather form of before the static step:
+the real context and target views gathered into batches of data-dependent size). Each of our runs is followed by
+the same training step alone, timed on one batch already on the device
 (compiled for `compile`): the step time's share outside the model (data, logging, synchronisation) is 1 minus
 their ratio. Reference (salesman only): gqnlib's ConsistentGQN, the package itself when `import gqnlib` works
 (e.g. a checkout of rnagumo/gqnlib on PYTHONPATH), else the plain re-statement in bench/gqnlib_reference.py (same
 parameters and operations; the commit it follows is in its docstring), at the same sizes (4 DRAW steps, 64 hidden,
 128 encoder and canvas, 64 decoder channels), float32, fed by the same DataLoader. The runs alternate for --rounds
 rounds (the machine may be shared) and the medians are compared. Prints steps/s, scenes/s, the data-wait and
-outside-model shares, peak GPU memory on CUDA, and the ratios (compile / default per preset; ours / reference).
+outside-model shares, peak GPU memory on CUDA, and the ratios (compile / default and random / gathered per preset;
+ours / reference).
 """
 
 import argparse
+import dataclasses
 import json
 import math
 import statistics
@@ -34,9 +42,12 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench import gqnlib_reference  # noqa: E402
+from bench.gather_form import use_gather_form  # noqa: E402
 from bench.run_figures import append_row  # noqa: E402
 import jump_model.training.loop as loop  # noqa: E402
-from jump_model.data import SceneViews, StepSampler, loader_workers, make_loader, open_split, to_device  # noqa: E402
+from jump_model.config import PRESETS, RunConfig  # noqa: E402
+from jump_model.data import (SceneViews, StepSampler, count_multiset, loader_workers, make_loader,  # noqa: E402
+                             open_split, to_device)
 from jump_model.nets.blocks import encode_viewpoints, frames_to_images  # noqa: E402
 from jump_model.nets import make_model  # noqa: E402
 from jump_model.run_folder import plan_run  # noqa: E402
@@ -45,8 +56,11 @@ from jump_model.runtime import capabilities, choose_precision, compiled, resolve
 CONTEXT, TARGETS, DRAW_STEPS = 3, 4, 4
 PRESET_SIZES = {"tiny": 32, "salesman": 64}   # frame size of each preset's bench data
 OURS = {"default": dict(amp=True, compile=False), "compile": dict(amp=True, compile=True),
-        "float32": dict(amp=False, compile=False)}
+        "float32": dict(amp=False, compile=False),
+        "random": dict(amp=True, compile=False, random_views=True),
+        "gathered": dict(amp=True, compile=False, random_views=True, gathered=True)}
 RUNS = (*OURS, "reference")
+TRAINER_EXAMPLES = loop.training_examples   # the trainer's own examples (random view counts)
 
 
 def make_data(folder: Path, size: int) -> Path:
@@ -89,23 +103,31 @@ def model_step_seconds(cfg, batch: dict, device: torch.device, args) -> float:
     return (time.perf_counter() - start) / args.steps
 
 
-def bench_ours(data: Path, preset: str, args, run: Path, amp: bool, compile: bool) -> dict:
-    """Train for warmup + steps steps (every scene TARGETS target views), then time the model step alone; returns
-    {"steps/s", "scenes/s", "wait", "outside", "peak"} over the timed steps."""
-    loop.training_examples = all_target_examples
-    cfg = plan_run(data, preset=preset, steps=args.warmup + args.steps, batch_size=args.batch_size,
-                   context=CONTEXT, targets=TARGETS, device=args.device, log_every=1, eval_every=10**9,
-                   sample_every=10**9, checkpoint_every=10**9, eval_scenes=args.batch_size, amp=amp, compile=compile)
+def bench_ours(data: Path, preset: str, args, run: Path, amp: bool, compile: bool, random_views: bool = False,
+               gathered: bool = False) -> dict:
+    """Train for warmup + steps steps, then time the model step alone; returns {"steps/s", "scenes/s", "wait",
+    "outside", "peak"} over the timed steps. Every scene CONTEXT context and TARGETS target views, or
+    (random_views) the trainer's own draws with the preset's context and targets; gathered: the model's terms in
+    the gather form (bench/gather_form.py)."""
+    examples = TRAINER_EXAMPLES if random_views else all_target_examples
+    views = {} if random_views else dict(context=CONTEXT, targets=TARGETS)
+    loop.training_examples = examples
+    cfg = plan_run(data, preset=preset, steps=args.warmup + args.steps, batch_size=args.batch_size, **views,
+                   device=args.device, log_every=1, eval_every=10**9, sample_every=10**9, checkpoint_every=10**9,
+                   eval_scenes=args.batch_size, amp=amp, compile=compile)
     device = resolve_device(args.device)
-    loop.train(cfg, run)
-    peak = peak_memory(device)
-    lines = [json.loads(x) for x in (run / "metrics.jsonl").read_text().splitlines()][args.warmup:-1]
-    seconds = [args.batch_size / m["scenes_per_s"] for m in lines]
-    per_step = sum(seconds) / len(seconds)
-    scenes = all_target_examples(cfg, open_split(cfg, "train"), shuffle=True)
-    batch = to_device(next(iter(make_loader(scenes, StepSampler(0, args.batch_size), args.batch_size, 0, device))),
-                      device)
-    alone = model_step_seconds(cfg, batch, device, args)
+    undo = use_gather_form(cfg.model.kind) if gathered else lambda: None
+    try:
+        loop.train(cfg, run)
+        peak = peak_memory(device)
+        lines = [json.loads(x) for x in (run / "metrics.jsonl").read_text().splitlines()][args.warmup:-1]
+        seconds = [args.batch_size / m["scenes_per_s"] for m in lines]
+        per_step = sum(seconds) / len(seconds)
+        scenes = examples(cfg, open_split(cfg, "train"), shuffle=True)
+        loader = make_loader(scenes, StepSampler(0, args.batch_size), args.batch_size, 0, device)
+        alone = model_step_seconds(cfg, to_device(next(iter(loader)), device), device, args)
+    finally:
+        undo()
     return {"steps/s": 1 / per_step, "scenes/s": args.batch_size / per_step,
             "wait": sum(m["data_wait_share"] * s for m, s in zip(lines, seconds)) / sum(seconds),
             "outside": max(0.0, 1 - alone / per_step), "peak": peak}
@@ -171,7 +193,7 @@ class Reference:
         wait = total = 0.0
         for i in range(args.warmup + args.steps):
             t0 = time.perf_counter()
-            b = {k: v.to(dev) for k, v in next(batches).items()}
+            b = to_device(next(batches), dev)
             t1 = time.perf_counter()
             loss = model.loss_func(frames_to_images(b["context_frames"]), enc(b["context_viewpoints"]),
                                    frames_to_images(b["target_frames"]), enc(b["target_viewpoints"]), 2.0)["loss"]
@@ -225,12 +247,24 @@ def report(results: dict, device: torch.device, figures) -> None:
                              **({"peak_gib": row["peak"]} if device.type == "cuda" else {})})
     for name in medians:
         preset, run = name.split(", ", 1)
-        if run == "compile" and f"{preset}, default" in medians:
-            print(f"ratio ({preset}: compile / default): {medians[name] / medians[f'{preset}, default']:.2f}x")
+        for faster, slower in (("compile", "default"), ("random", "gathered")):
+            if run == faster and f"{preset}, {slower}" in medians:
+                print(f"ratio ({preset}: {faster} / {slower}): {medians[name] / medians[f'{preset}, {slower}']:.2f}x")
     reference = next((n for n in medians if "reference" in n), None)
     for name in medians:
         if reference and name.startswith("salesman") and name != reference:
             print(f"ratio ({name} / reference): {medians[name] / medians[reference]:.2f}x")
+
+
+def random_views_line(presets: list, batch: int) -> str:
+    """Return the line saying the view counts of the random and gathered runs of each preset."""
+    parts = []
+    for preset in presets:
+        values = {**dataclasses.asdict(RunConfig()), **PRESETS[preset]}
+        k, t = values["context"], values["targets"]
+        parts.append(f"{preset}: context 1..{k} per scene, targets 1..{t} per scene, "
+                     f"{count_multiset(batch, t).sum()} of {batch * t} target slots real per batch")
+    return "random and gathered runs (the trainer's draws): " + "; ".join(parts)
 
 
 def main():
@@ -256,6 +290,8 @@ def main():
               f"{choose_precision(capabilities(device), amp=True).line}; batch {args.batch_size}, context "
               f"1..{CONTEXT}, targets {TARGETS}; {args.rounds} rounds of {args.warmup} + {args.steps} steps",
               flush=True)
+        if {"random", "gathered"} & set(runs):
+            print(random_views_line(presets, args.batch_size), flush=True)
         jobs = planned_jobs(args, data, Path(tmp))
         results = {name: [] for name in jobs}
         for i in range(args.rounds):

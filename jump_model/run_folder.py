@@ -75,9 +75,9 @@ def is_legacy(values: dict) -> bool:
 def read_config(run) -> RunConfig:
     """Return the validated RunConfig stored in RUN/config.json (a legacy flat one read as a JUMP run; one made
     before `gqn` meant Eslami et al.'s GQN read with today's names, see renamed_kinds; one without
-    "target_counts" as "scene", the draws it was made with); UserError when it is unreadable or invalid."""
+    "view_counts" as "scene", the draws it was made with); UserError when it is unreadable or invalid."""
     values = renamed_kinds({k: v for k, v in read_config_values(run).items() if k != PRECISION_KEY}, run)
-    values = {"target_counts": "scene", **values}   # a run made before the key drew each scene's count alone
+    values = {"view_counts": "scene", **values}   # a run made before the key drew each scene's counts alone
     try:
         return (legacy_run_config(values) if is_legacy(values) else RunConfig.from_dict(values)).validate()
     except UserError as e:

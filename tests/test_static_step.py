@@ -1,8 +1,8 @@
-"""The static training step: every context slot computed, the target slots packed (the batch's "target_count" of
-them, the real ones first, else all B x T), masks weighting the sums and losses. In float64 it gives the numbers of
-the gather form it replaced (bench/gather_form.py, the reference) on random masks, for JUMP and every baseline,
-whatever the number of packed slots; a 50-step float32 run logs the same metrics.jsonl as with the gather form,
-within rounding."""
+"""The static training step: the context and target slots packed (the batch's "context_count" and "target_count" of
+them, the real ones first, else all), masks weighting the sums and losses. In float64 it gives the numbers of the
+gather form it replaced (bench/gather_form.py, the reference) on random masks, for JUMP and every baseline, whatever
+the number of packed slots; a 50-step float32 run (its batches packed: training's per-batch view counts) logs the
+same metrics.jsonl as with the gather form, within rounding."""
 
 import json
 
@@ -20,7 +20,7 @@ from model_scenes import make_square_dataset, model_config
 
 B, K, T, SIZE = 6, 3, 3, 8
 SMALL = dict(nt=2, nf_to_hidden=8, nf_enc=8, nf_to_obs=8, nf_dec=8)
-# how many target slots the step packs: all B x T (no "target_count"), the real ones alone, two more than those
+# how many slots the step packs: all of them (no counts in the batch), the real ones alone, two more than those
 PACKINGS = {"every slot": lambda real: None, "the real ones": lambda real: real, "two more": lambda real: real + 2}
 
 
@@ -29,7 +29,7 @@ PACKINGS = {"every slot": lambda real: None, "the real ones": lambda real: real,
 def random_masked_batch(seed, targets, packing="every slot"):
     """B scenes with random view counts (1..K context, 1..targets target views, the real ones first) and random
     bytes in the padded slots too (the static form computes them; their weight must make them count for nothing);
-    "target_count" as PACKINGS[packing] says."""
+    "context_count" and "target_count" as PACKINGS[packing] says."""
     g = torch.Generator().manual_seed(seed)
     count = lambda most: torch.randint(1, most + 1, (B,), generator=g)
     frames = lambda m: torch.randint(0, 256, (B, m, SIZE, SIZE, 3), generator=g, dtype=torch.uint8)
@@ -38,8 +38,11 @@ def random_masked_batch(seed, targets, packing="every slot"):
              "context_mask": torch.arange(K) < count(K)[:, None],
              "target_frames": frames(targets), "target_viewpoints": times(targets),
              "target_mask": torch.arange(targets) < count(targets)[:, None]}
-    n = PACKINGS[packing](int(batch["target_mask"].sum()))
-    return batch if n is None or n > B * targets else {**batch, "target_count": n}
+    for part, slots in (("context", B * K), ("target", B * targets)):
+        n = PACKINGS[packing](int(batch[f"{part}_mask"].sum()))
+        if n is not None and n <= slots:
+            batch[f"{part}_count"] = n
+    return batch
 
 
 def test_packing_puts_the_real_slots_first_in_order_with_their_scenes():

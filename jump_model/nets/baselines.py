@@ -40,7 +40,7 @@ class PerQueryModel(TowerModel):
         """Each packed target slot (TowerModel.target_slots) reconstructed from its own posterior latent. Returns
         (images [N, 3, H, W], kl float32 [B] summed over each scene's real targets, truth [N, 3, H, W], the
         blocks.Packing)."""
-        r = self.represent(batch["context_frames"], batch["context_viewpoints"], batch["context_mask"])
+        r = self.batch_context(batch)
         truth, v, packing = self.target_slots(batch)
         images, kl = self.query_frames(r.index_select(0, packing.scene), v, self.target_tower(truth, v), noise)
         return images, packing.per_scene(kl), truth, packing

@@ -4,8 +4,8 @@
     frames_to_images    uint8 frames [..., H, W, 3] -> float images [..., 3, H, W] in [0, 1] (the one conversion)
     view_slots          every view slot of a batch as model input (images and encoded viewpoints), no gathering
     masked_sum          a sum over view slots weighted by their mask: the real views alone count
-    Packing             N of a batch's target slots, the real ones first, with the scene of each: N fixed by the
-                        batch (its "target_count", the same in every training batch), else every slot
+    Packing             N of a batch's view slots, the real ones first, with the scene of each: N fixed by the
+                        batch ("context_count", "target_count": the same in every training batch), else all
     ConvLSTMCell        a convolutional LSTM cell (and ConvLSTMRollout, its faster roll-out from the zero state)
     Tower               the representation net: a view and its viewpoint -> features [32, H/4, W/4]
     Draw                one convolutional-DRAW latent chain (prior or posterior), emitting N(mean, std) per step
@@ -16,12 +16,12 @@
 
 Frames enter as uint8 [B, N, H, W, 3] and are scaled to [0, 1]; viewpoints enter raw (time: frame index;
 camera: x, y, z, yaw, pitch) and are encoded here, so a checkpoint needs no data statistics beyond its config.
-A batch's scenes have 1..K context and 1..T target views in fixed slots, masks marking the real ones. Every
-context slot is computed and the masks weight the sums; the targets are packed into N slots (Packing): the
-batch's number of real targets where every batch holds the same (training), else all B x T, the padded ones
-weighing 0. So no tensor's size depends on the data and a compiled step is one graph whatever the view counts
-(docs/model.md, "The static step"). Inputs are made in the model's float type (float32; float64 for exact
-checks); outputs of a 16-bit autocast are widened to float32.
+A batch's scenes have 1..K context and 1..T target views in fixed slots, masks marking the real ones. The
+views are packed into N slots (Packing): the batch's number of real views where every batch holds the same
+(training), else all B x K or B x T, the padded ones weighing 0. So no tensor's size depends on the data and
+a compiled step is one graph whatever the view counts (docs/model.md, "The static step"). Inputs are made in
+the model's float type (float32; float64 for exact checks); outputs of a 16-bit autocast are widened to
+float32.
 """
 
 import math
@@ -195,12 +195,6 @@ class Tower(nn.Module):
     def forward(self, images, v):
         """images float [N, 3, H, W], v [N, vdim] -> features [N, 32, H/4, W/4]."""
         return self.net(torch.cat([images, broadcast(v, images.shape[-1])], dim=1))
-
-    def pooled(self, images, v, mask):
-        """Sum the features of each scene's real views: images [B, M, 3, H, W], v [B, M, vdim], mask bool [B, M]
-        -> [B, 32, H/4, W/4]. Every slot goes through the tower; the padded ones add nothing."""
-        feats = self(images.flatten(0, 1), v.flatten(0, 1))
-        return masked_sum(feats.unflatten(0, mask.shape), mask)
 
 
 class Draw(nn.Module):

@@ -6,8 +6,8 @@
     loss = KL(q(z | r, targets) || p(z | r)) - sum_i log N(f_i; f_hat_i, pixel_variance)
 
 A batch may mix scenes with 1..K context views and 1..T target views: `context_mask` [B, K] and
-`target_mask` [B, T] mark the real ones; every context slot is encoded and the padded ones weigh 0, the target
-slots are packed (the batch's "target_count" of them, else all; blocks.Packing) and each rendered from its
+`target_mask` [B, T] mark the real ones. The slots are packed (the batch's "context_count" and "target_count"
+of them, else all; blocks.Packing), the padded ones weighing 0, and each packed target is rendered from its
 scene's z. The blocks are in blocks.py, the interface in interface.py.
 """
 
@@ -43,7 +43,7 @@ class JUMP(TowerModel):
         """Run the posterior on a batch whose target_slots are `targets`: returns (z [B, nt*ni_z, S, S] drawn from
         q, kl float32 [B]). The target encoding is summed over the real targets, like r over the context: a scene
         with more targets gives the posterior a larger sum, as in the paper."""
-        r = self.represent(batch["context_frames"], batch["context_viewpoints"], batch["context_mask"])
+        r = self.batch_context(batch)
         images, v, packing = targets
         return self.latents(r, packing.per_scene(self.target_tower(images, v)), noise)
 
