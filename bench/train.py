@@ -2,22 +2,22 @@
 packed step against the gather form on training's random view counts, and the salesman preset against gqnlib's
 ConsistentGQN.
 
-    python bench/train.py [--presets tiny,salesman] [--runs default,compile,float32,reference] [--steps 12]
-                          [--warmup 3] [--rounds 2] [--device auto] [--batch-size 16] [--figures FILE]
+    python bench/train.py [--presets tiny,salesman] [--runs default,compile,float32,random,gathered,reference]
+                          [--steps 12] [--warmup 3] [--rounds 2] [--device auto] [--batch-size 16] [--figures FILE]
 
 It writes small salesman sets to a temporary folder: 32x32 for the tiny preset, 64x64 for salesman. Ours:
 `train()` with the preset, --batch-size, --context 3 --targets 4 (each scene draws 1..3 context views and exactly 4
-targets, as the reference renders; the step computes every slot whatever the masks, so its time does not depend on
-the draws), timed from the per-step lines of metrics.jsonl after a warm-up: `default` (eager, bf16 autocast where
+targets, as the reference renders; the step computes every slot of these batches, so its time does not depend
+on the draws), timed from the per-step lines of metrics.jsonl after a warm-up: `default` (eager, bf16 autocast where
 the device computes bf16 natively), `compile` (the default with --compile; its warm-up holds the compilation) and
 `float32`. Random view counts, as `jumpdata train` draws them (the preset's own --context and --targets, each
-batch's target counts a permutation of a fixed multiset, docs/model.md "The static step"): `random` (eager, the
-default precision: the packed step, rendering the batch's real targets alone) against `gathered` (the same run,
-same batches, with the models' terms computed by bench/gather_form.py, the gather form of before the static step:
-the real context and target views gathered into batches of data-dependent size). Each of our runs is followed by
-the same training step alone, timed on one batch already on the device
-(compiled for `compile`): the step time's share outside the model (data, logging, synchronisation) is 1 minus
-their ratio. Reference (salesman only): gqnlib's ConsistentGQN, the package itself when `import gqnlib` works
+batch's context and target counts permutations of fixed multisets, docs/model.md "The static step"): `random`
+(eager, the default precision: the packed step, computing the batch's real views alone) against `gathered` (the
+same run on the same batches with the model's terms computed by bench/gather_form.py, the gather form of before the
+static step: the real views gathered into batches of data-dependent size). Each of our runs is followed by the same
+training step alone, timed on one batch already on the device (compiled for `compile`): the step time's share
+outside the model (data, logging, synchronisation) is 1 minus their ratio, and the step's CPU time is printed
+(little affected by other jobs on a shared machine). Reference (salesman only): gqnlib's ConsistentGQN, the package itself when `import gqnlib` works
 (e.g. a checkout of rnagumo/gqnlib on PYTHONPATH), else the plain re-statement in bench/gqnlib_reference.py (same
 parameters and operations; the commit it follows is in its docstring), at the same sizes (4 DRAW steps, 64 hidden,
 128 encoder and canvas, 64 decoder channels), float32, fed by the same DataLoader. The runs alternate for --rounds
@@ -85,9 +85,11 @@ def all_target_examples(cfg, scenes, shuffle: bool) -> SceneViews:
     return SceneViews(scenes, cfg.context, cfg.targets, cfg.seed, shuffle, all_targets=True)
 
 
-def model_step_seconds(cfg, batch: dict, device: torch.device, args) -> float:
+def model_step_seconds(cfg, batch: dict, device: torch.device, args) -> tuple:
     """Seconds per training step of the model alone (forward, backward, clipping, Adam) on one batch already on the
-    device, as the trainer steps it (compiled when cfg.compile), timed over args.steps after args.warmup steps."""
+    device, as the trainer steps it (compiled when cfg.compile), timed over args.steps after args.warmup steps:
+    (wall-clock, CPU time of this process). The CPU time counts little of the load from other jobs on a shared
+    machine (on CUDA it is the host's share alone)."""
     model = make_model(cfg.model).to(device)
     step_fn = compiled(model, device) if cfg.compile else model
     step = loop.Optimisation(model, step_fn, cfg, choose_precision(capabilities(device), cfg.amp), device)
@@ -96,17 +98,17 @@ def model_step_seconds(cfg, batch: dict, device: torch.device, args) -> float:
         if i == args.warmup:
             if device.type == "cuda":
                 torch.cuda.synchronize(device)
-            start = time.perf_counter()
+            start, cpu = time.perf_counter(), time.process_time()
         step(batch, variance)
     if device.type == "cuda":
         torch.cuda.synchronize(device)
-    return (time.perf_counter() - start) / args.steps
+    return (time.perf_counter() - start) / args.steps, (time.process_time() - cpu) / args.steps
 
 
 def bench_ours(data: Path, preset: str, args, run: Path, amp: bool, compile: bool, random_views: bool = False,
                gathered: bool = False) -> dict:
     """Train for warmup + steps steps, then time the model step alone; returns {"steps/s", "scenes/s", "wait",
-    "outside", "peak"} over the timed steps. Every scene CONTEXT context and TARGETS target views, or
+    "outside", "peak"} over the timed steps and "alone_cpu_ms", the model step's CPU time. Every scene CONTEXT context and TARGETS target views, or
     (random_views) the trainer's own draws with the preset's context and targets; gathered: the model's terms in
     the gather form (bench/gather_form.py)."""
     examples = TRAINER_EXAMPLES if random_views else all_target_examples
@@ -125,12 +127,12 @@ def bench_ours(data: Path, preset: str, args, run: Path, amp: bool, compile: boo
         per_step = sum(seconds) / len(seconds)
         scenes = examples(cfg, open_split(cfg, "train"), shuffle=True)
         loader = make_loader(scenes, StepSampler(0, args.batch_size), args.batch_size, 0, device)
-        alone = model_step_seconds(cfg, to_device(next(iter(loader)), device), device, args)
+        alone, alone_cpu = model_step_seconds(cfg, to_device(next(iter(loader)), device), device, args)
     finally:
         undo()
     return {"steps/s": 1 / per_step, "scenes/s": args.batch_size / per_step,
             "wait": sum(m["data_wait_share"] * s for m, s in zip(lines, seconds)) / sum(seconds),
-            "outside": max(0.0, 1 - alone / per_step), "peak": peak}
+            "outside": max(0.0, 1 - alone / per_step), "peak": peak, "alone_cpu_ms": 1000 * alone_cpu}
 
 
 def gqnlib_models():
@@ -236,11 +238,13 @@ def report(results: dict, device: torch.device, figures) -> None:
     medians = {name: statistics.median(r["steps/s"] for r in rs) for name, rs in results.items()}
     for name, rs in results.items():
         speeds = [r["steps/s"] for r in rs]
-        row = {k: statistics.median(r[k] for r in rs) for k in ("scenes/s", "wait", "outside", "peak") if k in rs[0]}
+        row = {k: statistics.median(r[k] for r in rs) for k in ("scenes/s", "wait", "outside", "peak", "alone_cpu_ms")
+               if k in rs[0]}
         memory = f"   peak GPU memory {max(r['peak'] for r in rs):5.2f} GiB" if device.type == "cuda" else ""
         outside = f"   outside the model {100 * row['outside']:4.1f}%" if "outside" in row else ""
+        cpu = f"   model step alone {row['alone_cpu_ms']:6.1f} ms CPU" if "alone_cpu_ms" in row else ""
         print(f"{name}: {medians[name]:6.2f} steps/s ({min(speeds):.2f}-{max(speeds):.2f}), {row['scenes/s']:6.1f} "
-              f"scenes/s   data wait {100 * row['wait']:4.1f}%{outside}{memory}")
+              f"scenes/s   data wait {100 * row['wait']:4.1f}%{outside}{cpu}{memory}")
         append_row(figures, {"name": name, "steps_per_s": medians[name], "scenes_per_s": row["scenes/s"],
                              "data_wait_share": row["wait"], **({"outside_model_share": row["outside"]}
                                                                 if "outside" in row else {}),
@@ -248,8 +252,11 @@ def report(results: dict, device: torch.device, figures) -> None:
     for name in medians:
         preset, run = name.split(", ", 1)
         for faster, slower in (("compile", "default"), ("random", "gathered")):
-            if run == faster and f"{preset}, {slower}" in medians:
-                print(f"ratio ({preset}: {faster} / {slower}): {medians[name] / medians[f'{preset}, {slower}']:.2f}x")
+            other = f"{preset}, {slower}"
+            if run == faster and other in medians:
+                cpu = lambda n: statistics.median(r["alone_cpu_ms"] for r in results[n])
+                print(f"ratio ({preset}: {faster} / {slower}): {medians[name] / medians[other]:.2f}x steps/s end to "
+                      f"end, {cpu(other) / cpu(name):.2f}x the model step alone in CPU time")
     reference = next((n for n in medians if "reference" in n), None)
     for name in medians:
         if reference and name.startswith("salesman") and name != reference:
@@ -271,7 +278,7 @@ def main():
     """Parse arguments, alternate the runs for --rounds rounds, print each run, the medians and the ratios."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--presets", default="tiny,salesman", help=f"from {', '.join(PRESET_SIZES)}")
-    parser.add_argument("--runs", default="default,compile,float32,reference", help=f"from {', '.join(RUNS)}")
+    parser.add_argument("--runs", default=",".join(RUNS), help=f"from {', '.join(RUNS)}")
     parser.add_argument("--steps", type=int, default=12)
     parser.add_argument("--warmup", type=int, default=3)
     parser.add_argument("--rounds", type=int, default=2, help="times each run is repeated, alternating")
