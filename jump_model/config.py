@@ -27,6 +27,11 @@ from .schedules import parse_schedule, schedule_end
 # named the model now called `factored` (the stored kind is renamed on reading: run_folder.read_config).
 KIND_NAMES = 2
 AR_FREE_BITS = 2.0   # the ar model's default free bits, nats per predicted frame (docs/model.md, "Baselines")
+# How training draws each scene's context and target view counts (docs/model.md, "The static step"): "batch", per
+# batch a seeded permutation of a fixed multiset of 1..context and one of 1..targets (every batch the same numbers
+# of real views); "scene", each scene uniform on 1..context and 1..targets on its own (runs made before "batch":
+# a config.json without the key, run_folder.read_config)
+VIEW_COUNTS = ("batch", "scene")
 
 
 @dataclass(frozen=True)
@@ -118,6 +123,7 @@ class RunConfig:
     grad_clip: float = 10.0
     context: int = 5               # most context views per scene (each scene draws 1..context)
     targets: int = 4               # most target views per scene (each scene draws 1..targets)
+    view_counts: str = "batch"     # how the context and target counts are drawn: VIEW_COUNTS
     pixel_variance: str = "2.0:0.5@100000"
     eval_pixel_variance: float = 0.5   # the fixed variance of the held-out NELBO (default: the schedule's end)
     seed: int = 0
@@ -160,6 +166,8 @@ class RunConfig:
         if self.workers < -1:
             raise UserError(f"workers must be 0 or more (or -1: pick from the machine), got {self.workers}")
         check_device(self.device)
+        if self.view_counts not in VIEW_COUNTS:
+            raise UserError(f"view-counts must be one of {', '.join(VIEW_COUNTS)}, got {self.view_counts!r}")
         if self.model.kind == "badj" and self.targets != 1:
             raise UserError(f"--model badj trains on one target view per scene (the paper's ablation); "
                             f"--targets must be 1, got {self.targets}")

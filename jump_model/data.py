@@ -4,6 +4,10 @@ disjoint target views) from a shard folder.
 Everything random here is a function of (seed, example index), and the
 example index of step s is fixed ((s * world + rank) * batch + j), so a run
 resumed at step s reads exactly the batches the uninterrupted run would have.
+Training draws the view counts per batch (`view_counts`): the batch's B
+scenes take a seeded permutation of a fixed multiset of 1..K context and one
+of 1..T target counts, so every batch holds the same numbers of real views
+and the model computes just those (docs/model.md, "The static step").
 """
 
 import itertools
@@ -13,7 +17,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from torch.utils.data import DataLoader, Dataset, Sampler
+from torch.utils.data import DataLoader, Dataset, Sampler, default_collate
 
 from scene_shards import data_fingerprint, open_dataset
 from scene_shards.common import Note, UserError
@@ -24,6 +28,24 @@ from .config import DataFacts, RunConfig
 from .runtime import auto_loader_workers, node_cores
 
 EPOCH_STREAM, PICK_STREAM = 101, 102   # the fixed tags that separate the random streams below
+COUNT_STREAMS = {"context": 105, "target": 106}
+
+
+def count_multiset(batch: int, most: int) -> np.ndarray:
+    """Return the view counts (context or target) of one training batch, sorted: int64 [batch], each of 1..most
+    batch // most times and the r = batch % most left over the values at the centres of r equal parts of 1..most
+    (round(1 + (most - 1) (i + 1/2) / r), i < r). Their sum is the batch's number of real views."""
+    r = batch % most
+    rest = np.floor(1 + (most - 1) * (np.arange(r) + 0.5) / max(r, 1) + 0.5).astype(np.int64)
+    return np.sort(np.concatenate([np.repeat(np.arange(1, most + 1), batch // most), rest]))
+
+
+def batch_counts(seed: int, part: str, batch_index: int, batch: int, most: int) -> np.ndarray:
+    """Return the `part` ("context" or "target") view count of each of the `batch` scenes of training batch
+    `batch_index`: int64 [batch], a permutation of count_multiset(batch, most) drawn from (seed, part,
+    batch_index)."""
+    rng = np.random.default_rng([seed, COUNT_STREAMS[part], batch_index])
+    return rng.permutation(count_multiset(batch, most))
 
 
 class SceneViews(Dataset):
@@ -31,20 +53,51 @@ class SceneViews(Dataset):
 
     `shuffle=True`: example g is scene perm_e[g mod N] of epoch e = g // N (a fresh
     permutation per epoch). `shuffle=False`: example g is scene g (for evaluation).
-    Each example draws k in 1..context context views and t in 1..targets target views, other views
-    than the context's. `sequential=True` (the autoregressive model): the views are a window of
-    consecutive frames, k context frames from a random start, then the t frames that follow them, t always
-    `targets`. `all_targets=True`: t is always `targets` (benchmarks against models that render a fixed count).
+    Each example has k in 1..context context views and t in 1..targets target views, other views than the
+    context's. `batch` given (training): k and t are the example's entries of its batch's counts (batch_counts
+    of batch g // batch, entry g % batch: the batches of StepSampler), so every batch of `batch` examples holds
+    the same numbers of real views (`batch_totals`); None: each example draws its own, uniform on 1..context
+    and 1..targets. `sequential=True` (the autoregressive model): the views are a window of consecutive frames,
+    k context frames from a random start, then the t frames that follow them, t always `targets`.
+    `all_targets=True`: t is always `targets` (benchmarks against models that render a fixed count).
     """
 
     def __init__(self, scenes, context: int, targets: int, seed: int, shuffle: bool, sequential: bool = False,
-                 all_targets: bool = False):
+                 all_targets: bool = False, batch: int = None):
         if context + targets > scenes.views_per_scene:
             raise UserError(f"context ({context}) + targets ({targets}) must be at most the {scenes.views_per_scene} "
                             f"views per scene of dataset '{scenes.name}'")
         self.scenes, self.context, self.targets = scenes, context, targets
         self.seed, self.shuffle, self.sequential, self.all_targets = seed, shuffle, sequential, all_targets
-        self._epoch, self._perm = None, None
+        self.batch = batch
+        self._epoch, self._perm, self._counted, self._counts = None, None, None, None
+
+    @property
+    def all_target_views(self) -> bool:
+        """True when every example has `targets` target views (sequential or all_targets)."""
+        return self.all_targets or self.sequential
+
+    @property
+    def batch_totals(self) -> dict:
+        """The numbers of real views in each batch of `batch` examples (StepSampler's batches):
+        {"context_count": int, "target_count": int}, or {} when they vary (no `batch`: each example draws its
+        own counts)."""
+        if self.batch is None:
+            return {}
+        targets = self.batch * self.targets if self.all_target_views else count_multiset(self.batch, self.targets)
+        return {"context_count": int(count_multiset(self.batch, self.context).sum()),
+                "target_count": int(np.sum(targets))}
+
+    def view_counts(self, g: int, drawn: tuple) -> tuple:
+        """Return (k, t), the context and target view counts of example g, whose own draws were `drawn` (k, t)."""
+        if self.batch is not None:
+            index, j = divmod(g, self.batch)
+            if index != self._counted:
+                self._counts = [batch_counts(self.seed, part, index, self.batch, most)
+                                for part, most in (("context", self.context), ("target", self.targets))]
+                self._counted = index
+            drawn = (int(self._counts[0][j]), int(self._counts[1][j]))
+        return drawn[0], self.targets if self.all_target_views else drawn[1]
 
     def __len__(self) -> int:
         return len(self.scenes)
@@ -66,10 +119,7 @@ class SceneViews(Dataset):
         i = self.scene_index(g)
         rng = np.random.default_rng([self.seed, PICK_STREAM, g])
         views = self.scenes.viewpoints(i)
-        k = int(rng.integers(1, self.context + 1))
-        t = int(rng.integers(1, self.targets + 1))
-        if self.all_targets or self.sequential:
-            t = self.targets
+        k, t = self.view_counts(g, (int(rng.integers(1, self.context + 1)), int(rng.integers(1, self.targets + 1))))
         if self.sequential:
             picks = int(rng.integers(0, len(views) - k - t + 1)) + np.arange(k + t)
         else:
@@ -85,10 +135,13 @@ class SceneViews(Dataset):
 
 
 def training_examples(cfg: RunConfig, scenes, shuffle: bool) -> SceneViews:
-    """Return the examples the run's model trains on (or is evaluated on): windows of consecutive frames for the
-    autoregressive model (k context frames, then the `targets` frames after them), random view sets for the
-    others."""
-    return SceneViews(scenes, cfg.context, cfg.targets, cfg.seed, shuffle, sequential=cfg.model.kind == "ar")
+    """Return the examples the run's model trains on (shuffle=True) or is evaluated on: windows of consecutive
+    frames for the autoregressive model (k context frames, then the `targets` frames after them), random view
+    sets for the others; in training with cfg.view_counts "batch" the view counts drawn per batch of
+    cfg.batch_size (SceneViews), else per scene."""
+    per_batch = shuffle and cfg.view_counts == "batch"
+    return SceneViews(scenes, cfg.context, cfg.targets, cfg.seed, shuffle, sequential=cfg.model.kind == "ar",
+                      batch=cfg.batch_size if per_batch else None)
 
 
 def padded(a: np.ndarray, n: int) -> np.ndarray:
@@ -121,9 +174,31 @@ def loader_workers(requested: int, device: torch.device) -> int:
     return auto_loader_workers(device.type, node_cores(), int(os.environ.get("LOCAL_WORLD_SIZE", "1")))
 
 
+class CollateViews:
+    """The loader's collate_fn: the examples' dicts stacked into a batch (default_collate), with "context_count"
+    and "target_count", the batch's numbers of real context and target views (ints), when every batch has the
+    same (SceneViews.batch_totals); the models then compute just those (nets/blocks.py, Packing)."""
+
+    def __init__(self, totals: dict):
+        self.totals = totals
+
+    def __call__(self, examples: list) -> dict:
+        """Return the batch; RuntimeError when it does not hold the promised numbers of real views (a sampler
+        whose batches are not SceneViews' batches)."""
+        batch = default_collate(examples)
+        for key, total in self.totals.items():
+            found = int(batch[key.replace("_count", "_mask")].sum())
+            if found != total:
+                raise RuntimeError(f"a batch with {found} real views where every batch holds {total} ({key}): the "
+                                   f"sampler's batches are not the examples' batches")
+        return {**batch, **self.totals}
+
+
 def make_loader(examples: Dataset, sampler, batch_size: int, workers: int, device: torch.device) -> DataLoader:
-    """Return a DataLoader of batches (dicts of tensors, see SceneViews) set up to keep `device` fed."""
+    """Return a DataLoader of batches (dicts of tensors, see SceneViews, and the counts of real views where fixed:
+    see CollateViews) set up to keep `device` fed."""
     return DataLoader(examples, batch_size=batch_size, sampler=sampler, num_workers=workers,
+                      collate_fn=CollateViews(getattr(examples, "batch_totals", {})),
                       pin_memory=device.type == "cuda", persistent_workers=workers > 0,
                       prefetch_factor=4 if workers > 0 else None, drop_last=True)
 
@@ -189,5 +264,5 @@ def open_test_split(cfg: RunConfig, run: str = None):
 
 
 def to_device(batch: dict, device: torch.device) -> dict:
-    """Move a batch's tensors to `device` (non-blocking from pinned memory)."""
-    return {k: v.to(device, non_blocking=True) for k, v in batch.items()}
+    """Move a batch's tensors to `device` (non-blocking from pinned memory); its view counts stay ints."""
+    return {k: v.to(device, non_blocking=True) if isinstance(v, torch.Tensor) else v for k, v in batch.items()}

@@ -3,8 +3,9 @@
     RUN/config.json     every setting of the run (RunConfig.to_dict(): the model's settings under "model"),
                         rewritten when a resume changes one, and under "precision" how the last training call
                         computed (runtime.Precision.record: autocast, grad_scaler, tf32; a record, not a setting)
-    RUN/checkpoint.pt   {"model", "optimizer", "step", "config"}; tensors and plain types only, so
-                        torch.load(..., weights_only=True) reads it; written to a temporary name and renamed
+    RUN/checkpoint.pt   {"model", "optimizer", "step", "config", "scaler"}; tensors and plain types only, so
+                        torch.load(..., weights_only=True) reads it; written to a temporary name and renamed.
+                        "scaler": the fp16 GradScaler's state ({} without one; older checkpoints lack it)
 
 `plan_run` is where a run's RunConfig is made (new or resumed) from the command's options and the
 dataset. A config.json written before the model/run split (flat, every setting at the top) still loads
@@ -14,6 +15,7 @@ files (missing, truncated, not JSON, not a checkpoint) is raised as a one-line U
 
 import io
 import json
+import math
 import pickle
 import warnings
 import zipfile
@@ -72,9 +74,10 @@ def is_legacy(values: dict) -> bool:
 
 def read_config(run) -> RunConfig:
     """Return the validated RunConfig stored in RUN/config.json (a legacy flat one read as a JUMP run; one made
-    before `gqn` meant Eslami et al.'s GQN read with today's names, see renamed_kinds); UserError when it is
-    unreadable or invalid."""
+    before `gqn` meant Eslami et al.'s GQN read with today's names, see renamed_kinds; one without
+    "view_counts" as "scene", the draws it was made with); UserError when it is unreadable or invalid."""
     values = renamed_kinds({k: v for k, v in read_config_values(run).items() if k != PRECISION_KEY}, run)
+    values = {"view_counts": "scene", **values}   # a run made before the key drew each scene's counts alone
     try:
         return (legacy_run_config(values) if is_legacy(values) else RunConfig.from_dict(values)).validate()
     except UserError as e:
@@ -116,10 +119,12 @@ def save_torch(path: Path, contents: dict, what: str) -> None:
         raise UserError(f"cannot save {what} {path}{kept}: {one_line(e)[:300]}") from None
 
 
-def save_checkpoint(run, model: torch.nn.Module, optimizer, step: int, cfg: RunConfig) -> None:
-    """Write model, optimizer, step and config to RUN/checkpoint.pt (save_torch: atomic, one line on failure)."""
+def save_checkpoint(run, model: torch.nn.Module, optimizer, step: int, cfg: RunConfig, scaler=None) -> None:
+    """Write model, optimizer, step, config and the GradScaler's state (`scaler`, a torch.amp.GradScaler or None;
+    a disabled one's is {}) to RUN/checkpoint.pt (save_torch: atomic, one line on failure)."""
     save_torch(Path(run) / CHECKPOINT, {"model": model.state_dict(), "optimizer": optimizer.state_dict(),
-                                        "step": step, "config": cfg.to_dict()}, "checkpoint")
+                                        "step": step, "config": cfg.to_dict(),
+                                        "scaler": {} if scaler is None else scaler.state_dict()}, "checkpoint")
 
 
 def load_checkpoint(run, device: torch.device = torch.device("cpu"), keys: tuple = CHECKPOINT_KEYS) -> dict:
@@ -172,6 +177,29 @@ def load_optimizer(optimizer: torch.optim.Optimizer, ckpt: dict) -> None:
     except (ValueError, KeyError, TypeError, RuntimeError) as e:
         raise UserError(f"the checkpoint's optimizer state does not fit the run's model: {one_line(e)[:200]}") \
             from None
+
+
+def load_scaler(scaler, ckpt: dict):
+    """Load the checkpoint's GradScaler state (its loss scale and growth count) into `scaler` when it is enabled
+    (an fp16 run). Returns a line to say when an fp16 run resumes from a checkpoint without that state (made by
+    an older jumpdata or at another precision: the loss scale starts afresh, so the steps after it are not
+    exactly the uninterrupted run's), else None. UserError (one line) when the stored state is damaged."""
+    state = ckpt.get("scaler", {})
+    if not scaler.is_enabled():
+        return None
+    if isinstance(state, dict) and not state:
+        return ("note: the checkpoint holds no fp16 loss scale (an older jumpdata or another precision made it): "
+                "the GradScaler starts afresh, so this resume does not continue the run exactly")
+    try:
+        if not isinstance(state, dict):
+            raise TypeError(f"a {type(state).__name__}, not a dict")
+        bad = next((k for k, v in state.items() if type(v) not in (int, float) or not math.isfinite(v)), None)
+        if bad is not None:
+            raise ValueError(f"its {bad} is {state[bad]!r}, not a finite number")
+        scaler.load_state_dict(state)
+    except (RuntimeError, KeyError, TypeError, ValueError, AttributeError) as e:
+        raise UserError(f"the checkpoint's GradScaler state is damaged: {one_line(e)[:200]}") from None
+    return None
 
 
 def check_config_fits_checkpoint(run, cfg: ModelConfig, ckpt: dict) -> None:

@@ -54,8 +54,8 @@ def test_gqn_draws_a_latent_per_query_at_every_generator_step_from_r_v_and_the_g
     assert len(generator) == len(prior) == len(inference) == nt
     # r and v: every step's generator input begins with the same conv of [r, v_query], one row per target slot
     r = model.represent(batch["context_frames"], batch["context_viewpoints"], batch["context_mask"])
-    v = model.target_slots(batch)[1].flatten(0, 1)
-    x = model.to_hidden(torch.cat([r.repeat_interleave(T, dim=0), broadcast(v, r.shape[-1])], dim=1)).detach()
+    _, v, packing = model.target_slots(batch)
+    x = model.to_hidden(torch.cat([r.index_select(0, packing.scene), broadcast(v, r.shape[-1])], dim=1)).detach()
     for step in generator:
         assert step[0].shape[0] == B * T                                   # a latent for every query view
         torch.testing.assert_close(step[0][:, :cfg.nf_enc], x)

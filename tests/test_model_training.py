@@ -1,6 +1,8 @@
 """The trainer and the train/sample commands: run folder, exact resume, DDP on CPU, checkpoints, bad input."""
 
+import functools
 import json
+import math
 import os
 import shutil
 import socket
@@ -90,6 +92,49 @@ def test_resume_continues_the_same_trajectory(data, tmp_path):
     whole, half = losses(tmp_path / "whole"), losses(tmp_path / "half")
     assert len(half) == 8
     assert half == pytest.approx(whole, rel=1e-6, abs=1e-6)
+
+
+def test_a_run_made_before_view_counts_resumes_drawing_each_scenes_counts(data, tmp_path):
+    train(config(data, 8, view_counts="scene"), tmp_path / "whole")
+    train(config(data, 5, view_counts="scene", checkpoint_every=5), tmp_path / "half")
+    stored = json.loads((tmp_path / "half" / "config.json").read_text())
+    del stored["view_counts"]                            # config.json as a jumpdata before the key wrote it
+    (tmp_path / "half" / "config.json").write_text(json.dumps(stored))
+    cfg = resumed(data, tmp_path / "half", steps=8)
+    assert cfg.view_counts == "scene"
+    train(cfg, tmp_path / "half", resume=True)
+    assert losses(tmp_path / "half") == pytest.approx(losses(tmp_path / "whole"), rel=1e-6, abs=1e-6)
+    assert json.loads((tmp_path / "half" / "config.json").read_text())["view_counts"] == "scene"
+    assert json.loads((tmp_path / "whole" / "config.json").read_text())["view_counts"] == "scene"
+    assert config(data, 1).view_counts == "batch"          # a new run draws them per batch
+
+
+def test_an_fp16_run_resumes_exactly_with_its_loss_scale(data, tmp_path, monkeypatch):
+    import jump_model.training.loop as loop
+    from jump_model.run_folder import load_scaler, save_torch
+    from jump_model.runtime import Precision
+    monkeypatch.setattr(loop, "choose_precision", lambda caps, amp: Precision("float16", True, False, "fp16"))
+    # a loss scale of 1024 overflows this model's fp16 gradients at first (the step is skipped, the scale halved)
+    monkeypatch.setattr(torch.amp, "GradScaler", functools.partial(torch.amp.GradScaler, init_scale=1024.0))
+    train(config(data, 6), tmp_path / "whole")
+    train(config(data, 3, checkpoint_every=3), tmp_path / "half")
+    shutil.copytree(tmp_path / "half", tmp_path / "older")
+    scaler = lambda run: torch.load(tmp_path / run / "checkpoint.pt", weights_only=True)["scaler"]
+    assert scaler("half")["scale"] < 1024 and scaler("half")["_growth_tracker"] > 0   # halved, then steps taken
+    notes = []
+    train(resumed(data, tmp_path / "half", steps=6), tmp_path / "half", resume=True, on_note=notes.append)
+    assert losses(tmp_path / "half") == pytest.approx(losses(tmp_path / "whole"), rel=1e-6, abs=1e-6)
+    assert scaler("half") == scaler("whole") and notes == ["fp16"]      # the loss scale and its growth count
+    ckpt = torch.load(tmp_path / "older" / "checkpoint.pt", weights_only=True)
+    del ckpt["scaler"]                                     # a checkpoint of an older jumpdata: still resumes,
+    save_torch(tmp_path / "older" / "checkpoint.pt", ckpt, "checkpoint")   # its loss scale afresh, and says so
+    train(resumed(data, tmp_path / "older", steps=6), tmp_path / "older", resume=True, on_note=notes.append)
+    assert "the GradScaler starts afresh" in notes[-1] and len(losses(tmp_path / "older")) == 6
+    assert scaler("older") != scaler("whole")
+    assert losses(tmp_path / "older")[4:] != pytest.approx(losses(tmp_path / "whole")[4:], rel=1e-6, abs=1e-6)
+    for damaged in ({"scale": "big"}, {**scaler("whole"), "scale": math.inf}, {"scale": 2.0}, []):
+        with pytest.raises(UserError, match="the checkpoint's GradScaler state is damaged"):
+            load_scaler(torch.amp.GradScaler("cpu"), {"scaler": damaged})
 
 
 def test_existing_run_needs_resume(data, tmp_path):
@@ -373,9 +418,38 @@ def test_training_draws_1_to_targets_target_views_per_scene(data, tmp_path, monk
 
     def recording(self, batch, variance):
         if self.training:
-            seen.extend(batch["target_mask"].sum(1).tolist())
+            seen.append([(batch[f"{part}_mask"].sum(1).tolist(), batch[f"{part}_count"])
+                         for part in ("context", "target")])
         return forward(self, batch, variance)
 
     monkeypatch.setattr(JUMP, "forward", recording)
     train(config(data, 4, eval_every=100, sample_every=100), tmp_path / "run")
-    assert len(seen) == 16 and set(seen) == {1, 2, 3}   # tiny preset: --targets 3
+    assert len(seen) == 4 and {t for _, (counts, _) in seen for t in counts} == {1, 2, 3}   # tiny: --targets 3
+    for batch in seen:   # batch 4, --context 3, --targets 3: each a permutation of 1, 2, 3 and the middle value 2
+        assert [sorted(counts) for counts, _ in batch] == [[1, 2, 2, 3]] * 2
+        assert [total for _, total in batch] == [8, 8]
+
+
+def test_each_training_batch_permutes_a_fixed_multiset_of_view_counts(data):
+    from jump_model.data import SceneViews, count_multiset
+    from scene_shards import open_dataset
+    assert count_multiset(6, 3).tolist() == [1, 1, 2, 2, 3, 3]                 # 3 divides 6: uniform on 1..3
+    assert count_multiset(16, 3).tolist() == [1] * 5 + [2] * 6 + [3] * 5       # the one left over: the middle
+    assert count_multiset(2, 4).tolist() == [2, 3]                             # centres of two halves of 1..4
+    scenes = open_dataset(data, None, "train")
+    views = SceneViews(scenes, 2, 3, seed=0, shuffle=True, batch=6)
+    counts = lambda views, part, batches=range(12): [[int(views[6 * b + j][f"{part}_mask"].sum()) for j in range(6)]
+                                                     for b in batches]
+    targets, contexts = counts(views, "target"), counts(views, "context")
+    assert all(sorted(c) == [1, 1, 2, 2, 3, 3] for c in targets) and all(sorted(c) == [1] * 3 + [2] * 3
+                                                                          for c in contexts)
+    assert views.batch_totals == {"context_count": 9, "target_count": 12}
+    assert len({tuple(c) for c in targets}) > 1 and targets != contexts       # fresh permutations per batch
+    again = SceneViews(scenes, 2, 3, seed=0, shuffle=True, batch=6)             # a pure function of (seed, g):
+    assert [int(again[g]["target_mask"].sum()) for g in (71, 40, 3)] == [targets[11][5], targets[6][4], targets[0][3]]
+    assert counts(SceneViews(scenes, 2, 3, seed=1, shuffle=True, batch=6), "target") != targets
+    assert SceneViews(scenes, 2, 3, seed=0, shuffle=True).batch_totals == {}   # drawn per scene: no fixed totals
+    windows = SceneViews(scenes, 2, 3, seed=0, shuffle=True, sequential=True, batch=6)   # ar: every target real
+    assert windows.batch_totals == {"context_count": 9, "target_count": 18}
+    assert counts(windows, "target", [0]) == [[3] * 6]
+    assert sorted(counts(windows, "context", [0])[0]) == [1] * 3 + [2] * 3

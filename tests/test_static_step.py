@@ -1,17 +1,18 @@
-"""The static training step: every view slot computed, masks weighting the sums and losses. In float64 it gives
-the numbers of the gather form it replaced (kept here, and only here, as the reference) on random masks, for
-JUMP and every baseline; a 50-step float32 run logs the same metrics.jsonl as with the gather form, within
-rounding."""
+"""The static training step: the context and target slots packed (the batch's "context_count" and "target_count" of
+them, the real ones first, else all), masks weighting the sums and losses. In float64 it gives the numbers of the
+gather form it replaced (bench/gather_form.py, the reference) on random masks, for JUMP and every baseline, whatever
+the number of packed slots; a 50-step float32 run (its batches packed: training's per-batch view counts) logs the
+same metrics.jsonl as with the gather form, within rounding."""
 
 import json
-import math
 
 import pytest
 import torch
 
+from bench.gather_form import GATHERED, gathered_jump_terms, gathered_represent, gathered_targets, into_scenes
 from jump_model.config import MODEL_KINDS
 from jump_model.nets import make_model
-from jump_model.nets.blocks import view_slots
+from jump_model.nets.blocks import Packing
 from jump_model.nets.jump import JUMP
 from jump_model.run_folder import plan_run
 from jump_model.training import train
@@ -19,77 +20,41 @@ from model_scenes import make_square_dataset, model_config
 
 B, K, T, SIZE = 6, 3, 3, 8
 SMALL = dict(nt=2, nf_to_hidden=8, nf_enc=8, nf_to_obs=8, nf_dec=8)
-
-
-# --------------------------------------------------------------------------- the gather form (the reference)
-
-def gathered(model, frames, viewpoints, mask):
-    """The real views of a batch, gathered: (images [N, 3, H, W], encoded viewpoints [N, vdim], scene_of [N])."""
-    scene_of = torch.arange(frames.shape[0]).repeat_interleave(mask.sum(1))
-    images, v = view_slots(frames[mask], viewpoints[mask], model.cfg, model.dtype)
-    return images, v, scene_of
-
-
-def into_scenes(x, scene_of, scenes):
-    return x.new_zeros((scenes,) + x.shape[1:]).index_add_(0, scene_of, x)
-
-
-def gathered_reconstruction(images, truth, scene_of, scenes, pixel_variance):
-    sq = (images - truth).square().flatten(1).sum(1)
-    per_view = images[0].numel()
-    nll = 0.5 * (sq / pixel_variance + per_view * math.log(2 * math.pi * pixel_variance))
-    return {"nll": into_scenes(nll, scene_of, scenes), "sq": into_scenes(sq, scene_of, scenes),
-            "pixels": into_scenes(torch.full_like(sq, per_view), scene_of, scenes)}
-
-
-def gathered_represent(model, batch):
-    images, v, scene_of = gathered(model, batch["context_frames"], batch["context_viewpoints"],
-                                   batch["context_mask"])
-    return into_scenes(model.context_tower(images, v), scene_of, len(batch["context_mask"]))
-
-
-def gathered_jump_terms(model, batch, pixel_variance):
-    r = gathered_represent(model, batch)
-    truth, v, scene_of = gathered(model, batch["target_frames"], batch["target_viewpoints"], batch["target_mask"])
-    z, kl = model.latents(r, into_scenes(model.target_tower(truth, v), scene_of, len(r)))
-    images = model.renderer(z[scene_of], v[:, None])[:, 0]
-    return {"kl": kl, **gathered_reconstruction(images, truth, scene_of, len(r), pixel_variance)}
-
-
-def gathered_gqn_terms(model, batch, pixel_variance):
-    r = gathered_represent(model, batch)
-    truth, v, scene_of = gathered(model, batch["target_frames"], batch["target_viewpoints"], batch["target_mask"])
-    images, kl = model.query_frames(r[scene_of], v, model.target_tower(truth, v))
-    return {"kl": into_scenes(kl, scene_of, len(r)),
-            **gathered_reconstruction(images, truth, scene_of, len(r), pixel_variance)}
-
-
-def gathered_ar_terms(model, batch, pixel_variance):
-    predicted, images, kls, is_predicted = model.teacher_forced(batch)   # the roll-out; the losses gathered here
-    scenes = len(is_predicted)
-    scene_of = torch.arange(scenes)[:, None].expand_as(is_predicted)[is_predicted]
-    return {"kl": (kls * is_predicted).sum(1), "kl_loss": (kls.clamp(min=model.cfg.free_bits) * is_predicted).sum(1),
-            **gathered_reconstruction(predicted[is_predicted], images[is_predicted], scene_of, scenes,
-                                      pixel_variance)}
-
-
-GATHERED = {"jump": gathered_jump_terms, "gqn": gathered_gqn_terms, "factored": gathered_gqn_terms,
-            "badj": gathered_gqn_terms, "ar": gathered_ar_terms}
+# how many slots the step packs: all of them (no counts in the batch), the real ones alone, two more than those
+PACKINGS = {"every slot": lambda real: None, "the real ones": lambda real: real, "two more": lambda real: real + 2}
 
 
 # --------------------------------------------------------------------------- the comparison
 
-def random_masked_batch(seed, targets):
+def random_masked_batch(seed, targets, packing="every slot"):
     """B scenes with random view counts (1..K context, 1..targets target views, the real ones first) and random
-    bytes in the padded slots too (the static form computes them; their weight must make them count for nothing)."""
+    bytes in the padded slots too (the static form computes them; their weight must make them count for nothing);
+    "context_count" and "target_count" as PACKINGS[packing] says."""
     g = torch.Generator().manual_seed(seed)
     count = lambda most: torch.randint(1, most + 1, (B,), generator=g)
     frames = lambda m: torch.randint(0, 256, (B, m, SIZE, SIZE, 3), generator=g, dtype=torch.uint8)
     times = lambda m: torch.randint(0, 6, (B, m, 1), generator=g).float()
-    return {"context_frames": frames(K), "context_viewpoints": times(K),
-            "context_mask": torch.arange(K) < count(K)[:, None],
-            "target_frames": frames(targets), "target_viewpoints": times(targets),
-            "target_mask": torch.arange(targets) < count(targets)[:, None]}
+    batch = {"context_frames": frames(K), "context_viewpoints": times(K),
+             "context_mask": torch.arange(K) < count(K)[:, None],
+             "target_frames": frames(targets), "target_viewpoints": times(targets),
+             "target_mask": torch.arange(targets) < count(targets)[:, None]}
+    for part, slots in (("context", B * K), ("target", B * targets)):
+        n = PACKINGS[packing](int(batch[f"{part}_mask"].sum()))
+        if n is not None and n <= slots:
+            batch[f"{part}_count"] = n
+    return batch
+
+
+def test_packing_puts_the_real_slots_first_in_order_with_their_scenes():
+    mask = torch.tensor([[True, False, False], [True, True, True], [False, False, False], [True, True, False]])
+    packing = Packing(mask, 7)
+    assert packing.slot.tolist() == [0, 3, 4, 5, 9, 10, 1]          # the six real ones, then the first padded one
+    assert packing.scene.tolist() == [0, 1, 1, 1, 3, 3, 0]
+    assert packing.real.tolist() == [True] * 6 + [False]
+    x = torch.arange(12.0).view(4, 3)
+    assert packing.take(x).tolist() == [0, 3, 4, 5, 9, 10, 1]
+    assert packing.per_scene(packing.take(x)).tolist() == [0, 12, 0, 19]   # each scene's real slots summed
+    assert Packing(mask).slot.shape == (12,)                                # no count: every slot
 
 
 def float64_model(kind):
@@ -101,12 +66,14 @@ def float64_model(kind):
 
 @pytest.mark.parametrize("kind", MODEL_KINDS)
 @pytest.mark.parametrize("seed", [0, 1, 2])
-def test_the_static_step_gives_the_gather_forms_numbers_in_float64(kind, seed, monkeypatch):
+@pytest.mark.parametrize("packing", PACKINGS)
+def test_the_static_step_gives_the_gather_forms_numbers_in_float64(kind, seed, packing, monkeypatch):
     model, targets = float64_model(kind)
-    batch = random_masked_batch(seed, targets)
-    if kind in ("gqn", "factored", "badj"):
-        # one latent per target: the static form draws noise for every slot, the gather form for the real ones
-        # only, so the draws land differently; with zero noise both follow the means
+    batch = random_masked_batch(seed, targets, packing)
+    if kind in ("gqn", "factored", "badj") and packing != "the real ones":
+        # one latent per target: packing padded slots too, the step draws noise for them, the gather form for the
+        # real ones only, so the draws land differently; with zero noise both follow the means. Packing the real
+        # ones alone, both draw the same noise for the same targets in the same order.
         monkeypatch.setattr(torch, "randn_like", torch.zeros_like)
     torch.manual_seed(seed)
     static = model.terms(batch, 0.7)
@@ -119,12 +86,13 @@ def test_the_static_step_gives_the_gather_forms_numbers_in_float64(kind, seed, m
 
 
 @pytest.mark.parametrize("kind", ["jump", "gqn", "factored"])
-def test_the_kl_and_samples_of_the_static_form_follow_the_gather_form(kind):
+@pytest.mark.parametrize("packing", PACKINGS)
+def test_the_kl_of_the_static_form_follows_the_gather_form(kind, packing):
     model, targets = float64_model(kind)
-    batch = random_masked_batch(3, targets)
+    batch = random_masked_batch(3, targets, packing)
     static = model.kl(batch, noise=False)
     r = gathered_represent(model, batch)
-    truth, v, scene_of = gathered(model, batch["target_frames"], batch["target_viewpoints"], batch["target_mask"])
+    truth, v, scene_of = gathered_targets(model, batch)
     if kind == "jump":
         _, reference = model.latents(r, into_scenes(model.target_tower(truth, v), scene_of, B), noise=False)
     else:

@@ -18,7 +18,7 @@ from torch import nn
 from scene_shards.common import UserError
 
 from ..config import ModelConfig
-from .blocks import (TOWER_CHANNELS, ConvLSTMCell, Draw, Renderer, Tower, all_true, encode_viewpoints,
+from .blocks import (TOWER_CHANNELS, ConvLSTMCell, Draw, Packing, Renderer, Tower, all_true, encode_viewpoints,
                      encoded_viewpoint_dim, frames_to_images, latent_step, masked_sum, reconstruction, state_size,
                      view_slots)
 from .interface import SceneModel
@@ -111,9 +111,10 @@ class AR(SceneModel):
         """Per-scene loss terms (SceneModel) of the teacher-forced window: the reconstruction of every predicted
         frame and the KL of those steps; "kl_loss", the KL with each frame's term at least cfg.free_bits nats."""
         predicted, images, kls, is_predicted = self.teacher_forced(batch)
+        every = Packing(is_predicted)   # the roll-out computes every window slot; the unpredicted ones weigh 0
         return {"kl": masked_sum(kls, is_predicted), "kl_loss": masked_sum(kls.clamp(min=self.cfg.free_bits),
                                                                           is_predicted),
-                **reconstruction(predicted, images, is_predicted, pixel_variance)}
+                **reconstruction(every.take(predicted), every.take(images), every, pixel_variance)}
 
     def kl(self, batch: dict, noise: bool = True):
         """Not defined: the ar model has a latent per frame, no latent of the whole scene."""

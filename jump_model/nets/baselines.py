@@ -21,15 +21,15 @@ from torch import nn
 
 from ..config import ModelConfig
 from .blocks import (TOWER_CHANNELS, ConvLSTMCell, Draw, Renderer, add_kl, broadcast, draw_latents, encode_viewpoints,
-                     full_precision, head_gaussian, latent_head, latent_step, masked_sum, reconstruction, state_size,
+                     full_precision, head_gaussian, latent_head, latent_step, reconstruction, state_size,
                      widened)
 from .interface import TowerModel
 
 
 class PerQueryModel(TowerModel):
-    """A model with one latent per query view, conditioned on r and that view's viewpoint (Factored, GQN): each target
-    slot is reconstructed from its own posterior latent (the padded ones weighing 0), every sampled query drawn
-    with its own z."""
+    """A model with one latent per query view, conditioned on r and that view's viewpoint (Factored, GQN): each packed
+    target slot is reconstructed from its own posterior latent (the padded ones weighing 0), every sampled query
+    drawn with its own z."""
 
     @abstractmethod
     def query_frames(self, r, v, e=None, noise: bool = True) -> tuple:
@@ -37,19 +37,18 @@ class PerQueryModel(TowerModel):
         target's own encoding [N, 32, H/4, W/4] or None (prior). Returns (images float [N, 3, H, W], kl [N] or None)."""
 
     def posterior_frames(self, batch: dict, noise: bool = True) -> tuple:
-        """Each target slot reconstructed from its own posterior latent. Returns (images [B, T, 3, H, W], kl float32
-        [B] summed over each scene's real targets, truth [B, T, 3, H, W], mask bool [B, T] of the real targets)."""
-        r = self.represent(batch["context_frames"], batch["context_viewpoints"], batch["context_mask"])
-        truth, v, mask = self.target_slots(batch)
-        shape, v_all = mask.shape, v.flatten(0, 1)
-        images, kl = self.query_frames(r.repeat_interleave(shape[1], dim=0), v_all,
-                                       self.target_tower(truth.flatten(0, 1), v_all), noise)
-        return images.unflatten(0, shape), masked_sum(kl.unflatten(0, shape), mask), truth, mask
+        """Each packed target slot (TowerModel.target_slots) reconstructed from its own posterior latent. Returns
+        (images [N, 3, H, W], kl float32 [B] summed over each scene's real targets, truth [N, 3, H, W], the
+        blocks.Packing)."""
+        r = self.batch_context(batch)
+        truth, v, packing = self.target_slots(batch)
+        images, kl = self.query_frames(r.index_select(0, packing.scene), v, self.target_tower(truth, v), noise)
+        return images, packing.per_scene(kl), truth, packing
 
     def terms(self, batch: dict, pixel_variance) -> dict:
         """Per-scene loss terms (SceneModel): KL and reconstruction summed over the real targets."""
-        images, kl, truth, mask = self.posterior_frames(batch)
-        return {"kl": kl, **reconstruction(images, truth, mask, pixel_variance)}
+        images, kl, truth, packing = self.posterior_frames(batch)
+        return {"kl": kl, **reconstruction(images, truth, packing, pixel_variance)}
 
     def kl(self, batch: dict, noise: bool = True):
         """Sum over the real targets of KL(q(z_i | r, v_i, f_i) || p(z_i | r, v_i)): float32 [B] nats, in float32;

@@ -4,6 +4,8 @@
     frames_to_images    uint8 frames [..., H, W, 3] -> float images [..., 3, H, W] in [0, 1] (the one conversion)
     view_slots          every view slot of a batch as model input (images and encoded viewpoints), no gathering
     masked_sum          a sum over view slots weighted by their mask: the real views alone count
+    Packing             N of a batch's view slots, the real ones first, with the scene of each: N fixed by the
+                        batch ("context_count", "target_count": the same in every training batch), else all
     ConvLSTMCell        a convolutional LSTM cell (and ConvLSTMRollout, its faster roll-out from the zero state)
     Tower               the representation net: a view and its viewpoint -> features [32, H/4, W/4]
     Draw                one convolutional-DRAW latent chain (prior or posterior), emitting N(mean, std) per step
@@ -14,10 +16,12 @@
 
 Frames enter as uint8 [B, N, H, W, 3] and are scaled to [0, 1]; viewpoints enter raw (time: frame index;
 camera: x, y, z, yaw, pitch) and are encoded here, so a checkpoint needs no data statistics beyond its config.
-A batch's scenes have 1..K context and 1..T target views in fixed slots, masks marking the real ones: every
-slot is computed and the masks weight the sums and losses, so no tensor's size depends on the data and a
-compiled step is one graph whatever the view counts (docs/model.md, "The static step"). Inputs are made in the
-model's float type (float32; float64 for exact checks); outputs of a 16-bit autocast are widened to float32.
+A batch's scenes have 1..K context and 1..T target views in fixed slots, masks marking the real ones. The
+views are packed into N slots (Packing): the batch's number of real views where every batch holds the same
+(training), else all B x K or B x T, the padded ones weighing 0. So no tensor's size depends on the data and
+a compiled step is one graph whatever the view counts (docs/model.md, "The static step"). Inputs are made in
+the model's float type (float32; float64 for exact checks); outputs of a 16-bit autocast are widened to
+float32.
 """
 
 import math
@@ -71,6 +75,29 @@ def masked_sum(x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
     """Sum x [B, M, ...] over its M slots where mask bool [B, M] is True -> [B, ...]. A padded slot adds an exact
     zero whatever finite values it holds, so the sum is that of the real slots alone."""
     return torch.where(mask.view(mask.shape + (1,) * (x.dim() - 2)), x, 0).sum(1)
+
+
+class Packing:
+    """N of a batch's B x M view slots (mask bool [B, M], the real ones True), the real ones first in the order of
+    the slots: `n` (a Python int, at least the number of real slots: a batch's "target_count") or, None, all
+    B x M. Holds slot [N] (the flat index of each into B x M), scene [N] (its scene) and real bool [N]; its
+    shapes follow n and the mask's shape alone, so the step stays one graph. `take` packs a slot tensor,
+    `per_scene` sums packed values into their scenes (the padded ones adding an exact zero)."""
+
+    def __init__(self, mask: torch.Tensor, n: int = None):
+        self.scenes, per_scene = mask.shape
+        flat = mask.flatten()
+        self.slot = torch.argsort((~flat).to(torch.uint8), stable=True)[:n]
+        self.scene, self.real = self.slot // per_scene, flat[self.slot]
+
+    def take(self, x: torch.Tensor) -> torch.Tensor:
+        """The packed slots of x [B, M, ...]: [N, ...]."""
+        return x.flatten(0, 1).index_select(0, self.slot)
+
+    def per_scene(self, x: torch.Tensor) -> torch.Tensor:
+        """Sum x [N, ...] (packed slots) over each scene's real slots -> [B, ...] of x's dtype."""
+        real = self.real.view(self.real.shape + (1,) * (x.dim() - 1))
+        return x.new_zeros((self.scenes,) + x.shape[1:]).index_add(0, self.scene, torch.where(real, x, 0))
 
 
 def widened(x: torch.Tensor) -> torch.Tensor:
@@ -168,12 +195,6 @@ class Tower(nn.Module):
     def forward(self, images, v):
         """images float [N, 3, H, W], v [N, vdim] -> features [N, 32, H/4, W/4]."""
         return self.net(torch.cat([images, broadcast(v, images.shape[-1])], dim=1))
-
-    def pooled(self, images, v, mask):
-        """Sum the features of each scene's real views: images [B, M, 3, H, W], v [B, M, vdim], mask bool [B, M]
-        -> [B, 32, H/4, W/4]. Every slot goes through the tower; the padded ones add nothing."""
-        feats = self(images.flatten(0, 1), v.flatten(0, 1))
-        return masked_sum(feats.unflatten(0, mask.shape), mask)
 
 
 class Draw(nn.Module):
@@ -352,16 +373,17 @@ def gaussian_kl(qm, qs, pm, ps):
     return torch.log(ps / qs) + (qs.square() + (qm - pm).square()) / (2 * ps.square()) - 0.5
 
 
-def reconstruction(images, truth, mask, pixel_variance) -> dict:
-    """Per-scene reconstruction terms of rendered target slots: images and truth [B, M, 3, H, W] in [0, 1], mask
-    bool [B, M] (the real targets). Returns {"nll": -log N(truth; images, pixel_variance) summed over each scene's
-    real targets, pixels and channels (nats), "sq": squared error summed likewise, "pixels": values summed}, each
-    [B], float32 (float64 for float64 inputs)."""
-    sq = (widened(images) - truth).square().flatten(2).sum(2)                  # [B, M]
+def reconstruction(images, truth, packing: Packing, pixel_variance) -> dict:
+    """Per-scene reconstruction terms of rendered target slots: images and truth [N, 3, H, W] in [0, 1], the slots
+    of `packing`. Returns {"nll": -log N(truth; images, pixel_variance) summed over each scene's real targets,
+    pixels and channels (nats), "sq": squared error summed likewise, "pixels": values summed}, each [B], float32
+    (float64 for float64 inputs)."""
+    sq = (widened(images) - truth).square().flatten(1).sum(1)                  # [N]
     var = torch.as_tensor(pixel_variance, dtype=sq.dtype, device=sq.device)
-    per_view = images[0, 0].numel()
+    per_view = images[0].numel()
     nll = gaussian_nll(sq, per_view, var)
-    return {"nll": masked_sum(nll, mask), "sq": masked_sum(sq, mask), "pixels": mask.sum(1).to(sq.dtype) * per_view}
+    return {"nll": packing.per_scene(nll), "sq": packing.per_scene(sq),
+            "pixels": packing.per_scene(torch.full_like(sq, per_view))}
 
 
 def gaussian_nll(sq, values, pixel_variance):

@@ -9,8 +9,11 @@
     compile_sampling(compile_fn)        route the sampling through a compiler (torch.compile)
 
 A batch holds the keys of data.SceneViews, batched: context_frames uint8 [B, K, H, W, 3],
-context_viewpoints [B, K, D], context_mask bool [B, K], and the same for the targets ([B, T]). Every model
-computes every slot and weights the padded ones 0 (blocks.masked_sum): its shapes follow the batch's shapes alone.
+context_viewpoints [B, K, D], context_mask bool [B, K], and the same for the targets ([B, T]); and, where
+every batch holds the same numbers of real views (training: data.CollateViews), "context_count" and
+"target_count", those numbers (ints). A model computes that many packed context and target slots, the real
+ones first (blocks.Packing; all B x K and B x T without them), the padded ones weighing 0: its shapes follow
+the batch's shapes and counts alone. (ar computes its whole window: see ar.py.)
 """
 
 from abc import ABC, abstractmethod
@@ -19,7 +22,7 @@ import torch
 from torch import nn
 
 from ..config import ModelConfig
-from .blocks import Tower, all_true, encoded_viewpoint_dim, full_precision, view_slots
+from .blocks import Packing, Tower, all_true, encoded_viewpoint_dim, full_precision, view_slots
 
 
 class SceneModel(nn.Module, ABC):
@@ -96,15 +99,31 @@ class TowerModel(SceneModel):
         self.context_tower = Tower(self.vdim)
         self.target_tower = Tower(self.vdim)
 
-    def represent(self, frames, viewpoints, mask):
-        """Context representation r: float [B, 32, H/4, W/4] summed over the views where mask [B, K] is True."""
-        return self.context_tower.pooled(*view_slots(frames, viewpoints, self.cfg, self.dtype), mask)
+    def packed_views(self, frames, viewpoints, mask, count: int = None) -> tuple:
+        """`count` of a batch's view slots (frames uint8 [B, M, H, W, 3], viewpoints [B, M, D], mask bool [B, M]),
+        packed (blocks.Packing: at least the real ones; None: all B x M): (images [N, 3, H, W] in [0, 1],
+        encoded viewpoints [N, vdim], the Packing)."""
+        packing = Packing(mask, count)
+        images, v = view_slots(packing.take(frames), packing.take(viewpoints), self.cfg, self.dtype)
+        return images, v, packing
+
+    def represent(self, frames, viewpoints, mask, count: int = None):
+        """Context representation r: float [B, 32, H/4, W/4], the tower's features summed over the views where
+        mask [B, K] is True, `count` slots computed (packed_views)."""
+        images, v, packing = self.packed_views(frames, viewpoints, mask, count)
+        return packing.per_scene(self.context_tower(images, v))
+
+    def batch_context(self, batch: dict):
+        """r of a batch's context, its "context_count" slots computed (else all B x K)."""
+        return self.represent(batch["context_frames"], batch["context_viewpoints"], batch["context_mask"],
+                              batch.get("context_count"))
 
     def target_slots(self, batch: dict) -> tuple:
-        """The target slots of a batch: (images [B, T, 3, H, W] in [0, 1], encoded viewpoints [B, T, vdim], mask bool
-        [B, T] of the real ones), made once for both the posterior and the reconstruction."""
-        images, v = view_slots(batch["target_frames"], batch["target_viewpoints"], self.cfg, self.dtype)
-        return images, v, batch["target_mask"]
+        """The batch's target slots, packed (packed_views: its "target_count" of them, else all B x T): (images
+        [N, 3, H, W] in [0, 1], encoded viewpoints [N, vdim], the Packing), made once for both the posterior and
+        the reconstruction."""
+        return self.packed_views(batch["target_frames"], batch["target_viewpoints"], batch["target_mask"],
+                                 batch.get("target_count"))
 
     def context_of(self, context_frames, context_viewpoints, context_mask=None):
         """r of a sample call's context (context_mask None: every view is real)."""

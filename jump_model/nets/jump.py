@@ -6,8 +6,9 @@
     loss = KL(q(z | r, targets) || p(z | r)) - sum_i log N(f_i; f_hat_i, pixel_variance)
 
 A batch may mix scenes with 1..K context views and 1..T target views: `context_mask` [B, K] and
-`target_mask` [B, T] mark the real ones; every slot is rendered and the padded ones weigh 0. The blocks are in
-blocks.py, the interface in interface.py.
+`target_mask` [B, T] mark the real ones. The slots are packed (the batch's "context_count" and "target_count"
+of them, else all; blocks.Packing), the padded ones weighing 0, and each packed target is rendered from its
+scene's z. The blocks are in blocks.py, the interface in interface.py.
 """
 
 import torch
@@ -42,15 +43,17 @@ class JUMP(TowerModel):
         """Run the posterior on a batch whose target_slots are `targets`: returns (z [B, nt*ni_z, S, S] drawn from
         q, kl float32 [B]). The target encoding is summed over the real targets, like r over the context: a scene
         with more targets gives the posterior a larger sum, as in the paper."""
-        r = self.represent(batch["context_frames"], batch["context_viewpoints"], batch["context_mask"])
-        return self.latents(r, self.target_tower.pooled(*targets), noise)
+        r = self.batch_context(batch)
+        images, v, packing = targets
+        return self.latents(r, packing.per_scene(self.target_tower(images, v)), noise)
 
     def terms(self, batch: dict, pixel_variance) -> dict:
-        """Per-scene loss terms (SceneModel): z from the posterior, every target slot rendered from its scene's z
-        (the padded ones weighing 0)."""
-        truth, v, mask = targets = self.target_slots(batch)
+        """Per-scene loss terms (SceneModel): z from the posterior, each packed target slot rendered from its
+        scene's z (the padded ones weighing 0)."""
+        truth, v, packing = targets = self.target_slots(batch)
         z, kl = self.posterior_kl(batch, targets)
-        return {"kl": kl, **reconstruction(self.renderer(z, v), truth, mask, pixel_variance)}
+        images = self.renderer(z.index_select(0, packing.scene), v[:, None])[:, 0]
+        return {"kl": kl, **reconstruction(images, truth, packing, pixel_variance)}
 
     def kl(self, batch: dict, noise: bool = True):
         """KL(q(z | context, targets) || p(z | context)) float32 [B] in nats, in float32 whatever the autocast: one

@@ -22,8 +22,8 @@ from scene_shards.common import UserError
 from ..config import RunConfig
 from ..data import StepSampler, loader_workers, make_loader, open_split, open_test_split, to_device, training_examples
 from ..nets import make_model
-from ..run_folder import (build_model, has_checkpoint, load_checkpoint, load_optimizer, require_run_folder,
-                          save_checkpoint, write_config)
+from ..run_folder import (build_model, has_checkpoint, load_checkpoint, load_optimizer, load_scaler,
+                          require_run_folder, save_checkpoint, write_config)
 from ..runtime import Precision, apply_precision, capabilities, choose_precision, compiled, derived_seed, resolve_device
 from ..sample import render_scene
 from ..schedules import parse_schedule, pixel_variance
@@ -102,8 +102,9 @@ def prepare_run(out: Path, resume: bool):
 def open_session(cfg: RunConfig, out: Path, resume: bool, on_note=None) -> Session:
     """Set up a training call: the device and process group, the precision, the run folder (config.json written by
     rank 0, with the precision's record), the data, the model and its optimisation (from the checkpoint when
-    resuming), the loader and the log; then rank 0 says the precision (and how ranks share GPUs, if they must)
-    through on_note(line). UserError on bad input, before anything is written or said."""
+    resuming, the fp16 loss scale included), the loader and the log; then rank 0 says the precision (how ranks
+    share GPUs, if they must, and when an fp16 resume finds no loss scale to continue) through on_note(line).
+    UserError on bad input, before anything is written or said."""
     rank, world, device, sharing = distributed_setup(resolve_device(cfg.device))
     ckpt = prepare_run(out, resume)
     cfg.validate()
@@ -123,13 +124,15 @@ def open_session(cfg: RunConfig, out: Path, resume: bool, on_note=None) -> Sessi
     if cfg.compile:   # one graph (fullgraph) alone; DDP's optimiser splits its graph at the gradient buckets
         step_fn = compiled(step_fn, device, fullgraph=step_fn is model)
     optimisation = Optimisation(model, step_fn, cfg, precision, device)
+    scale_note = None
     if ckpt is not None:
         load_optimizer(optimisation.optimizer, ckpt)
+        scale_note = load_scaler(optimisation.scaler, ckpt)
     loader = make_loader(examples, StepSampler(start, cfg.batch_size, rank, world), cfg.batch_size,
                          loader_workers(cfg.workers, device), device)
     log = MetricsLog(out, rank == 0)
     log.drop_after(start)
-    for line in (sharing, precision.line) if rank == 0 and on_note is not None else ():
+    for line in (sharing, precision.line, scale_note) if rank == 0 and on_note is not None else ():
         if line:
             on_note(line)
     return Session(cfg, out, rank, world, device, start, None if ckpt is None else start, model, optimisation,
@@ -225,7 +228,7 @@ def train(cfg: RunConfig, out, resume: bool = False, on_progress=None, on_note=N
                 if s.rank == 0 and (step % cfg.checkpoint_every == 0 or step == cfg.steps or interrupted):
                     if not (torch.isfinite(window.sums).all() and parameters_finite(s.model)):
                         raise diverged("the loss or the weights", step, s)
-                    save_checkpoint(s.out, s.model, s.optimisation.optimizer, step, cfg)
+                    save_checkpoint(s.out, s.model, s.optimisation.optimizer, step, cfg, s.optimisation.scaler)
                     s.saved = step
                 # ---- sample pictures
                 if s.rank == 0 and step % cfg.sample_every == 0:
