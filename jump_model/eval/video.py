@@ -39,8 +39,10 @@ def video_context(study) -> int:
 def note_context_beyond_training(runs, context: int) -> None:
     """Warn (a Note, once per eval) about the runs that trained on fewer context views than `context`: their
     representation is a sum over the context views, so more views than they ever saw put it out of the range
-    they learnt (docs/reproduce.md, "The metrics"). ar reads its context frame by frame and is left out."""
-    fewer = [f"{run.path} ({run.cfg.context})" for run in runs if run.kind != "ar" and run.cfg.context < context]
+    they learnt (docs/reproduce.md, "The metrics"). ar reads its context frame by frame and is left out, and so
+    is a run without a training config (a hand-built model)."""
+    fewer = [f"{run.path} ({run.cfg.context})" for run in runs
+             if run.cfg is not None and run.kind != "ar" and run.cfg.context < context]
     if fewer:
         warnings.warn(Note(f"--context-frames {context} gives more context views than these runs trained on (at most "
                            f"--context): {', '.join(fewer)}; give --context-frames at most that, or train with "
