@@ -43,11 +43,11 @@ RECIPES = {r.name: r for r in (
     Recipe("salesman-32", MODEL, "JUMP, salesman 32x32", "salesman-32",
            train=("--preset", "tiny", "--steps", "60000", "--pixel-variance", "0.5:0.1@10000", "--device", "cpu",
                   "--workers", "0"),
-           eval=("--metric", "story", "--scenes", "200"), probe="probe-salesman-32"),
+           eval=("--metric", "story", "--scenes", "200", "--context-frames", "3"), probe="probe-salesman-32"),
     Recipe("color_reaction-32", MODEL, "JUMP, color_reaction 32x32", "color_reaction-32",
            train=("--preset", "tiny", "--steps", "60000", "--pixel-variance", "0.5:0.1@10000", "--device", "cpu",
                   "--workers", "0"),
-           eval=("--metric", "story", "--scenes", "200"), probe="probe-color_reaction-32"),
+           eval=("--metric", "story", "--scenes", "200", "--context-frames", "3"), probe="probe-color_reaction-32"),
 )}
 
 
