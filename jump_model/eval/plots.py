@@ -4,6 +4,7 @@ written under each view. matplotlib loads only when the bar plot is drawn. Each 
 given; the report gives temporary names of one scene_shards.files.FileGroup, so the report and its pictures
 appear together or not at all."""
 
+import math
 from pathlib import Path
 
 import numpy as np
@@ -20,6 +21,7 @@ from .registry import metric_class
 
 TITLE_H, BLOCK_GAP, PICTURE_SCALE, CAPTION_H = 16, 12, 3, 14
 STORY_COLUMNS = 8          # frames of a video shown in the story picture: the last context frame and 7 later ones
+PLOT_WIDTH = 20.0         # inches: the bar plot's panels wrap into rows this wide
 BAR_MODELS = MODEL_KINDS + (names.TRUTH, names.RANDOM)   # a bar's colour follows its model's place here
 
 
@@ -38,12 +40,17 @@ def plot_figures(results: list, out) -> None:
     panels = [(r, f) for r in results for f in metric_class(r[names.METRIC]).figures
               if any(f in e for e in r[names.RUNS])]
     curves = [r for r in results if any(names.NELBO_CURVE in e for e in r[names.RUNS])]
-    width = 1.3 * max(len(r[names.RUNS]) for r, _ in panels)
-    fig, axes = plt.subplots(1, len(panels) + len(curves), figsize=(2.2 + width * len(panels) + 4 * len(curves),
-                                                                    3.6), squeeze=False)
-    for ax, result in zip(axes[0][len(panels):], curves):
+    panel_width = max(3.0, 1.0 + 0.9 * max(len(r[names.RUNS]) for r, _ in panels))   # inches
+    count = len(panels) + len(curves)
+    columns = max(1, min(count, int(PLOT_WIDTH // panel_width)))                # wrapped into rows of this many
+    rows = math.ceil(count / columns)
+    fig, grid = plt.subplots(rows, columns, figsize=(panel_width * columns, 3.6 * rows), squeeze=False)
+    axes = list(grid.flat)
+    for ax in axes[count:]:
+        ax.axis("off")
+    for ax, result in zip(axes[len(panels):], curves):
         plot_nelbo_curve(ax, result)
-    for ax, (result, name) in zip(axes[0], panels):
+    for ax, (result, name) in zip(axes, panels):
         entries = [e for e in result[names.RUNS] if name in e         # each run's own figures, no repeats
                    and not (names.REFERENCE in e and name in names.REFERENCE_FIGURES)]
         values = np.array([e[name] for e in entries])
