@@ -20,6 +20,7 @@ DATASETS = {
                     "--seed", "0"),
     "color_reaction-32": ("narratives", "--story", "color_reaction", "--size", "32", "--n", "20000",
                           "--test-n", "1000", "--seed", "0"),
+    "dice-32": ("dice", "--size", "32", "--views", "10", "--n", "4000", "--test-n", "400", "--seed", "0"),
 }
 
 
@@ -40,6 +41,7 @@ class Recipe:
 RECIPES = {r.name: r for r in (
     Recipe("probe-salesman-32", PROBE, "shape probe of salesman 32x32", "salesman-32"),
     Recipe("probe-color_reaction-32", PROBE, "shape probe of color_reaction 32x32", "color_reaction-32"),
+    Recipe("probe-dice-32", PROBE, "digit probe of the dice room 32x32", "dice-32", train=("--steps", "4000")),
     Recipe("salesman-32", MODEL, "JUMP, salesman 32x32", "salesman-32",
            train=("--preset", "tiny", "--steps", "60000", "--pixel-variance", "0.5:0.1@10000", "--device", "cpu",
                   "--workers", "0"),
@@ -48,6 +50,9 @@ RECIPES = {r.name: r for r in (
            train=("--preset", "tiny", "--steps", "60000", "--pixel-variance", "0.5:0.1@10000", "--device", "cpu",
                   "--workers", "0"),
            eval=("--metric", "story", "--scenes", "200", "--context-frames", "3"), probe="probe-color_reaction-32"),
+    Recipe("dice-32", MODEL, "JUMP, dice room 32x32", "dice-32",
+           train=("--preset", "tiny", "--workers", "0"),
+           eval=("--metric", "digit-agreement"), probe="probe-dice-32"),
 )}
 
 
