@@ -1,11 +1,13 @@
 """Tiny datasets for the model tests: a square moving across a 16x16 (or 32x32) frame, time or camera viewpoints."""
 
+import json
 import os
 import sys
 
 import numpy as np
 
 from jump_model.config import DataFacts, new_run_config
+from jump_model.run_folder import plan_run
 from scene_shards import GeneratorSpec, generate_dataset
 
 
@@ -51,6 +53,26 @@ def facts(viewpoint_kind="time", size=16, views=6, generator="test") -> DataFact
 def model_config(viewpoint_kind="time", model="jump", preset="tiny", size=16, views=6, **options):
     """Return the ModelConfig of `preset` and `model` for frames of size x size and `views` views per scene."""
     return new_run_config(facts(viewpoint_kind, size, views), preset, model=model, **options).model
+
+
+FAST = dict(batch_size=4, log_every=1, eval_every=6, sample_every=6, checkpoint_every=3, eval_scenes=4,
+            workers=0)   # a training run's settings in the model tests: every line logged, often saved
+
+
+def fast_config(data, steps, **changes):
+    """Return the RunConfig of a new tiny run of `steps` steps on the dataset in `data`, FAST's settings and
+    `changes` applied."""
+    return plan_run(data, preset="tiny", steps=steps, **dict(FAST, **changes))
+
+
+def resumed_config(data, run, **changes):
+    """Return the RunConfig that resumes run folder `run` on the data in `data` with `changes` (e.g. steps)."""
+    return plan_run(data, run, resume=True, **changes)
+
+
+def logged_losses(run) -> list:
+    """Return the `loss` of every line of a run folder's metrics.jsonl."""
+    return [json.loads(line)["loss"] for line in (run / "metrics.jsonl").read_text().splitlines()]
 
 
 def exit_without_teardown() -> None:
