@@ -26,6 +26,7 @@ import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
 from jump_model.data import open_split  # noqa: E402
+from jump_model.eval.sampling import scene_batch  # noqa: E402
 from jump_model.nets.blocks import frames_to_images  # noqa: E402
 from jump_model.run_folder import load_run  # noqa: E402
 
@@ -39,12 +40,10 @@ def indices(text: str) -> list:
 def rendered_video(model, frames, viewpoints, context: list, targets: list) -> tuple:
     """The posterior's mean latent of one video given `context` and `targets` (frame indices), rendered at every
     frame: returns (images float [V, 3, H, W] in [0, 1], KL in nats)."""
-    f, v = torch.as_tensor(np.asarray(frames)), torch.as_tensor(np.asarray(viewpoints), dtype=torch.float32)
-    one = lambda picks: torch.ones(1, len(picks), dtype=torch.bool)
-    batch = {"context_frames": f[context][None], "context_viewpoints": v[context][None], "context_mask": one(context),
-             "target_frames": f[targets][None], "target_viewpoints": v[targets][None], "target_mask": one(targets)}
+    frames, viewpoints = np.asarray(frames), np.asarray(viewpoints, dtype=np.float32)
+    batch = scene_batch(frames, viewpoints, context, targets, 1, torch.device("cpu"))
     z, kl = model.posterior_kl(batch, model.target_slots(batch), noise=False)
-    return model.render(z, v[None])[0], float(kl[0])
+    return model.render(z, torch.as_tensor(viewpoints)[None])[0], float(kl[0])
 
 
 def change(video) -> float:

@@ -2,7 +2,7 @@
 
     encode_viewpoints   raw viewpoints -> model features (time: t / (V-1); camera: GQN's 7-vector)
     frames_to_images    uint8 frames [..., H, W, 3] -> float images [..., 3, H, W] in [0, 1] (the one conversion)
-    view_slots          every view slot of a batch as model input (images and encoded viewpoints), no gathering
+    view_slots          view slots as model input (images and encoded viewpoints)
     masked_sum          a sum over view slots weighted by their mask: the real views alone count
     Packing             N of a batch's view slots, the real ones first, with the scene of each: N fixed by the
                         batch ("context_count", "target_count": the same in every training batch), else all
