@@ -20,7 +20,8 @@ from model_scenes import facts, make_square_dataset
 from scene_shards import open_dataset
 from scene_shards.common import Note, UserError
 from test_baselines import B, T, scene_batch, small_model
-from test_model_training import FAST, jumpdata, one_line_error
+from model_scenes import FAST
+from test_model_training import jumpdata, one_line_error
 
 
 pytestmark = pytest.mark.usefixtures("one_thread")   # conftest.py

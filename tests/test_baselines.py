@@ -13,7 +13,8 @@ from jump_model.run_folder import load_checkpoint, load_run, plan_run
 from jump_model.training import train
 from model_scenes import facts, make_square_dataset, model_config
 from scene_shards.common import UserError
-from test_model_training import FAST, jumpdata, one_line_error
+from model_scenes import FAST
+from test_model_training import jumpdata, one_line_error
 
 B, K, T, SIZE = 3, 3, 2, 8
 SMALL = dict(nt=2, nf_to_hidden=16, nf_enc=16, nf_to_obs=16, nf_dec=16)   # the tiny preset, narrower

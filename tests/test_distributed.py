@@ -11,7 +11,7 @@ import torch.multiprocessing as mp
 
 from jump_model.training import train
 from model_scenes import exit_without_teardown, make_square_dataset
-from test_model_training import config
+from model_scenes import fast_config as config
 
 
 def _interrupted_worker(rank, world, port, data, out):
