@@ -87,7 +87,8 @@ def train(folder, out, resume, **opts):
     if result.interrupted:
         click.echo(f"interrupted at step {result.step}; checkpoint saved in {out} (continue with --resume)", err=True)
         sys.exit(130)
-    click.echo(f"trained {result.step} steps; run folder {out}")
+    if writes:   # one line per run, not one per rank
+        click.echo(f"trained {result.step} steps; run folder {out}")
 
 
 @click.command(context_settings=CONTEXT)
