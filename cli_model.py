@@ -49,6 +49,9 @@ def one_source(given: bool, pretrained, what: str) -> None:
                    "the preset's; badj: 1; ar: every frame after the context].")
 @click.option("--free-bits", type=real(0, 1000), default=None,
               help="ar: the KL of each predicted frame counts at least this many nats in the loss [default: 2.0].")
+@click.option("--posterior-reads-prior", is_flag=True, default=None,
+              help="jump: each posterior DRAW step also reads the prior's state, as in convolutional DRAW "
+                   "(docs/model.md) [default: off].")
 @click.option("--lr", type=real(0, 1, least_open=True), default=None,
               help="Adam learning rate [default: the preset's].")
 @click.option("--pixel-variance", default=None,

@@ -63,6 +63,9 @@ class ModelConfig:
     lstm_kernel: int = 5           # kernel of the ConvLSTM gate convolution and the latent heads
     latent_std_init: float = 0.05  # std of prior and posterior at initialisation (small: z carries r's content early)
     free_bits: float = 0.0         # ar: nats of KL per predicted frame the loss counts at least (0 for the others)
+    posterior_reads_prior: bool = False   # jump: each posterior DRAW step's gates also read the prior chain's
+                                   # state of that step, as convolutional DRAW's encoder reads its decoder's
+                                   # (docs/model.md, "The model"); a run made before the key: False
     kind_names: int = KIND_NAMES   # which names the kinds had when the run was made (run_folder.read_config)
     # read from the data (DataFacts)
     image_size: int = 64
@@ -100,6 +103,10 @@ class ModelConfig:
         if not (0 <= self.free_bits < math.inf) or (self.free_bits and self.kind != "ar"):
             raise UserError(f"free-bits must be 0 or more and is for --model ar only, got {self.free_bits} "
                             f"(model {self.kind})")
+        if self.posterior_reads_prior is not False and (self.posterior_reads_prior is not True
+                                                         or self.kind != "jump"):
+            raise UserError(f"posterior-reads-prior is a true/false setting for --model jump only, got "
+                            f"{self.posterior_reads_prior!r} (model {self.kind})")
         if self.kind_names != KIND_NAMES:
             raise UserError(f"kind-names must be {KIND_NAMES}, got {self.kind_names}")
         for name in ("nt", "nf_to_hidden", "nf_enc", "nf_to_obs", "nf_dec", "ni_z", "stride_to_hidden",

@@ -90,9 +90,10 @@ def test_kl_is_non_negative_and_zero_when_the_posterior_is_the_prior():
     assert torch.allclose(kl, torch.zeros(B), atol=1e-4)
 
 
-def test_overfits_one_batch():
+@pytest.mark.parametrize("reads_prior", [False, True])
+def test_overfits_one_batch(reads_prior):
     torch.manual_seed(0)
-    model = JUMP(tiny_config("time"))
+    model = JUMP(model_config("time", posterior_reads_prior=reads_prior))
     batch = random_batch("time")
     batch["target_frames"] = batch["target_frames"] // 64 * 64   # a learnable, fixed picture
     opt = torch.optim.Adam(model.parameters(), lr=3e-3)

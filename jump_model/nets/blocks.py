@@ -168,12 +168,15 @@ class ConvLSTMRollout:
         self.weight = gates.weight[:, n:]                        # columns of [x_t, h]
         self.h = self.c = None
 
-    def step(self, x=None):
+    def step(self, x=None, extra=None):
         """Advance one step with x [N, C, S, S], the rest of this step's input (None at the first step, where it
-        is zero). Returns h [N, hidden, S, S]."""
+        is zero), and `extra` (None: nothing) added to the gate pre-activations [N, 4*hidden, S, S]. Returns h
+        [N, hidden, S, S]."""
         gates = self.fixed_gates
         if self.h is not None:
             gates = gates + F.conv2d(torch.cat([x, self.h], dim=1), self.weight, padding=self.padding)
+        if extra is not None:
+            gates = gates + extra
         self.h, self.c = lstm_update(gates, self.c)
         return self.h
 
@@ -198,14 +201,21 @@ class Tower(nn.Module):
 
 
 class Draw(nn.Module):
-    """One convolutional-DRAW latent chain (prior or posterior): nt ConvLSTM steps, each emitting N(mu, sigma)."""
+    """One convolutional-DRAW latent chain (prior or posterior): nt ConvLSTM steps, each emitting N(mu, sigma).
 
-    def __init__(self, cfg: ModelConfig, in_channels: int):
+    `reads_prior` (a posterior): each step's gates also read the prior chain's state of the same step through
+    `read_prior`, a convolution that starts at zero (so the chain starts as one that does not read it)."""
+
+    def __init__(self, cfg: ModelConfig, in_channels: int, reads_prior: bool = False):
         super().__init__()
         k = cfg.lstm_kernel
         self.to_hidden = nn.Conv2d(in_channels, cfg.nf_enc, cfg.stride_to_hidden, stride=cfg.stride_to_hidden)
         self.cell = ConvLSTMCell(cfg.nf_enc + cfg.ni_z, cfg.nf_to_hidden, k)
         self.head = latent_head(cfg)
+        self.read_prior = None
+        if reads_prior:
+            self.read_prior = nn.Conv2d(cfg.nf_to_hidden, 4 * cfg.nf_to_hidden, k, padding=k // 2, bias=False)
+            nn.init.zeros_(self.read_prior.weight)
 
     def start(self, features):
         """Map the conditioning features [B, C, H/4, W/4] to the LSTM input and zero state.
@@ -226,10 +236,12 @@ class Draw(nn.Module):
         [to_hidden(features), z_prev], the first part fixed. Step it with `next`."""
         return self.cell.rollout(self.to_hidden(features))
 
-    def next(self, run: ConvLSTMRollout, z_prev=None) -> tuple:
-        """One DRAW step of a roll-out given the previous z (None: zeros, the first step): returns (mean, std),
-        float32 [B, ni_z, S, S] each."""
-        return head_gaussian(self.head, run.step(z_prev))
+    def next(self, run: ConvLSTMRollout, z_prev=None, prior_state=None) -> tuple:
+        """One DRAW step of a roll-out given the previous z (None: zeros, the first step) and, for a chain that
+        reads the prior, the prior's state h of this step [B, nf_to_hidden, S, S]: returns (mean, std), float32
+        [B, ni_z, S, S] each."""
+        extra = None if self.read_prior is None else self.read_prior(prior_state)
+        return head_gaussian(self.head, run.step(z_prev, extra))
 
 
 def latent_head(cfg: ModelConfig) -> nn.Conv2d:
@@ -351,7 +363,8 @@ def add_kl(total, step_kl):
 def draw_latents(prior: Draw, posterior: Draw, nt: int, prior_input, posterior_input=None, noise: bool = True):
     """The DRAW roll-out: nt steps of the prior chain, and given `posterior_input` the posterior chain beside it.
 
-    Both chains read the previous step's z. Without `posterior_input`: z ~ p (sampling), kl is None. With it:
+    Both chains read the previous step's z; a posterior built with reads_prior also reads the prior's state of
+    the same step. Without `posterior_input`: z ~ p (sampling), kl is None. With it:
     z ~ q (reparameterised) and kl float32 [N], the sum over steps and elements of KL(q || p) in nats.
     noise=False follows the chosen chain's means instead of drawing (a deterministic path, for exact checks).
     prior_input [N, C, H/4, W/4], posterior_input [N, C', H/4, W/4]. Returns (z [N, nt*ni_z, S, S], kl).
@@ -361,7 +374,7 @@ def draw_latents(prior: Draw, posterior: Draw, nt: int, prior_input, posterior_i
     z, zs, kl = None, [], None
     for _ in range(nt):
         p = prior.next(p_run, z)
-        z, step_kl = latent_step(p, None if q_run is None else posterior.next(q_run, z), noise,
+        z, step_kl = latent_step(p, None if q_run is None else posterior.next(q_run, z, p_run.h), noise,
                                  p_run.fixed_gates.dtype)
         kl = add_kl(kl, step_kl)
         zs.append(z)

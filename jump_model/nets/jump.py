@@ -26,7 +26,7 @@ class JUMP(TowerModel):
     def __init__(self, cfg: ModelConfig):
         super().__init__(cfg)
         self.prior = Draw(cfg, TOWER_CHANNELS)
-        self.posterior = Draw(cfg, 2 * TOWER_CHANNELS)
+        self.posterior = Draw(cfg, 2 * TOWER_CHANNELS, reads_prior=cfg.posterior_reads_prior)
         self.renderer = Renderer(cfg, self.vdim, state_size(cfg))
 
     def latents(self, r, e=None, noise: bool = True):
