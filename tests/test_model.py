@@ -8,7 +8,8 @@ import torch
 
 from jump_model.config import RunConfig, default_preset, new_run_config
 from jump_model.nets import JUMP
-from jump_model.nets.blocks import encode_viewpoints, gaussian_kl
+from jump_model.nets.blocks import encode_viewpoints
+from jump_model.nets.draw import gaussian_kl
 from jump_model.schedules import parse_schedule, pixel_variance
 from model_scenes import facts, model_config
 from scene_shards.common import UserError
@@ -185,7 +186,7 @@ def test_the_default_preset_follows_the_generator():
 def test_the_latent_heads_and_the_kl_stay_float32_under_bf16_autocast():
     # the case: posterior and prior means that differ a little, a small std; bf16 heads rounded the
     # means to 2^-8 of their size, which a std of 0.05 turns into nats of KL
-    from jump_model.nets.blocks import head_gaussian, latent_head, latent_step
+    from jump_model.nets.draw import head_gaussian, latent_head, latent_step
     torch.manual_seed(0)
     cfg = tiny_config("camera")
     heads = [latent_head(cfg), latent_head(cfg)]

@@ -6,7 +6,8 @@ import torch
 import torch.nn.functional as F
 
 from jump_model.nets import JUMP
-from jump_model.nets.blocks import ConvLSTMCell, broadcast, gaussian_kl
+from jump_model.nets.blocks import ConvLSTMCell, broadcast
+from jump_model.nets.draw import gaussian_kl
 from model_scenes import model_config
 
 

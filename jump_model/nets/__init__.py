@@ -1,6 +1,6 @@
-"""The networks: the blocks (blocks.py), the interface every model implements (interface.py), JUMP (jump.py)
-and the baselines (baselines.py: gqn, factored, badj; ar.py: ar). `make_model` is the one place a kind's name
-(config.MODEL_KINDS) meets its class.
+"""The networks: the blocks (blocks.py), the DRAW latent chain (draw.py), the interface every model implements
+(interface.py), JUMP (jump.py) and the baselines (baselines.py: gqn, factored, badj; ar.py: ar). `make_model` is
+the one place a kind's name (config.MODEL_KINDS) meets its class.
 """
 
 from ..config import MODEL_KINDS, ModelConfig

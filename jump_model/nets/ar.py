@@ -18,9 +18,9 @@ from torch import nn
 from scene_shards.common import UserError
 
 from ..config import ModelConfig
-from .blocks import (TOWER_CHANNELS, ConvLSTMCell, Draw, Packing, Renderer, Tower, all_true, encode_viewpoints,
-                     encoded_viewpoint_dim, frames_to_images, latent_step, masked_sum, reconstruction, state_size,
-                     view_slots)
+from .blocks import (TOWER_CHANNELS, ConvLSTMCell, Packing, Renderer, Tower, all_true, encode_viewpoints,
+                     encoded_viewpoint_dim, frames_to_images, masked_sum, reconstruction, state_size, view_slots)
+from .draw import Draw, latent_step
 from .interface import SceneModel
 
 

@@ -20,9 +20,9 @@ import torch
 from torch import nn
 
 from ..config import ModelConfig
-from .blocks import (TOWER_CHANNELS, ConvLSTMCell, Draw, Renderer, add_kl, broadcast, draw_latents, encode_viewpoints,
-                     full_precision, head_gaussian, latent_head, latent_step, reconstruction, state_size,
-                     widened)
+from .blocks import (TOWER_CHANNELS, ConvLSTMCell, Renderer, broadcast, encode_viewpoints, full_precision,
+                     reconstruction, state_size, widened)
+from .draw import Draw, add_kl, draw_latents, head_gaussian, latent_head, latent_step
 from .interface import TowerModel
 
 

@@ -8,14 +8,15 @@
 A batch may mix scenes with 1..K context views and 1..T target views: `context_mask` [B, K] and
 `target_mask` [B, T] mark the real ones. The slots are packed (the batch's "context_count" and "target_count"
 of them, else all; blocks.Packing), the padded ones weighing 0, and each packed target is rendered from its
-scene's z. The blocks are in blocks.py, the interface in interface.py.
+scene's z. The blocks are in blocks.py, the DRAW chain in draw.py,
+the interface in interface.py.
 """
 
 import torch
 
 from ..config import ModelConfig
-from .blocks import TOWER_CHANNELS, Draw, Renderer, draw_latents, encode_viewpoints, full_precision, reconstruction, \
-    state_size
+from .blocks import TOWER_CHANNELS, Renderer, encode_viewpoints, full_precision, reconstruction, state_size
+from .draw import Draw, draw_latents
 from .interface import TowerModel
 
 
