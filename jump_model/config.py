@@ -103,10 +103,8 @@ class ModelConfig:
         if not (0 <= self.free_bits < math.inf) or (self.free_bits and self.kind != "ar"):
             raise UserError(f"free-bits must be 0 or more and is for --model ar only, got {self.free_bits} "
                             f"(model {self.kind})")
-        if self.posterior_reads_prior is not False and (self.posterior_reads_prior is not True
-                                                         or self.kind != "jump"):
-            raise UserError(f"posterior-reads-prior is a true/false setting for --model jump only, got "
-                            f"{self.posterior_reads_prior!r} (model {self.kind})")
+        if self.posterior_reads_prior and self.kind != "jump":   # its type: checked_values, as every key's
+            raise UserError(f"posterior-reads-prior is for --model jump only (model {self.kind})")
         if self.kind_names != KIND_NAMES:
             raise UserError(f"kind-names must be {KIND_NAMES}, got {self.kind_names}")
         for name in ("nt", "nf_to_hidden", "nf_enc", "nf_to_obs", "nf_dec", "ni_z", "stride_to_hidden",
