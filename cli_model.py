@@ -37,7 +37,7 @@ def one_source(given: bool, pretrained, what: str) -> None:
               help="jump, or a baseline: gqn (Eslami et al. 2018), factored (JUMP with a latent per view), badj, ar "
                    "(docs/model.md) [default: jump; --resume: the run's].")
 @click.option("--preset", default=None,
-              help="salesman, dice or tiny (docs/model.md) [default: dice for a dice dataset, else salesman].")
+              help="salesman, dice, tiny or small (docs/model.md) [default: dice for a dice dataset, else salesman].")
 @click.option("--steps", type=count(1, MAX_STEPS), default=None,
               help=f"Training steps, at most {MAX_STEPS:,} [default: the preset's; --resume: the run's].")
 @click.option("--batch-size", type=count(1, MAX_BATCH), default=None,

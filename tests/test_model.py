@@ -147,6 +147,20 @@ def test_presets_follow_appendix_b():
         new_run_config(facts(), "huge")
 
 
+@pytest.mark.parametrize("preset, reaches", [("tiny", False), ("small", True)])
+def test_small_renders_every_pixel_from_the_whole_latent_grid(preset, reaches):
+    """tiny's renderer cell reads z within 2 cells of it; small's (4 steps of kernel 5) the whole 8x8 grid, so a
+    change of z in one corner cell reaches the pixels of the opposite corner."""
+    torch.manual_seed(0)
+    model = JUMP(model_config(preset=preset, size=32))
+    z = torch.randn(1, model.cfg.nt * model.cfg.ni_z, 8, 8)
+    nudged = z.clone()
+    nudged[..., 0, 0] += 1.0
+    v = torch.zeros(1, 1, 1)
+    far_corner = (model.render(nudged, v) - model.render(z, v))[..., -4:, -4:]
+    assert (far_corner.abs().max() > 0) == reaches
+
+
 @pytest.mark.parametrize("field, value, message", [
     ("lr", math.nan, "lr must be positive"),
     ("lr", math.inf, "lr must be positive"),
