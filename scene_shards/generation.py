@@ -241,6 +241,9 @@ def generate_dataset(spec: GeneratorSpec, out, n: int, test_n: int, seed: int = 
     return manifest
 
 
+SIGNAL_POLL_S = 0.1   # the longest the main thread waits for a pool result before it looks for a Ctrl-C
+
+
 @contextmanager
 def _interrupts_held():
     """Run the block with Ctrl-C (SIGINT) held back: one that comes during it takes effect when it ends (as the
@@ -287,6 +290,10 @@ def _ordered_blocks(tasks, pool, window: int):
         pending.popleft()
         if isinstance(head, AsyncResult):
             in_pool -= 1
+            while not head.ready():
+                # timed: a Ctrl-C that the kernel hands to one of the pool's threads only marks the signal, which
+                # the main thread takes when it next runs Python code; an untimed wait would never let it
+                head.wait(SIGNAL_POLL_S)
             yield head.get()
         else:
             made_here -= 1

@@ -148,6 +148,29 @@ def test_ctrl_c_leaves_only_complete_shards(tmp_path):
     assert on_disk == listed and listed and verify_dataset(out, "toy")[0].endswith("not generated yet")
 
 
+# A Ctrl-C that the kernel hands to a thread other than the main one (Linux may, when the main thread has a signal
+# pending): a helper thread of the generating process sends SIGINT to itself once the main thread waits on the pool.
+OTHER_THREAD_SCRIPT = STUCK_SCRIPT.split("scene_shards.generate_dataset")[0] + """
+import signal, time
+def interrupt_from_here():
+    while not os.path.exists({trigger!r}):
+        time.sleep(0.01)
+    signal.pthread_kill(threading.get_ident(), signal.SIGINT)
+threading.Thread(target=interrupt_from_here, daemon=True).start()
+scene_shards.generate_dataset(spec, {out!r}, workers=2, **{settings!r})
+"""
+
+
+def test_ctrl_c_reaching_another_thread_still_stops_generation(tmp_path):
+    out, trigger = tmp_path / "interrupted", tmp_path / "interrupt-now"
+    proc = start_stuck_generation(out, OTHER_THREAD_SCRIPT.replace("{trigger!r}", repr(str(trigger))),
+                                  stderr=subprocess.PIPE, text=True)
+    trigger.touch()
+    _, err = proc.communicate(timeout=HANG_GUARD_S)
+    assert proc.returncode != 0 and "KeyboardInterrupt" in err
+    assert verify_dataset(out, "toy")[0].endswith("not generated yet")
+
+
 def test_ctrl_c_of_a_generator_command_is_one_line(tmp_path):
     out = tmp_path / "interrupted"
     proc = start_stuck_generation(out, STUCK_CLI_SCRIPT, stderr=subprocess.PIPE, text=True, cwd=ROOT)
