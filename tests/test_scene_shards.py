@@ -73,7 +73,9 @@ def test_same_bytes_for_any_worker_count_and_shard_size(tmp_path):
 # driver makes itself while it waits, up to shard 3); a test can wait for "two shards listed" and then interrupt a
 # job that is still running. {settings} are generate_dataset's keyword arguments (a part too).
 STUCK_SCRIPT = """
-import os, sys, threading
+import os, signal, sys, threading
+signal.signal(signal.SIGINT, signal.default_int_handler)   # Ctrl-C as in a terminal, even when this suite was
+                                                           # started in the background (which ignores SIGINT)
 sys.path.insert(0, {tests!r})
 from toy_generator import toy_spec, make_toy_maker
 import scene_shards
