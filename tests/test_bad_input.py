@@ -20,7 +20,8 @@ import pytest
 import torch
 from conftest import HANG_GUARD_S
 from model_scenes import make_square_dataset
-from test_scene_shards import listed_train_shards, make, start_stuck_generation
+from test_interrupted_generation import listed_train_shards, start_stuck_generation
+from test_scene_shards import make
 from toy_generator import make_toy_maker, toy_spec
 
 from cli import run as cli_run

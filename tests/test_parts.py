@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from conftest import wait_for
 from test_bad_input import assert_one_line, jumpdata
-from test_scene_shards import STUCK_SCRIPT
+from test_interrupted_generation import STUCK_SCRIPT
 from toy_generator import toy_spec
 
 from scene_shards import UserError, generate_dataset, verify_dataset
