@@ -12,6 +12,7 @@ import click
 from cli_types import (CONTEXT, MAX_BATCH, MAX_EVAL_SAMPLES, MAX_LOADER_WORKERS, MAX_PICTURE_SAMPLES,
                        MAX_PROBE_STEPS, MAX_SCENE_INDEX, MAX_SEED, MAX_STEPS, MAX_VIEW_COUNT, PATH, ProgressBar,
                        count, real)
+from jump_model.config import PRESETS
 from jump_model.eval.registry import METRICS
 from jump_model.names import DEVICES, MODEL_KINDS
 
@@ -37,7 +38,8 @@ def one_source(given: bool, pretrained, what: str) -> None:
               help="jump, or a baseline: gqn (Eslami et al. 2018), factored (JUMP with a latent per view), badj, ar "
                    "(docs/model.md) [default: jump; --resume: the run's].")
 @click.option("--preset", default=None,
-              help="salesman, dice, tiny or small (docs/model.md) [default: dice for a dice dataset, else salesman].")
+              help=f"{', '.join(list(PRESETS)[:-1])} or {list(PRESETS)[-1]} (docs/model.md) [default: dice for a "
+                   "dice dataset, else salesman].")
 @click.option("--steps", type=count(1, MAX_STEPS), default=None,
               help=f"Training steps, at most {MAX_STEPS:,} [default: the preset's; --resume: the run's].")
 @click.option("--batch-size", type=count(1, MAX_BATCH), default=None,

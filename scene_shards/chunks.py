@@ -1,6 +1,6 @@
 """The frames' chunks: one scene per HDF5 chunk, a standard zlib stream (the HDF5 deflate filter) made by ISA-L.
 
-Writing: `compress_frames` deflates a scene's frames with python-isal at level 1 (a zlib stream any
+Writing: `compress_frames` deflates a scene's frames with python-isal at level 0 (a zlib stream any
 zlib, h5py or HDF5 tool inflates); a scene that would not shrink is stored raw, with the deflate filter
 marked as skipped in the chunk's filter mask, as HDF5 itself allows. Reading: `FrameChunks` fetches a
 scene's chunk with `read_direct_chunk` and inflates it with ISA-L, and hands any chunk it did not write
@@ -11,7 +11,11 @@ import h5py
 import numpy as np
 from isal import isal_zlib
 
-DEFLATE_LEVEL = 1     # ISA-L level (0-3); level 1 is as small as zlib level 1 at several times its speed
+# ISA-L level (0-3). Level 0 (static Huffman codes) is its fastest, and it gives the same bytes in every process.
+# Levels 1 and 2 do not: the same frames compress to different (valid) streams in about half of all fresh
+# processes (python-isal 1.9.1 on this CPU; levels 0 and 3 never did: docs/format.md, "Why deflate, made by
+# ISA-L, at level 0"), which broke byte-identical datasets. Level 3 is as slow as zlib.
+DEFLATE_LEVEL = 0
 COMPRESSED = 0        # filter mask of a chunk that went through the deflate filter
 RAW = 1               # filter mask of a chunk stored as it is: bit 0 set, the first (deflate) filter skipped
 

@@ -13,9 +13,9 @@ from pathlib import Path
 from .common import UserError, one_line
 
 FORMAT = "jumpdata-shards"
-FORMAT_VERSION = 2          # 2: frames deflated by ISA-L (same format as 1, other bytes); docs/format.md
-READABLE_VERSIONS = (1, 2, 3)  # the versions this jumpdata reads
-#: How a dataset stores its frames: decoded pixels (format version 2) or, `import-gqn --frames jpeg`, the source's
+FORMAT_VERSION = 4          # 4: frames deflated by ISA-L at level 0 (same format as 1 and 2, other bytes); docs/format.md
+READABLE_VERSIONS = (1, 2, 3, 4)  # the versions this jumpdata reads
+#: How a dataset stores its frames: decoded pixels (format version 4) or, `import-gqn --frames jpeg`, the source's
 #: JPEG images (format version 3; older readers refuse it by its version). A manifest names only "jpeg".
 PIXELS, JPEG = "pixels", "jpeg"
 FRAME_ENCODING_VERSIONS = {PIXELS: FORMAT_VERSION, JPEG: 3}
@@ -69,7 +69,7 @@ def frame_encoding(m: dict) -> str:
 
 def encoding_keys(encoding: str) -> dict:
     """Return the manifest keys (and shard attributes) that say a frame encoding: its format_version, and
-    frame_encoding for JPEG (a pixel dataset's are those of format version 2, unchanged)."""
+    frame_encoding for JPEG (a pixel dataset's are those of FORMAT_VERSION alone)."""
     return {"format_version": FRAME_ENCODING_VERSIONS[encoding], **({"frame_encoding": encoding} if encoding != PIXELS
                                                                      else {})}
 

@@ -6,11 +6,13 @@ from scene_shards import GeneratorSpec
 
 
 def make_toy_maker(config):
-    """Return make(rng) -> a scene of `views` noisy 8x8 frames with a bright square at a random place."""
+    """Return make(rng) -> a scene of `views` noisy frames of `size` x `size` with a bright square at a random place
+    (the noise in runs of 4 equal pixels, so that the frames shrink when deflated, as real frames do)."""
     views, size = config["views"], config["size"]
 
     def make(rng):
-        frames = rng.integers(0, 40, size=(views, size, size, 3), dtype=np.uint8)
+        frames = np.repeat(rng.integers(0, 40, size=(views, size, size // 4 + 1, 3), dtype=np.uint8), 4, axis=2)
+        frames = np.ascontiguousarray(frames[:, :, :size])
         x, y = rng.integers(0, size - 2, size=2)
         frames[:, y:y + 2, x:x + 2] = 255
         return {"frames": frames, "viewpoints": np.arange(views, dtype=np.float32)[:, None],
