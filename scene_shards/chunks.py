@@ -12,9 +12,10 @@ import numpy as np
 from isal import isal_zlib
 
 # ISA-L level (0-3). Level 0 (static Huffman codes) is its fastest, and it gives the same bytes in every process.
-# Levels 1 and 2 do not: the same frames compress to different (valid) streams in about half of all fresh
-# processes (python-isal 1.9.1 on this CPU; levels 0 and 3 never did: docs/format.md, "Why deflate, made by
-# ISA-L, at level 0"), which broke byte-identical datasets. Level 3 is as slow as zlib.
+# Levels 1 and 2 do not: the same frames compress to other (valid) streams from one fresh process to the next
+# (level 1: 12 distinct outputs in 12 processes, bench/deflate_determinism.py, python-isal 1.9.1 on this CPU;
+# levels 0 and 3 never differed: docs/format.md, "Why deflate, made by ISA-L, at level 0"), which broke
+# byte-identical datasets. Level 3 is as slow as zlib.
 DEFLATE_LEVEL = 0
 COMPRESSED = 0        # filter mask of a chunk that went through the deflate filter
 RAW = 1               # filter mask of a chunk stored as it is: bit 0 set, the first (deflate) filter skipped

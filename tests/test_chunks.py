@@ -39,8 +39,8 @@ print(digest.hexdigest())
 
 
 def test_the_same_frames_compress_to_the_same_bytes_in_every_process():
-    # ISA-L's levels 1 and 2 gave other (valid) bytes for a few of these videos in about half of all fresh
-    # processes, so that one command made shards of other sha256 sums from one run to the next.
+    # ISA-L's levels 1 and 2 gave other (valid) bytes for a few of these videos from one fresh process to the
+    # next, so that one command made shards of other sha256 sums from one run to the next.
     digests = {subprocess.run([sys.executable, "-c", COMPRESS_VIDEOS], check=True, capture_output=True,
                               text=True).stdout for _ in range(5)}
     assert len(digests) == 1
